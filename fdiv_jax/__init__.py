@@ -1,0 +1,53 @@
+"""fdiv_jax: learning with f-divergences between continuous densities, in JAX.
+
+Modules (one concept each):
+
+* :mod:`fdiv_jax.divergences` -- the f-divergence registry (``get``, ``available``).
+* :mod:`fdiv_jax.monte_carlo` -- divergences from log densities (incl. unnormalised).
+* :mod:`fdiv_jax.variational` -- critic-based bounds (f-GAN, DV, NWJ, MINE, Renyi).
+* :mod:`fdiv_jax.math` -- shared numerically stable helpers.
+"""
+
+from fdiv_jax import divergences
+from fdiv_jax import math
+from fdiv_jax import monte_carlo
+from fdiv_jax import variational
+from fdiv_jax.divergences import available
+from fdiv_jax.divergences import Divergence
+from fdiv_jax.divergences import from_generator
+from fdiv_jax.divergences import get
+from fdiv_jax.monte_carlo import f_divergence
+from fdiv_jax.monte_carlo import importance_weights
+from fdiv_jax.monte_carlo import ImportanceWeights
+from fdiv_jax.monte_carlo import renyi_divergence
+from fdiv_jax.variational import cumulant_gan_bound
+from fdiv_jax.variational import donsker_varadhan_bound
+from fdiv_jax.variational import f_gan_bound
+from fdiv_jax.variational import f_gan_critic_loss
+from fdiv_jax.variational import f_gan_generator_loss
+from fdiv_jax.variational import nwj_bound
+from fdiv_jax.variational import renyi_bound
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Divergence",
+    "ImportanceWeights",
+    "available",
+    "cumulant_gan_bound",
+    "divergences",
+    "donsker_varadhan_bound",
+    "f_divergence",
+    "f_gan_bound",
+    "f_gan_critic_loss",
+    "f_gan_generator_loss",
+    "from_generator",
+    "get",
+    "importance_weights",
+    "math",
+    "monte_carlo",
+    "nwj_bound",
+    "renyi_bound",
+    "renyi_divergence",
+    "variational",
+]

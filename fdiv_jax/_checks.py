@@ -1,0 +1,54 @@
+"""Static (trace-time) argument checks shared by the estimators."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+
+def floating(name: str, x: ArrayLike, *, min_ndim: int = 0) -> jax.Array:
+  """``x`` as a floating array; raises naming ``name`` on bad dtype / rank."""
+  if not hasattr(x, "dtype"):
+    x = jnp.asarray(x)
+  x = jnp.asarray(x)
+  if jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.bool_):
+    x = x.astype(jnp.float32)
+  elif not jnp.issubdtype(x.dtype, jnp.floating):
+    raise TypeError(f"{name} must be a real floating array, got dtype {x.dtype}")
+  if x.ndim < min_ndim:
+    raise ValueError(f"{name} must have at least {min_ndim} dimension(s) "
+                     f"(a sample axis), got shape {x.shape}")
+  return x
+
+
+def same_shape(name_a: str, a: jax.Array, name_b: str, b: jax.Array) -> None:
+  """Raises ``ValueError`` naming both arguments if their shapes differ."""
+  if a.shape != b.shape:
+    raise ValueError(f"{name_a} and {name_b} must have the same shape, got "
+                     f"{name_a}.shape={a.shape} and {name_b}.shape={b.shape}")
+
+
+def same_batch(name_a: str, a: jax.Array, name_b: str, b: jax.Array) -> None:
+  """Raises if the leading (batch) dims of ``a`` and ``b`` (all but the last) differ."""
+  if a.shape[:-1] != b.shape[:-1]:
+    raise ValueError(
+        f"{name_a} and {name_b} must share their batch dimensions (all but the "
+        f"last, sample, axis), got {name_a}.shape={a.shape} and "
+        f"{name_b}.shape={b.shape}")
+
+
+def positive(name: str, value: ArrayLike) -> jax.Array:
+  """``value`` as a float array; raises if it is concrete and not > 0."""
+  arr = jnp.asarray(value, dtype=jnp.result_type(value, jnp.float32))
+  if not isinstance(arr, jax.core.Tracer):
+    if not bool(jnp.all(arr > 0)):
+      raise ValueError(f"{name} must be > 0, got {value!r}")
+  return arr
+
+
+def one_of(name: str, value: str, options: tuple[str, ...]) -> str:
+  """Raises ``ValueError`` if ``value`` is not among ``options``."""
+  if value not in options:
+    raise ValueError(f"{name} must be one of {options}, got {value!r}")
+  return value

@@ -1,0 +1,640 @@
+r"""The f-divergence registry.
+
+Convention used throughout fdiv_jax:
+
+.. math::
+  D_f(P \,\|\, Q) = \mathbb{E}_{x \sim Q}\big[f(u(x))\big], \qquad
+  u = \frac{p}{q}, \quad f \text{ convex}, \quad f(1) = 0,
+
+so ``"kl"`` is :math:`\mathrm{KL}(P\|Q)` (:math:`f = u \log u`) and
+``"reverse_kl"`` is :math:`\mathrm{KL}(Q\|P)` (:math:`f = -\log u`). The ``"gan"``
+entry keeps the conventional :math:`f(1) = -\log 4` of Goodfellow et al.
+
+Every entry is a :class:`Divergence` record whose functions take **log** ratios
+(``log_u``) or critic outputs and are evaluated in a numerically stable form:
+for :math:`|\log u| \le 80` in float32 they return no ``NaN`` (values or
+gradients) and are finite wherever the true value is representable.
+
+Fields of a record (all pure, elementwise, jit/vmap/grad friendly):
+
+* ``f(log_u)``: the generator :math:`f(u)`.
+* ``conjugate(t)``: the Fenchel conjugate :math:`f^*(t) = \sup_u tu - f(u)`
+  (``+inf`` outside its domain).
+* ``activation(v)``: the f-GAN output map :math:`g_f` of a real critic output
+  onto the domain of :math:`f^*` (Nowozin et al., 2016, Table 6).
+* ``conjugate_of_activation(v)``: the fused, stable :math:`f^*(g_f(v))`.
+* ``f_prime_at_one``: :math:`f'(1)`, the f-GAN decision threshold.
+* ``weight(log_r)``: the f-distill weight :math:`h(r) = r^2 f''(r)`
+  (Xu et al., 2025).
+
+Parametric families (``alpha``) store their parameter as an array in
+``params``; the record is a pytree whose only leaves are those parameters, so
+it can be built inside ``jit`` / ``vmap`` from traced values and passed through
+transformations without recompiling when the parameter changes.
+
+References:
+  Nowozin, Cseke, Tomioka. f-GAN: Training Generative Neural Samplers using
+  Variational Divergence Minimization. NeurIPS 2016.
+  Amari. Alpha-divergence is unique, belonging to both f-divergence and
+  Bregman divergence classes. IEEE Trans. Inf. Theory 2009.
+  Xu et al. One-step Diffusion Models with f-Divergence Distribution Matching.
+  2025.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from fdiv_jax import math as fmath
+
+__all__ = [
+    "Divergence",
+    "available",
+    "from_generator",
+    "get",
+    "resolve",
+]
+
+_LOG2 = math.log(2.0)
+_INF = float("inf")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Divergence:
+  """An immutable f-divergence record (a pytree whose leaves are ``params``).
+
+  Build one with :func:`get` or :func:`from_generator`; see the module
+  docstring for the meaning of each method.
+
+  Attributes:
+    name: Registry name, e.g. ``"js"``.
+    params: Parameters of a family, e.g. ``{"alpha": Array(0.5)}``.
+  """
+
+  name: str
+  params: Mapping[str, jax.Array]
+  _f: Callable[..., jax.Array]
+  _conjugate: Callable[..., jax.Array]
+  _activation: Callable[..., jax.Array]
+  _conjugate_of_activation: Callable[..., jax.Array]
+  _f_prime_at_one: Callable[..., jax.Array]
+  _weight: Callable[..., jax.Array] | None
+  no_weight_reason: str = ""
+
+  def f(self, log_u: ArrayLike) -> jax.Array:
+    """Generator :math:`f(u)` evaluated at ``u = exp(log_u)``; shape of ``log_u``."""
+    return self._f(_as_float(log_u), **self.params)
+
+  def conjugate(self, t: ArrayLike) -> jax.Array:
+    """Fenchel conjugate :math:`f^*(t)`; ``+inf`` outside ``dom f*``."""
+    return self._conjugate(_as_float(t), **self.params)
+
+  def activation(self, v: ArrayLike) -> jax.Array:
+    """f-GAN output activation :math:`g_f(v)`, mapping reals into ``dom f*``."""
+    return self._activation(_as_float(v), **self.params)
+
+  def conjugate_of_activation(self, v: ArrayLike) -> jax.Array:
+    """Fused, stable :math:`f^*(g_f(v))`."""
+    return self._conjugate_of_activation(_as_float(v), **self.params)
+
+  @property
+  def f_prime_at_one(self) -> jax.Array:
+    """:math:`f'(1)`, the f-GAN threshold (critic value at ``p = q``)."""
+    return jnp.asarray(self._f_prime_at_one(**self.params), dtype=jnp.float32)
+
+  @property
+  def has_weight(self) -> bool:
+    """Whether :meth:`weight` is defined (``f`` twice differentiable)."""
+    return self._weight is not None
+
+  def weight(self, log_r: ArrayLike) -> jax.Array:
+    r"""f-distill weight :math:`h(r) = r^2 f''(r)` at ``r = exp(log_r)``.
+
+    Raises:
+      ValueError: if the entry has no weight (e.g. total variation, whose
+        :math:`f''` is a Dirac mass at ``r = 1``).
+    """
+    if self._weight is None:
+      raise ValueError(
+          f"divergence {self.name!r} has no f-distill weight h(r) = r^2 f''(r)"
+          f": {self.no_weight_reason}")
+    return self._weight(_as_float(log_r), **self.params)
+
+  def __repr__(self) -> str:
+    if not self.params:
+      return f"Divergence({self.name!r})"
+    return f"Divergence({self.name!r}, {dict(self.params)!r})"
+
+
+jax.tree_util.register_dataclass(
+    Divergence,
+    data_fields=["params"],
+    meta_fields=[
+        "name", "_f", "_conjugate", "_activation", "_conjugate_of_activation",
+        "_f_prime_at_one", "_weight", "no_weight_reason"
+    ],
+)
+
+
+def _as_float(x: ArrayLike) -> jax.Array:
+  x = jnp.asarray(x)
+  if not jnp.issubdtype(x.dtype, jnp.floating):
+    x = x.astype(jnp.float32)
+  return x
+
+
+def _where_domain(in_domain: jax.Array, safe_input: jax.Array,
+                  fn: Callable[[jax.Array], jax.Array],
+                  outside: float = _INF) -> jax.Array:
+  """Double-where: ``fn(x)`` inside the domain, ``outside`` elsewhere, no NaN."""
+  value = fn(safe_input)
+  return jnp.where(in_domain, value, jnp.asarray(outside, value.dtype))
+
+
+def _zero(**_) -> float:
+  return 0.0
+
+
+# ---------------------------------------------------------------------------
+# Built-in entries. Each generator is written in a form that is stable in
+# log u; comments give the textbook form.
+# ---------------------------------------------------------------------------
+
+
+def _kl() -> Divergence:
+  """KL(P||Q): f = u log u, f* = exp(t - 1), g = v, h = r."""
+  return Divergence(
+      name="kl",
+      params={},
+      _f=lambda l: jnp.exp(l) * l,
+      _conjugate=lambda t: jnp.exp(t - 1.0),
+      _activation=lambda v: v,
+      _conjugate_of_activation=lambda v: jnp.exp(v - 1.0),
+      _f_prime_at_one=lambda: 1.0,
+      _weight=jnp.exp,
+  )
+
+
+def _reverse_kl() -> Divergence:
+  """KL(Q||P): f = -log u, f* = -1 - log(-t) (t < 0), g = -exp(-v), h = 1."""
+
+  def conjugate(t):
+    neg = t < 0
+    return _where_domain(neg, jnp.where(neg, t, -1.0),
+                         lambda s: -1.0 - jnp.log(-s))
+
+  return Divergence(
+      name="reverse_kl",
+      params={},
+      _f=lambda l: -l,
+      _conjugate=conjugate,
+      _activation=lambda v: -jnp.exp(-v),
+      _conjugate_of_activation=lambda v: v - 1.0,
+      _f_prime_at_one=lambda: -1.0,
+      _weight=jnp.ones_like,
+  )
+
+
+def _js() -> Divergence:
+  r"""Jensen-Shannon, f = u log u - (1 + u) log((1 + u) / 2).
+
+  With this generator :math:`D_f = 2\,\mathrm{JSD}` where JSD is the Jensen-
+  Shannon divergence with natural logs, so :math:`0 \le D_f \le 2 \log 2`
+  (the f-GAN convention). Stable form:
+  :math:`f = u(\log 2 - \mathrm{sp}(-l)) + \log 2 - \mathrm{sp}(l)`.
+  """
+
+  def conjugate(t):
+    ok = t < _LOG2
+    return _where_domain(ok, jnp.where(ok, t, 0.0),
+                         lambda s: -jnp.log(2.0 - jnp.exp(s)))
+
+  return Divergence(
+      name="js",
+      params={},
+      _f=lambda l: (jnp.exp(l) * (_LOG2 - jax.nn.softplus(-l)) + _LOG2 -
+                    jax.nn.softplus(l)),
+      _conjugate=conjugate,
+      _activation=lambda v: _LOG2 - jax.nn.softplus(-v),
+      _conjugate_of_activation=lambda v: jax.nn.softplus(v) - _LOG2,
+      _f_prime_at_one=_zero,
+      _weight=jax.nn.sigmoid,
+  )
+
+
+def _gan() -> Divergence:
+  r"""Original GAN, f = u log u - (1 + u) log(1 + u), with f(1) = -log 4.
+
+  :math:`D_f = 2\,\mathrm{JSD} - \log 4`; the critic is the log-odds of a
+  discriminator, :math:`g_f(v) = \log\sigma(v)`.
+  """
+
+  def conjugate(t):
+    ok = t < 0
+    return _where_domain(ok, jnp.where(ok, t, -1.0),
+                         lambda s: -jnp.log(-jnp.expm1(s)))
+
+  return Divergence(
+      name="gan",
+      params={},
+      _f=lambda l: -jnp.exp(l) * jax.nn.softplus(-l) - jax.nn.softplus(l),
+      _conjugate=conjugate,
+      _activation=jax.nn.log_sigmoid,
+      _conjugate_of_activation=jax.nn.softplus,
+      _f_prime_at_one=lambda: -_LOG2,
+      _weight=jax.nn.sigmoid,
+  )
+
+
+def _squared_hellinger() -> Divergence:
+  r"""Squared Hellinger, f = (sqrt(u) - 1)^2, i.e. :math:`\int(\sqrt p-\sqrt q)^2`.
+
+  No factor 1/2: :math:`0 \le D_f \le 2`. :math:`h = \sqrt{r}/2`.
+  """
+
+  def conjugate(t):
+    ok = t < 1
+    return _where_domain(ok, jnp.where(ok, t, 0.0), lambda s: s / (1.0 - s))
+
+  return Divergence(
+      name="squared_hellinger",
+      params={},
+      _f=lambda l: jnp.square(jnp.expm1(0.5 * l)),
+      _conjugate=conjugate,
+      _activation=lambda v: -jnp.expm1(-v),
+      _conjugate_of_activation=jnp.expm1,
+      _f_prime_at_one=_zero,
+      _weight=lambda l: 0.5 * jnp.exp(0.5 * l),
+  )
+
+
+def _pearson() -> Divergence:
+  r"""Pearson chi-squared, f = (u - 1)^2, :math:`h = 2 r^2`."""
+  return Divergence(
+      name="pearson",
+      params={},
+      _f=lambda l: jnp.square(jnp.expm1(l)),
+      _conjugate=lambda t: 0.25 * t * t + t,
+      _activation=lambda v: v,
+      _conjugate_of_activation=lambda v: 0.25 * v * v + v,
+      _f_prime_at_one=_zero,
+      _weight=lambda l: 2.0 * jnp.exp(2.0 * l),
+  )
+
+
+def _neyman() -> Divergence:
+  r"""Neyman chi-squared, f = (1 - u)^2 / u = 4 sinh^2(log(u) / 2), :math:`h = 2/r`."""
+
+  def conjugate(t):
+    ok = t < 1
+    return _where_domain(ok, jnp.where(ok, t, 0.0),
+                         lambda s: 2.0 - 2.0 * jnp.sqrt(1.0 - s))
+
+  return Divergence(
+      name="neyman",
+      params={},
+      _f=lambda l: 4.0 * jnp.square(jnp.sinh(0.5 * l)),
+      _conjugate=conjugate,
+      _activation=lambda v: -jnp.expm1(-v),
+      _conjugate_of_activation=lambda v: -2.0 * jnp.expm1(-0.5 * v),
+      _f_prime_at_one=_zero,
+      _weight=lambda l: 2.0 * jnp.exp(-l),
+  )
+
+
+def _total_variation() -> Divergence:
+  r"""Total variation, f = |u - 1| / 2, i.e. :math:`\tfrac12\int|p - q| \in [0, 1]`."""
+
+  def conjugate(t):
+    ok = jnp.abs(t) <= 0.5
+    return _where_domain(ok, jnp.where(ok, t, 0.0), lambda s: s)
+
+  return Divergence(
+      name="total_variation",
+      params={},
+      _f=lambda l: 0.5 * jnp.abs(jnp.expm1(l)),
+      _conjugate=conjugate,
+      _activation=lambda v: 0.5 * jnp.tanh(v),
+      _conjugate_of_activation=lambda v: 0.5 * jnp.tanh(v),
+      _f_prime_at_one=_zero,
+      _weight=None,
+      no_weight_reason="f = |u - 1| / 2 has f'' equal to a Dirac mass at r = 1",
+  )
+
+
+def _jeffreys() -> Divergence:
+  r"""Jeffreys, f = (u - 1) log u = KL(P||Q) + KL(Q||P), :math:`h = 1 + r`.
+
+  :math:`f^*(t) = W(e^{1-t}) + 1/W(e^{1-t}) + t - 2` with the Lambert W,
+  evaluated as ``w + exp(w - s) + t - 2`` with ``s = 1 - t`` (since
+  :math:`\log W(e^s) = s - W(e^s)`), finite for large negative ``t``.
+  """
+
+  def conjugate(t):
+    s = 1.0 - t
+    w = fmath.lambertw_exp(s)
+    return w + jnp.exp(w - s) + t - 2.0
+
+  return Divergence(
+      name="jeffreys",
+      params={},
+      _f=lambda l: jnp.expm1(l) * l,
+      _conjugate=conjugate,
+      _activation=lambda v: v,
+      _conjugate_of_activation=conjugate,
+      _f_prime_at_one=_zero,
+      _weight=lambda l: 1.0 + jnp.exp(l),
+  )
+
+
+def _triangular() -> Divergence:
+  r"""Triangular discrimination, f = (u - 1)^2 / (u + 1) = expm1(l) tanh(l / 2).
+
+  :math:`0 \le D_f \le 2`. :math:`f^*(t) = 4 - t - 4\sqrt{1 - t}` on
+  :math:`[-3, 1)`, :math:`-1` below, :math:`+\infty` at or above 1; the
+  activation :math:`g_f(v) = 1 - 4\sigma(-v)` maps onto :math:`(-3, 1)` and
+  :math:`f^*(g_f(v)) = 4\,\mathrm{expm1}(\tfrac12\log\sigma(-v))^2 - 1`.
+  :math:`h = 8 r^2 / (1 + r)^3`.
+  """
+
+  def conjugate(t):
+    ok = t < 1
+    s = jnp.where(ok, t, 0.0)
+    inside = jnp.where(s >= -3.0, 4.0 - s - 4.0 * jnp.sqrt(1.0 - s), -1.0)
+    return jnp.where(ok, inside, _INF)
+
+  return Divergence(
+      name="triangular",
+      params={},
+      _f=lambda l: jnp.expm1(l) * jnp.tanh(0.5 * l),
+      _conjugate=conjugate,
+      _activation=lambda v: 1.0 - 4.0 * jax.nn.sigmoid(-v),
+      _conjugate_of_activation=lambda v: 4.0 * jnp.square(
+          jnp.expm1(0.5 * jax.nn.log_sigmoid(-v))) - 1.0,
+      _f_prime_at_one=_zero,
+      _weight=lambda l: 8.0 * jnp.exp(2.0 * jax.nn.log_sigmoid(l) +
+                                      jax.nn.log_sigmoid(-l)),
+  )
+
+
+# Orders closer than this to 0 or 1 use first-order expansions of the alpha
+# generator (relative truncation error O(_ALPHA_EPS^2 log(u)^2)).
+_ALPHA_EPS = 1e-3
+
+
+def _alpha_f(l, alpha):
+  r"""Amari alpha generator (u^a - 1 - a(u - 1)) / (a(a - 1)), stable in l."""
+  l, alpha = jnp.broadcast_arrays(l, jnp.asarray(alpha, l.dtype))
+  near1 = jnp.abs(alpha - 1.0) < _ALPHA_EPS
+  near0 = jnp.abs(alpha) < _ALPHA_EPS
+  a = jnp.where(near1 | near0, 0.5, alpha)
+  # E(x) = e^x - 1 - x >= 0; numerator = E(a l) - a E(l).
+  e = lambda x: jnp.expm1(x) - x
+  general = (e(a * l) - a * e(l)) / (a * (a - 1.0))
+  # alpha -> 1: K + eps (l^2 e^l / 2 - K), K = u log u - u + 1.
+  u = jnp.exp(l)
+  k = l * u - jnp.expm1(l)
+  eps1 = alpha - 1.0
+  lim1 = k + eps1 * (0.5 * l * l * u - k)
+  # alpha -> 0: E(l) + alpha (E(l) - l^2 / 2), E(l) = u - 1 - log u.
+  el = e(l)
+  lim0 = el + alpha * (el - 0.5 * l * l)
+  return jnp.where(near1, lim1, jnp.where(near0, lim0, general))
+
+
+def _alpha_conjugate(t, alpha):
+  r"""f*(t) = (max(0, 1 + (a - 1) t)^(a / (a - 1)) - 1) / a."""
+  t, alpha = jnp.broadcast_arrays(t, jnp.asarray(alpha, t.dtype))
+  b = 1.0 + (alpha - 1.0) * t
+  inside = b > 0
+  t_safe = jnp.where(inside, t, 0.0)
+  log_b_over = fmath.log1p_over(t_safe, alpha - 1.0)  # log(b) / (a - 1)
+  value = fmath.expm1_over(log_b_over, alpha)
+  # b <= 0: sup attained at u = 0 (value -1/a) when a > 1, +inf when a < 1.
+  a_safe = jnp.where(jnp.abs(alpha) < _ALPHA_EPS, 1.0, alpha)
+  boundary = jnp.where(alpha > 1.0, -1.0 / a_safe, _INF)
+  return jnp.where(inside, value, boundary)
+
+
+def _alpha(alpha: ArrayLike = 0.5) -> Divergence:
+  r"""Amari alpha family :math:`f_\alpha(u) = \frac{u^\alpha - 1 - \alpha(u - 1)}{\alpha(\alpha - 1)}`.
+
+  Defined for every real order; :math:`\alpha \to 1` gives
+  :math:`u\log u - u + 1` (KL), :math:`\alpha \to 0` gives
+  :math:`-\log u + u - 1` (reverse KL): the linear terms integrate to zero
+  under Q, so the divergences agree with ``kl`` / ``reverse_kl``. ``alpha = 2``
+  is half the Pearson chi-squared, ``alpha = 1/2`` twice the squared Hellinger.
+
+  The activation is the log-ratio parameterisation
+  :math:`g(v) = f'(e^v) = \mathrm{expm1}((\alpha-1)v)/(\alpha-1)`, so the
+  optimal critic is ``v = log(p / q)`` and
+  :math:`f^*(g(v)) = \mathrm{expm1}(\alpha v)/\alpha`. :math:`h = r^\alpha`.
+  """
+  alpha = _param("alpha", alpha)
+  return Divergence(
+      name="alpha",
+      params={"alpha": alpha},
+      _f=_alpha_f,
+      _conjugate=_alpha_conjugate,
+      _activation=lambda v, alpha: fmath.expm1_over(v, alpha - 1.0),
+      _conjugate_of_activation=lambda v, alpha: fmath.expm1_over(v, alpha),
+      _f_prime_at_one=_zero,
+      _weight=lambda l, alpha: jnp.exp(alpha * l),
+  )
+
+
+def _param(name: str, value: ArrayLike) -> jax.Array:
+  """A family parameter as a float array; concrete non-finite values raise."""
+  arr = jnp.asarray(value, dtype=jnp.result_type(value, jnp.float32))
+  if not jnp.issubdtype(arr.dtype, jnp.floating):
+    raise TypeError(f"{name} must be a real number, got dtype {arr.dtype}")
+  if not isinstance(arr, jax.core.Tracer):
+    if not bool(jnp.all(jnp.isfinite(arr))):
+      raise ValueError(f"{name} must be finite, got {value!r}")
+  return arr
+
+
+_REGISTRY: dict[str, Callable[..., Divergence]] = {
+    "kl": _kl,
+    "reverse_kl": _reverse_kl,
+    "js": _js,
+    "gan": _gan,
+    "squared_hellinger": _squared_hellinger,
+    "pearson": _pearson,
+    "neyman": _neyman,
+    "total_variation": _total_variation,
+    "jeffreys": _jeffreys,
+    "triangular": _triangular,
+    "alpha": _alpha,
+}
+
+
+def available() -> tuple[str, ...]:
+  """Names accepted by :func:`get`, sorted."""
+  return tuple(sorted(_REGISTRY))
+
+
+def get(name: str, **params: ArrayLike) -> Divergence:
+  """Returns the registry entry ``name``, with family parameters as keywords.
+
+  Example:
+    >>> import fdiv_jax as fd
+    >>> float(fd.divergences.get("kl").f(0.0))
+    0.0
+    >>> fd.divergences.get("alpha", alpha=0.5).name
+    'alpha'
+
+  Args:
+    name: One of :func:`available`.
+    **params: Family parameters (``alpha`` for ``"alpha"``); may be traced.
+
+  Raises:
+    ValueError: unknown ``name`` (the message lists the valid names).
+    TypeError: a parameter the entry does not take.
+  """
+  if not isinstance(name, str) or name not in _REGISTRY:
+    raise ValueError(f"unknown divergence {name!r}; valid names: "
+                     f"{', '.join(available())}")
+  factory = _REGISTRY[name]
+  try:
+    return factory(**params)
+  except TypeError as e:
+    raise TypeError(f"divergence {name!r} got unexpected parameters "
+                    f"{sorted(params)}: {e}") from None
+
+
+def resolve(divergence: str | Divergence, **params: ArrayLike) -> Divergence:
+  """A :class:`Divergence` from a name (via :func:`get`) or a record itself."""
+  if isinstance(divergence, Divergence):
+    if params:
+      raise TypeError("parameters can only be given with a divergence name, "
+                      f"got a Divergence record and {sorted(params)}")
+    return divergence
+  return get(divergence, **params)
+
+
+# ---------------------------------------------------------------------------
+# User-defined entries.
+# ---------------------------------------------------------------------------
+
+
+def _elementwise_derivatives(phi, l):
+  """phi'(l), phi''(l) for an elementwise phi via nested JVPs."""
+  ones = jnp.ones_like(l)
+  d1 = lambda x: jax.jvp(phi, (x,), (ones,))[1]
+  d1_val, d2_val = jax.jvp(d1, (l,), (ones,))
+  return d1_val, d2_val
+
+
+def _conjugate_by_bisection(t, phi, *, log_u_range: float, iterations: int):
+  r"""f*(t) = sup_l t e^l - phi(l) by bisection on the monotone f'(e^l) = t."""
+  ones = lambda x: jnp.ones_like(x)
+  f_prime = lambda l: jax.jvp(phi, (l,), (ones(l),))[1] * jnp.exp(-l)
+  lo = jnp.full_like(t, -log_u_range)
+  hi = jnp.full_like(t, log_u_range)
+
+  def body(_, bounds):
+    lo, hi = bounds
+    mid = 0.5 * (lo + hi)
+    go_right = f_prime(mid) < t
+    return jnp.where(go_right, mid, lo), jnp.where(go_right, hi, mid)
+
+  lo, hi = jax.lax.fori_loop(0, iterations, body, (lo, hi))
+  l_star = jax.lax.stop_gradient(0.5 * (lo + hi))
+  # Envelope theorem: d f*/dt = u*, which this expression reproduces.
+  return t * jnp.exp(l_star) - phi(l_star)
+
+
+def from_generator(f: Callable[[jax.Array], jax.Array],
+                   *,
+                   name: str = "custom",
+                   conjugate: Callable[[jax.Array], jax.Array] | None = None,
+                   activation: Callable[[jax.Array], jax.Array] | None = None,
+                   conjugate_of_activation: Callable[[jax.Array], jax.Array]
+                   | None = None,
+                   weight: Callable[[jax.Array], jax.Array] | None = None,
+                   f_prime_at_one: float | None = None,
+                   log_u_range: float = 30.0,
+                   bisection_iterations: int = 60) -> Divergence:
+  r"""Builds a :class:`Divergence` from a generator written in log space.
+
+  Whatever is not given is derived from ``f`` by autodiff of
+  :math:`\varphi(l) = f(e^l)`:
+
+  * ``weight``: :math:`r^2 f''(r) = \varphi''(l) - \varphi'(l)`.
+  * ``f_prime_at_one``: :math:`\varphi'(0)`.
+  * ``activation``: the log-ratio parameterisation
+    :math:`g(v) = f'(e^v) = \varphi'(v) e^{-v}`, whose optimal critic is
+    ``v = log(p / q)``; with it, by the Fenchel-Young equality,
+    :math:`f^*(g(v)) = \varphi'(v) - \varphi(v)` (no conjugate needed).
+  * ``conjugate``: :math:`\sup_l t e^l - \varphi(l)` by bisection on
+    :math:`f'(e^l) = t` over :math:`|l| \le` ``log_u_range`` (for ``t`` outside
+    the range of :math:`f'` there, the supremum over that interval, a lower
+    bound on :math:`f^*`).
+
+  If ``activation`` is given, ``conjugate_of_activation`` defaults to
+  ``conjugate(activation(v))``.
+
+  Args:
+    f: Elementwise convex generator as a function of ``log_u`` with
+      ``f(0) == 0``.
+    name: Name shown in reprs and errors.
+    conjugate: Closed-form :math:`f^*(t)`, optional.
+    activation: Output map onto ``dom f*``, optional.
+    conjugate_of_activation: Fused :math:`f^*(g(v))`, optional.
+    weight: Closed-form :math:`h` as a function of ``log_r``, optional.
+    f_prime_at_one: Closed-form :math:`f'(1)`, optional.
+    log_u_range: Search interval half-width for the numerical conjugate.
+    bisection_iterations: Iterations of the numerical conjugate.
+
+  Returns:
+    The record.
+  """
+  if not callable(f):
+    raise TypeError(f"f must be callable, got {type(f).__name__}")
+  phi = lambda l: f(l)
+
+  if weight is None:
+
+    def weight(l):
+      d1, d2 = _elementwise_derivatives(phi, l)
+      return d2 - d1
+
+  if f_prime_at_one is None:
+    fp1 = lambda: jax.jvp(phi, (jnp.zeros(()),), (jnp.ones(()),))[1]
+  else:
+    fp1 = lambda: f_prime_at_one
+
+  if conjugate is None:
+    conjugate = functools.partial(
+        _conjugate_by_bisection,
+        phi=phi,
+        log_u_range=log_u_range,
+        iterations=bisection_iterations)
+
+  if activation is None:
+    if conjugate_of_activation is not None:
+      raise ValueError("conjugate_of_activation was given without activation")
+    activation = lambda v: _elementwise_derivatives(phi, v)[0] * jnp.exp(-v)
+    conjugate_of_activation = (
+        lambda v: _elementwise_derivatives(phi, v)[0] - phi(v))
+  elif conjugate_of_activation is None:
+    conjugate_of_activation = lambda v: conjugate(activation(v))
+
+  return Divergence(
+      name=name,
+      params={},
+      _f=phi,
+      _conjugate=conjugate,
+      _activation=activation,
+      _conjugate_of_activation=conjugate_of_activation,
+      _f_prime_at_one=fp1,
+      _weight=weight,
+  )

@@ -1,0 +1,142 @@
+"""Numerically stable helpers shared by every estimator (log space throughout).
+
+Each helper keeps both values and gradients finite where the untaken branch of a
+``jnp.where`` would produce ``inf`` or ``NaN`` (the "double-where" trick: the
+argument of the dangerous branch is replaced by a safe value before it is used).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+__all__ = [
+    "expm1_over",
+    "log1p_over",
+    "cumulant",
+    "log_mean_exp",
+    "lambertw_exp",
+]
+
+# |a| below which `expm1_over` / `cumulant` switch to their second-order Taylor
+# expansions; the relative truncation error there is O(_TAYLOR_EPS**2).
+_TAYLOR_EPS = 1e-4
+
+
+def expm1_over(x: ArrayLike, a: ArrayLike) -> jax.Array:
+  r"""Returns :math:`(e^{a x} - 1) / a`, continuous at ``a = 0`` where it is ``x``.
+
+  Used by the alpha family, whose generator and conjugate have removable
+  singularities at the orders 0 and 1.
+
+  .. math::
+    \frac{\operatorname{expm1}(a x)}{a} \approx x + \tfrac{a x^2}{2}
+    \quad (|a| < 10^{-4})
+
+  Args:
+    x: Array ``[...]``.
+    a: Scale, broadcastable with ``x``; may be traced.
+
+  Returns:
+    Array of the broadcast shape of ``x`` and ``a``.
+  """
+  x = jnp.asarray(x)
+  a = jnp.asarray(a, dtype=x.dtype)
+  small = jnp.abs(a) < _TAYLOR_EPS
+  a_safe = jnp.where(small, 1.0, a)
+  general = jnp.expm1(a_safe * x) / a_safe
+  taylor = x + 0.5 * a * x * x
+  return jnp.where(small, taylor, general)
+
+
+def log1p_over(x: ArrayLike, a: ArrayLike) -> jax.Array:
+  r"""Returns :math:`\log(1 + a x) / a`, continuous at ``a = 0`` where it is ``x``.
+
+  Only meaningful where :math:`1 + a x > 0`; elsewhere returns ``NaN``-free
+  garbage that the caller masks (the argument is clamped before the log).
+
+  Args:
+    x: Array ``[...]``.
+    a: Scale, broadcastable with ``x``; may be traced.
+
+  Returns:
+    Array of the broadcast shape of ``x`` and ``a``.
+  """
+  x = jnp.asarray(x)
+  a = jnp.asarray(a, dtype=x.dtype)
+  small = jnp.abs(a) < _TAYLOR_EPS
+  a_safe = jnp.where(small, 1.0, a)
+  arg = jnp.maximum(a_safe * x, -1.0 + jnp.finfo(x.dtype).eps)
+  general = jnp.log1p(arg) / a_safe
+  taylor = x - 0.5 * a * x * x
+  return jnp.where(small, taylor, general)
+
+
+def log_mean_exp(x: ArrayLike, axis: int = -1) -> jax.Array:
+  r"""Returns :math:`\log \frac{1}{N} \sum_i e^{x_i}` along ``axis`` (reduces)."""
+  x = jnp.asarray(x)
+  n = x.shape[axis]
+  return jax.nn.logsumexp(x, axis=axis) - jnp.log(n).astype(x.dtype)
+
+
+def cumulant(x: ArrayLike, a: ArrayLike, axis: int = -1) -> jax.Array:
+  r"""Scaled cumulant generating function :math:`\frac{1}{a}\log\frac1N\sum_i e^{a x_i}`.
+
+  Continuous in ``a`` with limit the sample mean at ``a = 0`` (where a
+  second-order expansion, mean + a * variance / 2, is used). Reduces ``axis``.
+
+  Args:
+    x: Samples ``[..., n]``.
+    a: Scale (scalar, may be traced).
+    axis: Sample axis.
+
+  Returns:
+    Array with ``axis`` removed.
+  """
+  x = jnp.asarray(x)
+  a = jnp.asarray(a, dtype=x.dtype)
+  small = jnp.abs(a) < _TAYLOR_EPS
+  a_safe = jnp.where(small, 1.0, a)
+  general = log_mean_exp(a_safe * x, axis=axis) / a_safe
+  mean = jnp.mean(x, axis=axis)
+  var = jnp.var(x, axis=axis)
+  return jnp.where(small, mean + 0.5 * a * var, general)
+
+
+@jax.custom_jvp
+def lambertw_exp(s: ArrayLike) -> jax.Array:
+  r"""Principal Lambert W of :math:`e^{s}`, i.e. the ``w > 0`` with :math:`w + \log w = s`.
+
+  Working with ``s`` rather than :math:`e^s` keeps it finite for ``s`` up to
+  the float range (needed by the Jeffreys conjugate). Solved by Newton's method
+  on :math:`w + \log w - s` from an asymptotic start; the derivative
+  :math:`dw/ds = w / (1 + w)` is supplied analytically.
+
+  Args:
+    s: Array ``[...]``.
+
+  Returns:
+    ``W(exp(s))``, same shape.
+  """
+  s = jnp.asarray(s)
+  dtype = jnp.result_type(s, jnp.float32)
+  s = s.astype(dtype)
+  # Start: w ~ exp(s) for s << 0, w ~ s - log(s) for s >> 1.
+  big = s > 1.0
+  s_big = jnp.where(big, s, 2.0)
+  w0 = jnp.where(big, s_big - jnp.log(s_big), jnp.exp(jnp.minimum(s, 1.0)) / 1.5)
+
+  def newton(_, w):
+    w = jnp.maximum(w, jnp.finfo(dtype).tiny)
+    g = w + jnp.log(w) - s
+    return w - g / (1.0 + 1.0 / w)
+
+  return jax.lax.fori_loop(0, 12, newton, w0)
+
+
+@lambertw_exp.defjvp
+def _lambertw_exp_jvp(primals, tangents):
+  (s,), (ds,) = primals, tangents
+  w = lambertw_exp(s)
+  return w, ds * w / (1.0 + w)
