@@ -1,0 +1,84 @@
+"""Shared fixtures and reference formulas (float64 NumPy, textbook forms)."""
+
+import numpy as np
+import pytest
+
+# Orders of the alpha family exercised everywhere, including both limits.
+ALPHAS = (-1.0, 1e-5, 0.5, 1.0 - 1e-5, 1.0, 2.0, 3.0, 0.0)
+
+
+def textbook_f(name, log_u, alpha=None):
+  """f(u) in the naive textbook form, evaluated in float64."""
+  l = np.asarray(log_u, np.float64)
+  u = np.exp(l)
+  with np.errstate(over="ignore", invalid="ignore"):
+    if name == "kl":
+      return u * l
+    if name == "reverse_kl":
+      return -l
+    if name == "js":
+      return u * l - (1 + u) * np.log((1 + u) / 2)
+    if name == "gan":
+      # u log u - (1 + u) log(1 + u), rearranged to avoid float64 cancellation
+      return -u * np.log1p(1 / u) - np.log1p(u)
+    if name == "squared_hellinger":
+      return (np.sqrt(u) - 1) ** 2
+    if name == "pearson":
+      return (u - 1) ** 2
+    if name == "neyman":
+      return (1 - u) ** 2 / u
+    if name == "total_variation":
+      return 0.5 * np.abs(u - 1)
+    if name == "jeffreys":
+      return (u - 1) * l
+    if name == "triangular":
+      return (u - 1) ** 2 / (u + 1)
+    if name == "alpha":
+      a = alpha
+      if a == 1.0:
+        return u * l - u + 1
+      if a == 0.0:
+        return -l + u - 1
+      return (np.exp(a * l) - 1 - a * (u - 1)) / (a * (a - 1))
+  raise KeyError(name)
+
+
+def textbook_weight(name, log_r, alpha=None):
+  """h(r) = r^2 f''(r) in float64."""
+  r = np.exp(np.asarray(log_r, np.float64))
+  with np.errstate(over="ignore", invalid="ignore"):
+    return {
+        "kl": lambda: r,
+        "reverse_kl": lambda: np.ones_like(r),
+        "js": lambda: r / (1 + r),
+        "gan": lambda: r / (1 + r),
+        "squared_hellinger": lambda: 0.5 * np.sqrt(r),
+        "pearson": lambda: 2 * r ** 2,
+        "neyman": lambda: 2 / r,
+        "jeffreys": lambda: 1 + r,
+        "triangular": lambda: 8 * r ** 2 / (1 + r) ** 3,
+        "alpha": lambda: r ** alpha,
+    }[name]()
+
+
+def entries():
+  """(id, name, params) for every registered entry, alpha at several orders."""
+  import fdiv_jax as fd
+  out = []
+  for name in fd.available():
+    if name == "alpha":
+      out += [(f"alpha={a:g}", "alpha", {"alpha": a}) for a in ALPHAS]
+    else:
+      out.append((name, name, {}))
+  return out
+
+
+ENTRIES = entries()
+ENTRY_IDS = [e[0] for e in ENTRIES]
+
+
+@pytest.fixture(params=ENTRIES, ids=ENTRY_IDS)
+def entry(request):
+  import fdiv_jax as fd
+  _, name, params = request.param
+  return fd.get(name, **params), name, params.get("alpha")

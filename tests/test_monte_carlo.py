@@ -1,0 +1,214 @@
+"""Monte-Carlo f-divergences: values and gradients against Gaussian closed forms."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import fdiv_jax as fd
+import gaussians as G
+
+MP, SP, SQ = 0.6, 0.85, 1.0  # P = N(0.6, 0.85^2); Q = N(mq, 1)
+N = 400_000
+EPS = jax.random.normal(jax.random.PRNGKey(0), (N,))
+
+CLOSED = ["kl", "reverse_kl", "jeffreys", "squared_hellinger", "pearson", "neyman"]
+
+
+def _estimate(mq, divergence, *, self_normalize=False, shift=0.0, **kw):
+  x = mq + SQ * EPS  # reparameterised samples from Q
+  log_p = G.log_normal(x, MP, SP) + shift
+  log_q = G.log_normal(x, mq, SQ)
+  return fd.f_divergence(log_p, log_q, divergence=divergence,
+                         self_normalize=self_normalize, **kw)
+
+
+@pytest.mark.parametrize("name", CLOSED)
+def test_value_matches_closed_form(name):
+  got = _estimate(0.0, name)
+  want = G.closed_form(name, MP, SP, 0.0, SQ)
+  np.testing.assert_allclose(got, want, rtol=0.03, atol=2e-3)
+
+
+@pytest.mark.parametrize("alpha", [-0.5, 0.0, 0.5, 1.0, 2.0])
+def test_alpha_value_matches_closed_form(alpha):
+  got = _estimate(0.0, fd.get("alpha", alpha=alpha))
+  if alpha == 1.0:
+    want = G.kl(MP, SP, 0.0, SQ)
+  elif alpha == 0.0:
+    want = G.kl(0.0, SQ, MP, SP)
+  else:
+    want = G.alpha_divergence(alpha, MP, SP, 0.0, SQ)
+  np.testing.assert_allclose(got, want, rtol=0.03, atol=2e-3)
+
+
+@pytest.mark.parametrize("name", ["kl", "reverse_kl", "squared_hellinger", "jeffreys"])
+def test_reparameterized_gradient_matches_analytic(name):
+  mq = 0.2
+  got = jax.grad(lambda m: _estimate(m, name))(mq)
+  want = jax.grad(lambda m: G.closed_form(name, MP, SP, m, SQ))(mq)
+  np.testing.assert_allclose(got, want, rtol=0.05, atol=5e-3)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 2.0])
+def test_reparameterized_gradient_alpha(alpha):
+  mq = 0.2
+  div = fd.get("alpha", alpha=alpha)
+  got = jax.grad(lambda m: _estimate(m, div))(mq)
+  want = jax.grad(lambda m: G.alpha_divergence(alpha, MP, SP, m, SQ))(mq)
+  np.testing.assert_allclose(got, want, rtol=0.05, atol=5e-3)
+
+
+@pytest.mark.parametrize("name", ["kl", "reverse_kl", "squared_hellinger"])
+def test_score_function_gradient_matches_analytic(name):
+  mq = 0.2
+  x = jax.lax.stop_gradient(mq + SQ * EPS)
+
+  def loss(m):
+    log_p = G.log_normal(x, MP, SP)
+    log_q = G.log_normal(x, m, SQ)
+    return fd.f_divergence(log_p, log_q, divergence=name, gradient="score_function")
+
+  got = jax.grad(loss)(mq)
+  want = jax.grad(lambda m: G.closed_form(name, MP, SP, m, SQ))(mq)
+  np.testing.assert_allclose(got, want, rtol=0.08, atol=1e-2)
+  # The surrogate does not change the value.
+  np.testing.assert_allclose(loss(mq), _estimate(mq, name), rtol=1e-5)
+
+
+def test_score_function_baseline_reduces_variance():
+  def grads(baseline):
+    out = []
+    for seed in range(20):
+      x = jax.random.normal(jax.random.PRNGKey(seed), (256,))
+      # gan has f(1) = -log 4: the offset the baseline removes.
+      g = jax.grad(lambda m: fd.f_divergence(
+          G.log_normal(x, MP, SP), G.log_normal(x, m, SQ), divergence="gan",
+          gradient="score_function", baseline=baseline))(0.0)
+      out.append(g)
+    return np.asarray(out)
+
+  assert grads(True).std() < 0.7 * grads(False).std()
+
+
+@pytest.mark.parametrize("name", ["kl", "reverse_kl", "squared_hellinger"])
+def test_self_normalized_is_invariant_to_unknown_normaliser(name):
+  ref = _estimate(0.0, name)
+  got = _estimate(0.0, name, self_normalize=True, shift=7.5)
+  np.testing.assert_allclose(got, ref, rtol=0.01, atol=2e-3)
+  g = jax.grad(lambda m: _estimate(m, name, self_normalize=True, shift=-3.0))(0.2)
+  want = jax.grad(lambda m: G.closed_form(name, MP, SP, m, SQ))(0.2)
+  np.testing.assert_allclose(g, want, rtol=0.05, atol=5e-3)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 1.0 + 5e-5, 2.0, 3.0])
+@pytest.mark.parametrize("self_normalize", [False, True])
+def test_renyi_matches_closed_form(alpha, self_normalize):
+  x = EPS
+  shift = 4.0 if self_normalize else 0.0
+  got = fd.renyi_divergence(G.log_normal(x, MP, SP) + shift, G.log_normal(x, 0.0, SQ),
+                            alpha=alpha, self_normalize=self_normalize)
+  want = (G.kl(MP, SP, 0.0, SQ) if abs(alpha - 1.0) < 1e-3 else
+          G.renyi(alpha, MP, SP, 0.0, SQ))
+  np.testing.assert_allclose(got, want, rtol=0.03, atol=3e-3)
+
+
+def test_renyi_self_normalized_is_continuous_in_alpha():
+  x = EPS[:20000]
+  lp, lq = G.log_normal(x, MP, SP), G.log_normal(x, 0.0, SQ)
+  # Pairs straddling the switch to the expansion at |alpha - 1| = 1e-2.
+  alphas = jnp.array([1 - 0.0102, 1 - 0.0098, 1.0, 1 + 0.0098, 1 + 0.0102])
+  vals = np.asarray(jax.vmap(lambda a: fd.renyi_divergence(
+      lp, lq, alpha=a, self_normalize=True))(alphas))
+  assert abs(vals[1] - vals[0]) < 3e-4 and abs(vals[4] - vals[3]) < 3e-4
+  assert np.all(np.diff(vals) > 0)  # D_alpha is non-decreasing in alpha
+  chex.assert_tree_all_finite(jax.grad(lambda a: fd.renyi_divergence(
+      lp, lq, alpha=a, self_normalize=True))(1.0))
+
+
+def test_importance_weights_log_normalizer_and_ess():
+  x = EPS
+  log_z_true = 2.5
+  w = fd.importance_weights(G.log_normal(x, MP, SP) + log_z_true,
+                            G.log_normal(x, 0.0, SQ))
+  np.testing.assert_allclose(w.log_normalizer, log_z_true, atol=5e-3)
+  np.testing.assert_allclose(jax.nn.logsumexp(w.log_weights), 0.0, atol=1e-5)
+  lw = np.asarray(G.log_normal(x, MP, SP) - G.log_normal(x, 0.0, SQ), np.float64)
+  wt = np.exp(lw - lw.max())
+  np.testing.assert_allclose(w.ess, wt.sum()**2 / (wt**2).sum(), rtol=1e-3)
+  # ESS / N -> 1 / E_Q[u^2] = exp(-D_2(P||Q)).
+  np.testing.assert_allclose(w.ess_fraction, np.exp(-G.renyi(2.0, MP, SP, 0.0, SQ)),
+                             rtol=0.02)
+  equal = fd.importance_weights(jnp.zeros(10), jnp.zeros(10))
+  np.testing.assert_allclose(equal.ess, 10.0, rtol=1e-6)
+
+
+def test_jit_equals_eager_and_vmap_over_problems_equals_loop():
+  key = jax.random.PRNGKey(1)
+  lp = jax.random.normal(key, (4, 64))
+  lq = jax.random.normal(jax.random.fold_in(key, 1), (4, 64))
+  for fn in (lambda a, b: fd.f_divergence(a, b, divergence="js"),
+             lambda a, b: fd.f_divergence(a, b, divergence="kl", self_normalize=True),
+             lambda a, b: fd.renyi_divergence(a, b, alpha=0.7)):
+    batched = fn(lp, lq)
+    chex.assert_shape(batched, (4,))
+    chex.assert_trees_all_close(jax.jit(fn)(lp, lq), batched, rtol=1e-6)
+    chex.assert_trees_all_close(jax.vmap(fn)(lp, lq), batched, rtol=1e-6)
+    looped = jnp.stack([fn(lp[i], lq[i]) for i in range(4)])
+    chex.assert_trees_all_close(looped, batched, rtol=1e-6)
+
+
+def test_vmap_over_alpha_equals_loop_without_retracing():
+  lp, lq = G.log_normal(EPS[:5000], MP, SP), G.log_normal(EPS[:5000], 0.0, SQ)
+
+  @jax.jit
+  @chex.assert_max_traces(n=1)
+  def both(alpha):
+    return (fd.f_divergence(lp, lq, divergence=fd.get("alpha", alpha=alpha)),
+            fd.renyi_divergence(lp, lq, alpha=alpha))
+
+  alphas = jnp.array([0.25, 0.5, 1.0, 1.5, 2.0])
+  batched = jax.vmap(both)(alphas)
+  for i, a in enumerate(alphas):
+    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], batched), both(a),
+                                rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["kl", "reverse_kl", "js", "gan", "squared_hellinger",
+                                  "neyman", "jeffreys", "triangular",
+                                  "total_variation"])
+def test_finite_values_and_gradients_at_extreme_log_ratios(name):
+  log_u = jnp.array([-80.0, -50.0, -1.0, 0.0, 1.0, 50.0, 80.0])
+
+  def est(shift):
+    return fd.f_divergence(log_u + shift, jnp.zeros_like(log_u), divergence=name)
+
+  chex.assert_tree_all_finite(est(0.0))
+  chex.assert_tree_all_finite(jax.grad(est)(0.0))
+
+
+def test_pearson_overflow_is_inf_not_nan():
+  log_u = jnp.array([0.0, 80.0])
+  val = fd.f_divergence(log_u, jnp.zeros(2), divergence="pearson")
+  assert np.isinf(val)
+  assert not np.isnan(jax.grad(lambda s: fd.f_divergence(
+      log_u + s, jnp.zeros(2), divergence="pearson"))(0.0))
+
+
+def test_errors_name_the_argument():
+  with pytest.raises(ValueError, match="log_p and log_q must have the same shape"):
+    fd.f_divergence(jnp.zeros(3), jnp.zeros(4), divergence="kl")
+  with pytest.raises(ValueError, match="unknown divergence"):
+    fd.f_divergence(jnp.zeros(3), jnp.zeros(3), divergence="nope")
+  with pytest.raises(ValueError, match="gradient must be one of"):
+    fd.f_divergence(jnp.zeros(3), jnp.zeros(3), divergence="kl", gradient="magic")
+  with pytest.raises(ValueError, match="alpha must be > 0"):
+    fd.renyi_divergence(jnp.zeros(3), jnp.zeros(3), alpha=-1.0)
+  with pytest.raises(ValueError, match="sample axis"):
+    fd.f_divergence(jnp.float32(0.0), jnp.float32(0.0), divergence="kl")
+  with pytest.raises(ValueError, match="at least 2 samples"):
+    fd.f_divergence(jnp.zeros(1), jnp.zeros(1), divergence="kl",
+                    gradient="score_function")
+  with pytest.raises(TypeError, match="log_q must be a real floating array"):
+    fd.f_divergence(jnp.zeros(3), jnp.zeros(3, jnp.complex64), divergence="kl")
