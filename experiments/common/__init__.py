@@ -1,0 +1,1 @@
+"""Helpers shared by the experiments: results files, NaN guards, plotting setup."""

@@ -1,0 +1,69 @@
+"""Results as files a person can open: atomic JSON writes, NaN guards, tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from typing import Any, Sequence
+
+
+def to_jsonable(obj: Any) -> Any:
+  """Converts dataclasses, arrays and numpy scalars to plain JSON values."""
+  if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    return to_jsonable(dataclasses.asdict(obj))
+  if isinstance(obj, dict):
+    return {str(k): to_jsonable(v) for k, v in obj.items()}
+  if isinstance(obj, (list, tuple)):
+    return [to_jsonable(v) for v in obj]
+  if hasattr(obj, "tolist"):
+    return to_jsonable(obj.tolist())
+  if isinstance(obj, float) and not math.isfinite(obj):
+    return str(obj)  # JSON has no inf / nan
+  return obj
+
+
+def write_json(path: str, obj: Any) -> None:
+  """Writes ``obj`` as indented JSON atomically (a crash never leaves half a file)."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+  with os.fdopen(fd, "w") as f:
+    json.dump(to_jsonable(obj), f, indent=2, sort_keys=False)
+    f.write("\n")
+  os.replace(tmp, path)
+
+
+def read_json(path: str, default: Any = None) -> Any:
+  """Reads JSON from ``path``; ``default`` when the file does not exist."""
+  if not os.path.exists(path):
+    return default
+  with open(path) as f:
+    return json.load(f)
+
+
+class NonFiniteError(FloatingPointError):
+  """Raised when training produces NaN / inf; results so far are kept."""
+
+
+def check_finite(values: Any, *, what: str) -> None:
+  """Raises :class:`NonFiniteError` naming ``what`` if any value is NaN / inf."""
+  import numpy as np
+  arr = np.asarray(values, dtype=np.float64)
+  if not np.all(np.isfinite(arr)):
+    bad = np.argwhere(~np.isfinite(arr))
+    raise NonFiniteError(
+        f"non-finite values in {what} (first at index {bad[0].tolist()}, "
+        f"{len(bad)} in all); stopping. Everything computed before this point "
+        "has been saved.")
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+  """A Markdown table with floats to 4 significant digits."""
+  fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)
+  lines = ["| " + " | ".join(header) + " |",
+           "|" + "|".join("---" for _ in header) + "|"]
+  lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+  return "\n".join(lines)
