@@ -15,7 +15,7 @@ class Config:
   hidden: tuple[int, ...] = (64, 64)
   learning_rate: float = 1e-3
   grad_clip: float = 10.0
-  critic_max: float = 50.0  # soft clamp |V| <= critic_max (see train.Critic)
+  critic_max: float = 15.0  # soft clamp |V| <= critic_max (see train.Critic)
   eval_samples: int = 50_000
   log_every: int = 25
   truth_samples: int = 2_000_000
