@@ -1,0 +1,162 @@
+"""Kernels and Cauchy-Schwarz / MMD: dense references, closed forms, extremes, blocking."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from fdiv_jax import cauchy_schwarz as cs
+from fdiv_jax import kernels as K
+
+KEY = jax.random.PRNGKey(0)
+X = jax.random.normal(KEY, (157, 3))
+Y = jax.random.normal(jax.random.fold_in(KEY, 1), (131, 3)) * 1.3 + 0.4
+
+
+def dense_log_k(a, b, kernel, bw):
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  d2 = ((a[:, None, :] - b[None, :, :])**2).sum(-1)
+  if kernel == "gaussian":
+    return -d2 / (2 * bw**2)
+  if kernel == "laplace":
+    return -np.sqrt(d2) / bw
+  return -0.5 * np.log1p(d2 / bw**2)
+
+
+def dense_cs(x, y, kernel, bw, wx=None, wy=None):
+  lwx = np.zeros(len(x)) if wx is None else np.asarray(wx, np.float64)
+  lwy = np.zeros(len(y)) if wy is None else np.asarray(wy, np.float64)
+  t = lambda a, b, la, lb: logsumexp(la[:, None] + lb[None, :] + dense_log_k(a, b, kernel, bw))
+  return t(x, x, lwx, lwx) + t(y, y, lwy, lwy) - 2 * t(x, y, lwx, lwy)
+
+
+@pytest.mark.parametrize("kernel", K.KERNELS)
+@pytest.mark.parametrize("block", [16, 50, 1024])
+def test_log_kernel_sum_blocked_equals_dense(kernel, block):
+  lw = jax.random.normal(jax.random.fold_in(KEY, 3), (131,))
+  got = K.log_kernel_sum(X, Y, bandwidth=0.7, kernel=kernel, log_weights=lw,
+                         block_size=block)
+  want = logsumexp(dense_log_k(X, Y, kernel, 0.7) + np.asarray(lw)[None, :], axis=1)
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", K.KERNELS)
+def test_cs_matches_dense_reference_and_is_nonnegative(kernel):
+  got = cs.cauchy_schwarz_divergence(X, Y, bandwidth=0.8, kernel=kernel, block_size=32)
+  np.testing.assert_allclose(got, dense_cs(X, Y, kernel, 0.8), rtol=1e-4, atol=1e-5)
+  assert float(got) > 0
+  np.testing.assert_allclose(cs.cauchy_schwarz_divergence(X, X, bandwidth=0.8,
+                                                          kernel=kernel), 0.0, atol=1e-5)
+
+
+def test_cs_weights_scale_invariance_and_reference():
+  lwx = jax.random.normal(KEY, (157,))
+  lwy = jax.random.normal(jax.random.fold_in(KEY, 9), (131,))
+  base = cs.cauchy_schwarz_divergence(X, Y, bandwidth=1.0, log_weights_x=lwx,
+                                      log_weights_y=lwy)
+  np.testing.assert_allclose(base, dense_cs(X, Y, "gaussian", 1.0, lwx, lwy), rtol=1e-4)
+  scaled = cs.cauchy_schwarz_divergence(X, Y, bandwidth=1.0, log_weights_x=lwx + 5.0,
+                                        log_weights_y=lwy - 3.0)
+  np.testing.assert_allclose(scaled, base, rtol=1e-5)
+
+
+def test_cs_finite_when_every_kernel_underflows():
+  """Bandwidth 1e-3 in 50-D: exp(-d^2/2s^2) underflows to 0 for every pair."""
+  x = jax.random.normal(KEY, (64, 50))
+  y = jax.random.normal(jax.random.fold_in(KEY, 1), (64, 50)) + 0.1
+  v = cs.cauchy_schwarz_divergence(x, y, bandwidth=1e-3)
+  g = jax.grad(lambda a: cs.cauchy_schwarz_divergence(a, y, bandwidth=1e-3))(x)
+  chex.assert_tree_all_finite((v, g))
+  np.testing.assert_allclose(v, dense_cs(x, y, "gaussian", 1e-3), rtol=1e-4)
+  naive = jnp.exp(-K.squared_distances(x, y) / (2 * 1e-6))
+  assert float(naive.sum()) == 0.0  # the dense linear-domain estimate would be log(0)
+
+
+def test_cs_converges_to_smoothed_gaussian_closed_form():
+  """Parzen CS between N(0, s^2) samples -> CS between the smoothed Gaussians.
+
+  For 1-D Gaussians, int N(a, u) N(b, v) = N(a - b; 0, u + v); with the kernel of
+  width sigma each pair-sum estimates the integral with variances s^2 + sigma^2/2.
+  """
+  n, sigma = 20000, 0.5
+  mp, sp, mq, sq = 0.0, 1.0, 1.0, 1.5
+  x = mp + sp * jax.random.normal(KEY, (n, 1))
+  y = mq + sq * jax.random.normal(jax.random.fold_in(KEY, 1), (n, 1))
+  got = cs.cauchy_schwarz_divergence(x, y, bandwidth=sigma, block_size=2048)
+  vp, vq = sp**2 + sigma**2 / 2, sq**2 + sigma**2 / 2
+  log_int = lambda a, b, u, v: -0.5 * np.log(2 * np.pi * (u + v)) - (a - b)**2 / (2 * (u + v))
+  want = (log_int(mp, mp, vp, vp) + log_int(mq, mq, vq, vq) -
+          2 * log_int(mp, mq, vp, vq))
+  np.testing.assert_allclose(got, want, rtol=0.03)
+
+
+def test_cs_gradients_check_grads():
+  f = lambda x: cs.cauchy_schwarz_divergence(x, Y[:20], bandwidth=1.0, block_size=8)
+  jax.test_util.check_grads(f, (X[:15].astype(jnp.float32),), order=1, modes=["rev"],
+                            atol=5e-2, rtol=5e-2)
+
+
+def test_conditional_cs():
+  kx = jax.random.normal(KEY, (120, 2))
+  yv = jnp.sin(kx[:, :1]) + 0.1 * jax.random.normal(jax.random.fold_in(KEY, 5), (120, 1))
+  same = cs.conditional_cauchy_schwarz_divergence(kx, yv, yv, bandwidth_x=1.0,
+                                                  bandwidth_y=0.5, block_size=32)
+  np.testing.assert_allclose(same, 0.0, atol=1e-5)
+  good = cs.conditional_cauchy_schwarz_divergence(kx, yv, jnp.sin(kx[:, :1]),
+                                                  bandwidth_x=1.0, bandwidth_y=0.5)
+  bad = cs.conditional_cauchy_schwarz_divergence(kx, yv, jnp.zeros_like(yv),
+                                                 bandwidth_x=1.0, bandwidth_y=0.5)
+  assert 0 < float(good) < float(bad)
+  # Dense reference of Prop. 1 with the (sum_i K_ji)^2 denominators.
+  lk = dense_log_k(kx, kx, "gaussian", 1.0)
+  pred = np.asarray(jnp.sin(kx[:, :1]))
+  def term(a, b):
+    return logsumexp(logsumexp(lk + dense_log_k(a, b, "gaussian", 0.5), axis=1) -
+                     2 * logsumexp(lk, axis=1))
+  want = term(yv, yv) + term(pred, pred) - term(pred, yv) - term(yv, pred)
+  np.testing.assert_allclose(good, want, rtol=1e-4, atol=1e-5)
+  g = jax.grad(lambda p: cs.conditional_cauchy_schwarz_divergence(
+      kx, yv, p, bandwidth_x=1.0, bandwidth_y=0.5))(pred)
+  chex.assert_tree_all_finite(g)
+
+
+def test_mmd_biased_unbiased_against_dense():
+  kxx = np.exp(dense_log_k(X, X, "gaussian", 1.0))
+  kyy = np.exp(dense_log_k(Y, Y, "gaussian", 1.0))
+  kxy = np.exp(dense_log_k(X, Y, "gaussian", 1.0))
+  n, m = len(kxx), len(kyy)
+  biased = kxx.mean() + kyy.mean() - 2 * kxy.mean()
+  unbiased = ((kxx.sum() - n) / (n * (n - 1)) + (kyy.sum() - m) / (m * (m - 1)) -
+              2 * kxy.mean())
+  np.testing.assert_allclose(cs.mmd(X, Y, bandwidth=1.0, block_size=40), biased, rtol=1e-4)
+  np.testing.assert_allclose(cs.mmd(X, Y, bandwidth=1.0, unbiased=True), unbiased,
+                             rtol=1e-3)
+
+
+def test_bandwidth_heuristics():
+  x = jax.random.normal(KEY, (500, 2))
+  med = K.median_bandwidth(x)
+  # Median distance between two N(0, I_2) points: sqrt(2) * sqrt(2 ln 2) = 1.665.
+  np.testing.assert_allclose(med, 1.665, rtol=0.05)
+  silv = K.silverman_bandwidth(x)
+  np.testing.assert_allclose(silv, (4 / 4)**(1 / 6) * 500**(-1 / 6), rtol=0.1)
+
+
+def test_traced_bandwidth_jit_vmap():
+  f = jax.jit(lambda bw: cs.cauchy_schwarz_divergence(X, Y, bandwidth=bw))
+  bws = jnp.array([0.5, 1.0, 2.0])
+  np.testing.assert_allclose(jax.vmap(f)(bws), [f(b) for b in bws], rtol=1e-5)
+
+
+def test_errors():
+  with pytest.raises(ValueError, match="bandwidth must be > 0"):
+    cs.cauchy_schwarz_divergence(X, Y, bandwidth=0.0)
+  with pytest.raises(ValueError, match="kernel must be one of"):
+    cs.cauchy_schwarz_divergence(X, Y, bandwidth=1.0, kernel="rbf")
+  with pytest.raises(ValueError, match="same dim"):
+    cs.cauchy_schwarz_divergence(X, Y[:, :2], bandwidth=1.0)
+  with pytest.raises(ValueError, match="y and y_pred must have the same shape"):
+    cs.conditional_cauchy_schwarz_divergence(X, Y[:157, :1], jnp.zeros((157, 2)),
+                                             bandwidth_x=1.0, bandwidth_y=1.0)
