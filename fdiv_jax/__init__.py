@@ -5,13 +5,26 @@ Modules (one concept each):
 * :mod:`fdiv_jax.divergences` -- the f-divergence registry (``get``, ``available``).
 * :mod:`fdiv_jax.monte_carlo` -- divergences from log densities (incl. unnormalised).
 * :mod:`fdiv_jax.variational` -- critic-based bounds (f-GAN, DV, NWJ, MINE, Renyi).
+* :mod:`fdiv_jax.categorical` -- divergences between categoricals given logits (KD losses).
+* :mod:`fdiv_jax.transport` -- Sinkhorn divergence, SinKD loss, Monge gap (via OTT).
+* :mod:`fdiv_jax.kernels` -- kernels, bandwidths, blocked log-domain kernel sums.
+* :mod:`fdiv_jax.cauchy_schwarz` -- (conditional) Cauchy-Schwarz divergence and MMD.
 * :mod:`fdiv_jax.math` -- shared numerically stable helpers.
 """
 
+from fdiv_jax import categorical
+from fdiv_jax import cauchy_schwarz
 from fdiv_jax import divergences
+from fdiv_jax import kernels
 from fdiv_jax import math
 from fdiv_jax import monte_carlo
+from fdiv_jax import transport
 from fdiv_jax import variational
+from fdiv_jax.categorical import balanced_kd_loss
+from fdiv_jax.categorical import kd_loss
+from fdiv_jax.cauchy_schwarz import cauchy_schwarz_divergence
+from fdiv_jax.cauchy_schwarz import conditional_cauchy_schwarz_divergence
+from fdiv_jax.cauchy_schwarz import mmd
 from fdiv_jax.divergences import available
 from fdiv_jax.divergences import Divergence
 from fdiv_jax.divergences import from_generator
@@ -20,6 +33,9 @@ from fdiv_jax.monte_carlo import f_divergence
 from fdiv_jax.monte_carlo import importance_weights
 from fdiv_jax.monte_carlo import ImportanceWeights
 from fdiv_jax.monte_carlo import renyi_divergence
+from fdiv_jax.transport import monge_gap
+from fdiv_jax.transport import sinkhorn_divergence
+from fdiv_jax.transport import sinkhorn_kd_loss
 from fdiv_jax.variational import cumulant_gan_bound
 from fdiv_jax.variational import donsker_varadhan_bound
 from fdiv_jax.variational import f_gan_bound
@@ -34,6 +50,18 @@ __all__ = [
     "Divergence",
     "ImportanceWeights",
     "available",
+    "categorical",
+    "cauchy_schwarz",
+    "cauchy_schwarz_divergence",
+    "conditional_cauchy_schwarz_divergence",
+    "balanced_kd_loss",
+    "kd_loss",
+    "kernels",
+    "mmd",
+    "monge_gap",
+    "sinkhorn_divergence",
+    "sinkhorn_kd_loss",
+    "transport",
     "cumulant_gan_bound",
     "divergences",
     "donsker_varadhan_bound",

@@ -87,6 +87,7 @@ class Divergence:
   _f_prime_at_one: Callable[..., jax.Array]
   _weight: Callable[..., jax.Array] | None
   no_weight_reason: str = ""
+  _reversed: Callable[..., "Divergence"] | None = None
 
   def f(self, log_u: ArrayLike) -> jax.Array:
     """Generator :math:`f(u)` evaluated at ``u = exp(log_u)``; shape of ``log_u``."""
@@ -127,6 +128,21 @@ class Divergence:
           f": {self.no_weight_reason}")
     return self._weight(_as_float(log_r), **self.params)
 
+  def reversed(self) -> "Divergence":
+    r"""The entry of the swapped divergence :math:`D(Q\|P) = \mathbb{E}_P[f(q/p)]`.
+
+    Its generator is the Csiszar dual :math:`f^\diamond(u) = u f(1/u)`, so
+    :math:`q f(p/q) = p f^\diamond(q/p)`: ``kl`` <-> ``reverse_kl``,
+    ``pearson`` <-> ``neyman``, ``alpha(a)`` <-> ``alpha(1 - a)``; ``js``,
+    ``gan``, ``squared_hellinger``, ``total_variation``, ``jeffreys`` and
+    ``triangular`` are their own duals. Other entries get
+    :func:`from_generator` of :math:`e^l f(-l)`.
+    """
+    if self._reversed is not None:
+      return self._reversed(**self.params)
+    f = self.f
+    return from_generator(lambda l: jnp.exp(l) * f(-l), name=f"reversed({self.name})")
+
   def __repr__(self) -> str:
     if not self.params:
       return f"Divergence({self.name!r})"
@@ -138,7 +154,7 @@ jax.tree_util.register_dataclass(
     data_fields=["params"],
     meta_fields=[
         "name", "_f", "_conjugate", "_activation", "_conjugate_of_activation",
-        "_f_prime_at_one", "_weight", "no_weight_reason"
+        "_f_prime_at_one", "_weight", "no_weight_reason", "_reversed"
     ],
 )
 
@@ -168,6 +184,7 @@ def _zero(**_) -> float:
 # ---------------------------------------------------------------------------
 
 
+@functools.cache
 def _kl() -> Divergence:
   """KL(P||Q): f = u log u, f* = exp(t - 1), g = v, h = r."""
   return Divergence(
@@ -179,9 +196,11 @@ def _kl() -> Divergence:
       _conjugate_of_activation=lambda v: jnp.exp(v - 1.0),
       _f_prime_at_one=lambda: 1.0,
       _weight=jnp.exp,
+      _reversed=lambda: _reverse_kl(),
   )
 
 
+@functools.cache
 def _reverse_kl() -> Divergence:
   """KL(Q||P): f = -log u, f* = -1 - log(-t) (t < 0), g = -exp(-v), h = 1."""
 
@@ -199,9 +218,11 @@ def _reverse_kl() -> Divergence:
       _conjugate_of_activation=lambda v: v - 1.0,
       _f_prime_at_one=lambda: -1.0,
       _weight=jnp.ones_like,
+      _reversed=lambda: _kl(),
   )
 
 
+@functools.cache
 def _js() -> Divergence:
   r"""Jensen-Shannon, f = u log u - (1 + u) log((1 + u) / 2).
 
@@ -226,9 +247,11 @@ def _js() -> Divergence:
       _conjugate_of_activation=lambda v: jax.nn.softplus(v) - _LOG2,
       _f_prime_at_one=_zero,
       _weight=jax.nn.sigmoid,
+      _reversed=lambda: _js(),
   )
 
 
+@functools.cache
 def _gan() -> Divergence:
   r"""Original GAN, f = u log u - (1 + u) log(1 + u), with f(1) = -log 4.
 
@@ -250,9 +273,11 @@ def _gan() -> Divergence:
       _conjugate_of_activation=jax.nn.softplus,
       _f_prime_at_one=lambda: -_LOG2,
       _weight=jax.nn.sigmoid,
+      _reversed=lambda: _gan(),
   )
 
 
+@functools.cache
 def _squared_hellinger() -> Divergence:
   r"""Squared Hellinger, f = (sqrt(u) - 1)^2, i.e. :math:`\int(\sqrt p-\sqrt q)^2`.
 
@@ -272,9 +297,11 @@ def _squared_hellinger() -> Divergence:
       _conjugate_of_activation=jnp.expm1,
       _f_prime_at_one=_zero,
       _weight=lambda l: 0.5 * jnp.exp(0.5 * l),
+      _reversed=lambda: _squared_hellinger(),
   )
 
 
+@functools.cache
 def _pearson() -> Divergence:
   r"""Pearson chi-squared, f = (u - 1)^2, :math:`h = 2 r^2`."""
   return Divergence(
@@ -286,9 +313,11 @@ def _pearson() -> Divergence:
       _conjugate_of_activation=lambda v: 0.25 * v * v + v,
       _f_prime_at_one=_zero,
       _weight=lambda l: 2.0 * jnp.exp(2.0 * l),
+      _reversed=lambda: _neyman(),
   )
 
 
+@functools.cache
 def _neyman() -> Divergence:
   r"""Neyman chi-squared, f = (1 - u)^2 / u = 4 sinh^2(log(u) / 2), :math:`h = 2/r`."""
 
@@ -306,9 +335,11 @@ def _neyman() -> Divergence:
       _conjugate_of_activation=lambda v: -2.0 * jnp.expm1(-0.5 * v),
       _f_prime_at_one=_zero,
       _weight=lambda l: 2.0 * jnp.exp(-l),
+      _reversed=lambda: _pearson(),
   )
 
 
+@functools.cache
 def _total_variation() -> Divergence:
   r"""Total variation, f = |u - 1| / 2, i.e. :math:`\tfrac12\int|p - q| \in [0, 1]`."""
 
@@ -326,9 +357,11 @@ def _total_variation() -> Divergence:
       _f_prime_at_one=_zero,
       _weight=None,
       no_weight_reason="f = |u - 1| / 2 has f'' equal to a Dirac mass at r = 1",
+      _reversed=lambda: _total_variation(),
   )
 
 
+@functools.cache
 def _jeffreys() -> Divergence:
   r"""Jeffreys, f = (u - 1) log u = KL(P||Q) + KL(Q||P), :math:`h = 1 + r`.
 
@@ -351,9 +384,11 @@ def _jeffreys() -> Divergence:
       _conjugate_of_activation=conjugate,
       _f_prime_at_one=_zero,
       _weight=lambda l: 1.0 + jnp.exp(l),
+      _reversed=lambda: _jeffreys(),
   )
 
 
+@functools.cache
 def _triangular() -> Divergence:
   r"""Triangular discrimination, f = (u - 1)^2 / (u + 1) = expm1(l) tanh(l / 2).
 
@@ -381,6 +416,7 @@ def _triangular() -> Divergence:
       _f_prime_at_one=_zero,
       _weight=lambda l: 8.0 * jnp.exp(2.0 * jax.nn.log_sigmoid(l) +
                                       jax.nn.log_sigmoid(-l)),
+      _reversed=lambda: _triangular(),
   )
 
 
@@ -443,11 +479,30 @@ def _alpha(alpha: ArrayLike = 0.5) -> Divergence:
       params={"alpha": alpha},
       _f=_alpha_f,
       _conjugate=_alpha_conjugate,
-      _activation=lambda v, alpha: fmath.expm1_over(v, alpha - 1.0),
-      _conjugate_of_activation=lambda v, alpha: fmath.expm1_over(v, alpha),
+      _activation=_alpha_activation,
+      _conjugate_of_activation=_alpha_conjugate_of_activation,
       _f_prime_at_one=_zero,
-      _weight=lambda l, alpha: jnp.exp(alpha * l),
+      _weight=_alpha_weight,
+      _reversed=_alpha_reversed,
   )
+
+
+# Module-level (not lambdas): they are pytree metadata, so they must be the
+# same objects for every alpha, or jit would retrace for each new record.
+def _alpha_activation(v, alpha):
+  return fmath.expm1_over(v, alpha - 1.0)
+
+
+def _alpha_conjugate_of_activation(v, alpha):
+  return fmath.expm1_over(v, alpha)
+
+
+def _alpha_weight(l, alpha):
+  return jnp.exp(alpha * l)
+
+
+def _alpha_reversed(alpha):
+  return _alpha(1.0 - alpha)
 
 
 def _param(name: str, value: ArrayLike) -> jax.Array:

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import fdiv_jax as fd
-from conftest import textbook_f, textbook_weight
+from conftest import ENTRIES, textbook_f, textbook_weight
+
+ENTRIES_FOR_REVERSE = [e for e in ENTRIES if e[1] != "alpha" or e[2]["alpha"] not in (0.0, 1.0)]
 
 F32_MAX = float(np.finfo(np.float32).max)
 EXTREME = np.array([-80.0, -50.0, -10.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 10.0,
@@ -279,3 +281,33 @@ def test_lambertw_exp():
   np.testing.assert_allclose(w + jnp.log(w), s, rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(jax.vmap(jax.grad(fd.math.lambertw_exp))(s),
                              w / (1 + w), rtol=1e-5)
+
+
+def test_records_do_not_retrace_jit():
+  """Records are pytrees whose metadata are shared functions: new records of
+  the same entry (or another alpha) reuse the compiled function."""
+
+  @jax.jit
+  @chex.assert_max_traces(n=2)
+  def g(d, l):
+    return d.f(l) + d.conjugate_of_activation(l)
+
+  l = jnp.linspace(-1.0, 1.0, 5)
+  for _ in range(3):
+    g(fd.get("kl"), l)
+  for a in (0.2, 0.5, 3.0):
+    g(fd.get("alpha", alpha=a), l)
+
+
+@pytest.mark.parametrize("entry_id", [e[0] for e in ENTRIES_FOR_REVERSE])
+def test_reversed_is_the_csiszar_dual(entry_id):
+  """u f(1/u) == f_reversed(u), and reversing twice is the identity."""
+  _, name, params = next(e for e in ENTRIES_FOR_REVERSE if e[0] == entry_id)
+  div = fd.get(name, **params)
+  l = jnp.linspace(-6.0, 6.0, 25)
+  want = jnp.exp(l) * div.f(-l)
+  np.testing.assert_allclose(div.reversed().f(l), want, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(div.reversed().reversed().f(l), div.f(l), rtol=1e-4,
+                             atol=1e-5)
+  custom = fd.from_generator(div.f)
+  np.testing.assert_allclose(custom.reversed().f(l), want, rtol=1e-4, atol=1e-5)

@@ -6,7 +6,8 @@ import pytest
 
 import fdiv_jax
 
-MODULES = ["divergences", "math", "monte_carlo", "variational"]
+MODULES = ["categorical", "cauchy_schwarz", "divergences", "kernels", "math",
+           "monte_carlo", "transport", "variational"]
 
 
 def test_every_name_in_all_imports():
