@@ -23,6 +23,7 @@ from fdiv_jax import variational
 from fdiv_jax.categorical import balanced_kd_loss
 from fdiv_jax.categorical import kd_loss
 from fdiv_jax.cauchy_schwarz import cauchy_schwarz_divergence
+from fdiv_jax.cauchy_schwarz import cauchy_schwarz_mutual_information
 from fdiv_jax.cauchy_schwarz import conditional_cauchy_schwarz_divergence
 from fdiv_jax.cauchy_schwarz import mmd
 from fdiv_jax.divergences import available
@@ -53,6 +54,7 @@ __all__ = [
     "categorical",
     "cauchy_schwarz",
     "cauchy_schwarz_divergence",
+    "cauchy_schwarz_mutual_information",
     "conditional_cauchy_schwarz_divergence",
     "balanced_kd_loss",
     "kd_loss",

@@ -160,3 +160,30 @@ def test_errors():
   with pytest.raises(ValueError, match="y and y_pred must have the same shape"):
     cs.conditional_cauchy_schwarz_divergence(X, Y[:157, :1], jnp.zeros((157, 2)),
                                              bandwidth_x=1.0, bandwidth_y=1.0)
+
+
+def test_cs_mutual_information_dense_reference_and_limits():
+  z = X[:, :2] * 0.5 + jax.random.normal(jax.random.fold_in(KEY, 11), (157, 2))
+  got = cs.cauchy_schwarz_mutual_information(X, z, bandwidth_x=1.0, bandwidth_z=0.7,
+                                             block_size=40)
+  kx, kz = np.exp(dense_log_k(X, X, "gaussian", 1.0)), np.exp(dense_log_k(z, z, "gaussian", 0.7))
+  n = len(X)
+  want = (np.log((kx * kz).sum() / n**2) + np.log(kx.sum() * kz.sum() / n**4) -
+          2 * np.log((kx.sum(1) * kz.sum(1)).sum() / n**3))
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+  assert float(got) > 0
+  # Constant z carries no information; dependence increases it.
+  const = cs.cauchy_schwarz_mutual_information(X, jnp.zeros((157, 1)), bandwidth_x=1.0,
+                                               bandwidth_z=1.0)
+  np.testing.assert_allclose(const, 0.0, atol=1e-5)
+  indep = cs.cauchy_schwarz_mutual_information(
+      X, jax.random.normal(jax.random.fold_in(KEY, 12), (157, 2)), bandwidth_x=1.0,
+      bandwidth_z=0.7)
+  assert float(indep) < float(got)
+  g = jax.grad(lambda a: cs.cauchy_schwarz_mutual_information(
+      X, a, bandwidth_x=1.0, bandwidth_z=0.7))(z)
+  chex.assert_tree_all_finite(g)
+  with pytest.raises(ValueError, match="paired samples"):
+    cs.cauchy_schwarz_mutual_information(X, z[:10], bandwidth_x=1.0, bandwidth_z=1.0)
+  with pytest.raises(ValueError, match="bandwidth_z must be > 0"):
+    cs.cauchy_schwarz_mutual_information(X, z, bandwidth_x=1.0, bandwidth_z=0.0)
