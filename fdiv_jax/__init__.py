@@ -5,6 +5,8 @@ Modules (one concept each):
 * :mod:`fdiv_jax.divergences` -- the f-divergence registry (``get``, ``available``).
 * :mod:`fdiv_jax.monte_carlo` -- divergences from log densities (incl. unnormalised).
 * :mod:`fdiv_jax.variational` -- critic-based bounds (f-GAN, DV, NWJ, MINE, Renyi).
+* :mod:`fdiv_jax.diffusion` -- noise schedules, denoising score matching, exact mixture scores.
+* :mod:`fdiv_jax.distill` -- f-distill weights, generator surrogate and discriminator losses.
 * :mod:`fdiv_jax.categorical` -- divergences between categoricals given logits (KD losses).
 * :mod:`fdiv_jax.transport` -- Sinkhorn divergence, SinKD loss, Monge gap (via OTT).
 * :mod:`fdiv_jax.kernels` -- kernels, bandwidths, blocked log-domain kernel sums.
@@ -14,6 +16,8 @@ Modules (one concept each):
 
 from fdiv_jax import categorical
 from fdiv_jax import cauchy_schwarz
+from fdiv_jax import diffusion
+from fdiv_jax import distill
 from fdiv_jax import divergences
 from fdiv_jax import kernels
 from fdiv_jax import math
@@ -65,6 +69,8 @@ __all__ = [
     "sinkhorn_kd_loss",
     "transport",
     "cumulant_gan_bound",
+    "diffusion",
+    "distill",
     "divergences",
     "donsker_varadhan_bound",
     "f_divergence",

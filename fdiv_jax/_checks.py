@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import numpy as np
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
@@ -42,7 +43,7 @@ def positive(name: str, value: ArrayLike) -> jax.Array:
   """``value`` as a float array; raises if it is concrete and not > 0."""
   arr = jnp.asarray(value, dtype=jnp.result_type(value, jnp.float32))
   if not isinstance(arr, jax.core.Tracer):
-    if not bool(jnp.all(arr > 0)):
+    if not np.all(np.asarray(arr) > 0):  # numpy: jnp ops stage under jit
       raise ValueError(f"{name} must be > 0, got {value!r}")
   return arr
 

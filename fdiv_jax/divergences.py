@@ -49,6 +49,7 @@ import math
 from typing import Callable, Mapping
 
 import jax
+import numpy as np
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
@@ -511,7 +512,7 @@ def _param(name: str, value: ArrayLike) -> jax.Array:
   if not jnp.issubdtype(arr.dtype, jnp.floating):
     raise TypeError(f"{name} must be a real number, got dtype {arr.dtype}")
   if not isinstance(arr, jax.core.Tracer):
-    if not bool(jnp.all(jnp.isfinite(arr))):
+    if not np.all(np.isfinite(np.asarray(arr))):  # numpy: jnp ops stage under jit
       raise ValueError(f"{name} must be finite, got {value!r}")
   return arr
 

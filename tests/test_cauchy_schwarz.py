@@ -187,3 +187,12 @@ def test_cs_mutual_information_dense_reference_and_limits():
     cs.cauchy_schwarz_mutual_information(X, z[:10], bandwidth_x=1.0, bandwidth_z=1.0)
   with pytest.raises(ValueError, match="bandwidth_z must be > 0"):
     cs.cauchy_schwarz_mutual_information(X, z, bandwidth_x=1.0, bandwidth_z=0.0)
+
+
+def test_concrete_bandwidth_closed_over_inside_jit():
+  """A concrete bandwidth captured by a jitted function is checked without a
+  tracer-bool error (jnp ops on constants are staged under jit)."""
+  bw = K.median_bandwidth(X)
+  f = jax.jit(lambda a: cs.cauchy_schwarz_divergence(a, Y, bandwidth=bw))
+  np.testing.assert_allclose(f(X), cs.cauchy_schwarz_divergence(X, Y, bandwidth=bw),
+                             rtol=1e-5)

@@ -50,3 +50,40 @@ def test_nan_guard_names_what_failed():
 def test_bad_config_name():
   with pytest.raises(ValueError, match="--config 'nope' does not exist"):
     de_main.main(["--config", "nope", "--workdir", "/tmp/unused"])
+
+
+def test_knowledge_distillation_end_to_end_and_resume(tmp_path):
+  from experiments.knowledge_distillation import main as kd_main
+  workdir = str(tmp_path / "kd")
+  kd_main.main(["--config", "test", "--workdir", workdir])
+  out = R.read_json(os.path.join(workdir, "results.json"))
+  cfg = out["config"]
+  assert set(out["distillation"]) == set(cfg["losses"])
+  assert set(out["ib"]) == set(cfg["ib_methods"])
+  for job in out["distillation"].values():
+    assert len(job["per_seed"]) == cfg["seeds"]
+    assert 0.0 <= job["accuracy_mean"] <= 1.0 and 0.0 <= job["ece_mean"] <= 1.0
+    assert np.all(np.isfinite(job["loss_curve"]))
+  for job in out["ib"].values():
+    assert np.all(np.isfinite(job["rmse"])) and np.all(np.isfinite(job["compression"]))
+  assert out["teacher"]["restored_from_checkpoint"] is False
+  assert os.path.getsize(os.path.join(workdir, "reliability.png")) > 10_000
+  # Resume: the teacher comes from its orbax checkpoint, finished jobs are kept.
+  before = R.read_json(os.path.join(workdir, "results.json"))["distillation"]
+  again = kd_main.run(kd_main.cli.load_config("experiments.knowledge_distillation", "test"),
+                      workdir, verbose=False)
+  assert again["teacher"]["restored_from_checkpoint"] is True
+  assert again["teacher"]["accuracy"] == out["teacher"]["accuracy"]
+  assert again["distillation"] == before
+
+
+def test_calibration_metrics_closed_form():
+  from experiments.knowledge_distillation import train as kd_train
+  # Two examples at confidence ~1 (one right, one wrong): ECE = |0.5 - 1|.
+  logits = np.array([[50.0, 0.0], [50.0, 0.0]])
+  m = kd_train.calibration(logits, np.array([0, 1]), bins=10)
+  assert m["accuracy"] == 0.5
+  assert abs(m["ece"] - 0.5) < 1e-9
+  # Uniform predictions are calibrated when accuracy equals 1/C.
+  m = kd_train.calibration(np.zeros((4, 4)), np.array([0, 1, 2, 3]), bins=10)
+  assert abs(m["accuracy"] - 0.25) < 1e-9 and abs(m["ece"]) < 1e-9

@@ -6,7 +6,7 @@ import pytest
 
 import fdiv_jax
 
-MODULES = ["categorical", "cauchy_schwarz", "divergences", "kernels", "math",
+MODULES = ["categorical", "cauchy_schwarz", "diffusion", "distill", "divergences", "kernels", "math",
            "monte_carlo", "transport", "variational"]
 
 

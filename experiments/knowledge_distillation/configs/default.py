@@ -1,0 +1,39 @@
+"""Default config: digits teacher -> narrow students under every KD loss; diabetes CS-IB."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  # Distillation on sklearn's digits (1797 8x8 images, 10 classes).
+  test_fraction: float = 0.33
+  teacher_hidden: tuple[int, ...] = (256, 256)
+  teacher_steps: int = 3000
+  student_hidden: tuple[int, ...] = (12,)
+  student_steps: int = 3000
+  batch_size: int = 128
+  learning_rate: float = 2e-3
+  losses: tuple[str, ...] = ("ce", "kl", "reverse_kl", "js", "bd_kd", "sinkd",
+                             "cs_features")
+  temperature: float = 4.0
+  # Student loss: CE(labels) + kd_weight[loss] * distillation term.
+  kd_weight: tuple[tuple[str, float], ...] = (
+      ("kl", 1.0), ("reverse_kl", 1.0), ("js", 1.0), ("bd_kd", 0.5),
+      ("sinkd", 5.0), ("cs_features", 1.0))
+  bd_kd_balance: float = 2.0
+  sinkd_epsilon: float = 0.05
+  seeds: int = 3
+  ece_bins: int = 15
+  # CS information bottleneck regression on sklearn's diabetes (442 x 10).
+  ib_methods: tuple[str, ...] = ("mse", "cs_ib")
+  ib_hidden: int = 64
+  ib_latent: int = 8
+  ib_noise: float = 0.5  # std of the Gaussian noise on the representation z
+  ib_beta: float = 0.01  # weight of I_CS(x; z)
+  ib_steps: int = 2000
+  ib_learning_rate: float = 1e-3
+  ib_weight_decay: float = 1e-4
+
+
+def get_config() -> Config:
+  return Config()

@@ -1,0 +1,17 @@
+"""CPU-tiny config for the end-to-end test."""
+
+import dataclasses
+
+from experiments.knowledge_distillation.configs import default
+
+
+def get_config() -> default.Config:
+  return dataclasses.replace(
+      default.get_config(),
+      teacher_hidden=(32,),
+      teacher_steps=60,
+      student_steps=40,
+      batch_size=32,
+      losses=("ce", "kl", "sinkd", "cs_features"),
+      seeds=2,
+      ib_steps=40)

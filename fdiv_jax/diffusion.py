@@ -1,0 +1,245 @@
+r"""Noise schedules, denoising score matching, and the exact noised Gaussian mixture.
+
+Forward process (variance-preserving and variance-exploding alike):
+
+.. math::
+  x_t = \alpha_t x_0 + \sigma_t \varepsilon, \qquad \varepsilon \sim N(0, I),
+
+with :math:`\alpha_t = 1` for the EDM / Karras (VE) parameterisation. For a
+denoiser :math:`D(x_t) \approx \mathbb E[x_0 \mid x_t]` Tweedie's formula
+gives the score
+
+.. math::
+  \nabla_{x_t} \log p_t(x_t) = \frac{\alpha_t D(x_t) - x_t}{\sigma_t^2}
+  = -\frac{\hat\varepsilon(x_t)}{\sigma_t}.
+
+:class:`GaussianMixture` gives :math:`p_t`, its score and its denoiser in
+closed form: an exact teacher for f-distill tests and 2-D toys.
+
+References:
+  Karras, Aittala, Aila, Laine. Elucidating the Design Space of
+  Diffusion-Based Generative Models (EDM). NeurIPS 2022.
+  Song et al. Score-Based Generative Modeling through Stochastic Differential
+  Equations. ICLR 2021.
+  Vincent. A Connection Between Score Matching and Denoising Autoencoders. 2011.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from fdiv_jax import _checks
+
+__all__ = [
+    "GaussianMixture",
+    "add_noise",
+    "denoiser_from_eps",
+    "denoiser_from_score",
+    "denoising_score_matching_loss",
+    "edm_loss_weight",
+    "eps_from_denoiser",
+    "karras_sigmas",
+    "score_from_denoiser",
+    "vp_alpha_sigma",
+]
+
+
+def karras_sigmas(num: int, *, sigma_min: float = 0.002, sigma_max: float = 80.0,
+                  rho: float = 7.0) -> jax.Array:
+  r"""EDM sampling grid, decreasing from ``sigma_max`` to ``sigma_min``, ``[num]``.
+
+  .. math::
+    \sigma_i = \Big(\sigma_{\max}^{1/\rho} + \tfrac{i}{N-1}
+      (\sigma_{\min}^{1/\rho} - \sigma_{\max}^{1/\rho})\Big)^{\rho}
+
+  (Karras et al., 2022, eq. 5).
+  """
+  if num < 2:
+    raise ValueError(f"num must be >= 2, got {num}")
+  if not 0 < sigma_min < sigma_max:
+    raise ValueError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
+  _checks.positive("rho", rho)
+  ramp = jnp.linspace(0.0, 1.0, num)
+  lo, hi = sigma_min**(1.0 / rho), sigma_max**(1.0 / rho)
+  return (hi + ramp * (lo - hi))**rho
+
+
+def vp_alpha_sigma(t: ArrayLike, *, beta_min: float = 0.1,
+                   beta_max: float = 20.0) -> tuple[jax.Array, jax.Array]:
+  r"""Variance-preserving (DDPM / VP-SDE) schedule at ``t`` in [0, 1].
+
+  .. math::
+    \log\alpha_t = -\tfrac14 t^2(\beta_{\max} - \beta_{\min}) - \tfrac12 t\beta_{\min},
+    \qquad \sigma_t = \sqrt{1 - \alpha_t^2} = \sqrt{-\operatorname{expm1}(2\log\alpha_t)}
+
+  (Song et al., 2021, eq. 33), computed with ``expm1`` so :math:`\sigma_t` is
+  accurate as :math:`t \to 0`.
+
+  Returns:
+    ``(alpha_t, sigma_t)``, each of the shape of ``t``.
+  """
+  t = _checks.floating("t", t)
+  log_alpha = -0.25 * t * t * (beta_max - beta_min) - 0.5 * t * beta_min
+  return jnp.exp(log_alpha), jnp.sqrt(-jnp.expm1(2.0 * log_alpha))
+
+
+def add_noise(x0: ArrayLike, noise: ArrayLike, *, sigma: ArrayLike,
+              alpha: ArrayLike = 1.0) -> jax.Array:
+  r"""``alpha * x0 + sigma * noise``; ``alpha``/``sigma`` are ``[...]`` or scalars
+  and broadcast over the trailing data axis of ``x0`` ``[..., dim]``."""
+  x0 = _checks.floating("x0", x0, min_ndim=1)
+  noise = _checks.floating("noise", noise)
+  _checks.same_shape("x0", x0, "noise", noise)
+  return _col(alpha, x0) * x0 + _col(sigma, x0) * noise
+
+
+def _col(v: ArrayLike, like: jax.Array) -> jax.Array:
+  """``v`` with a trailing singleton axis when it is per-example (``[...]``)."""
+  v = jnp.asarray(v, like.dtype)
+  return v if v.ndim == 0 else v[..., None]
+
+
+def score_from_denoiser(x_t: ArrayLike, denoised: ArrayLike, *, sigma: ArrayLike,
+                        alpha: ArrayLike = 1.0) -> jax.Array:
+  r"""Tweedie: :math:`\nabla\log p_t = (\alpha D - x_t) / \sigma^2`, ``[..., dim]``."""
+  x_t = jnp.asarray(x_t)
+  return (_col(alpha, x_t) * denoised - x_t) / _col(sigma, x_t)**2
+
+
+def denoiser_from_score(x_t: ArrayLike, score: ArrayLike, *, sigma: ArrayLike,
+                        alpha: ArrayLike = 1.0) -> jax.Array:
+  r""":math:`D = (x_t + \sigma^2 \nabla\log p_t) / \alpha`, ``[..., dim]``."""
+  x_t = jnp.asarray(x_t)
+  return (x_t + _col(sigma, x_t)**2 * score) / _col(alpha, x_t)
+
+
+def eps_from_denoiser(x_t: ArrayLike, denoised: ArrayLike, *, sigma: ArrayLike,
+                      alpha: ArrayLike = 1.0) -> jax.Array:
+  r""":math:`\hat\varepsilon = (x_t - \alpha D) / \sigma`, ``[..., dim]``."""
+  x_t = jnp.asarray(x_t)
+  return (x_t - _col(alpha, x_t) * denoised) / _col(sigma, x_t)
+
+
+def denoiser_from_eps(x_t: ArrayLike, eps: ArrayLike, *, sigma: ArrayLike,
+                      alpha: ArrayLike = 1.0) -> jax.Array:
+  r""":math:`D = (x_t - \sigma\hat\varepsilon) / \alpha`, ``[..., dim]``."""
+  x_t = jnp.asarray(x_t)
+  return (x_t - _col(sigma, x_t) * eps) / _col(alpha, x_t)
+
+
+def edm_loss_weight(sigma: ArrayLike, *, sigma_data: float = 0.5) -> jax.Array:
+  r"""EDM weighting :math:`\lambda(\sigma) = (\sigma^2 + \sigma_d^2) / (\sigma\sigma_d)^2`."""
+  sigma = jnp.asarray(sigma)
+  return (sigma**2 + sigma_data**2) / (sigma * sigma_data)**2
+
+
+def denoising_score_matching_loss(denoised: ArrayLike, x0: ArrayLike, *,
+                                  weight: ArrayLike = 1.0) -> jax.Array:
+  r"""Per-example denoising score matching :math:`\lambda\,\|D(x_t) - x_0\|^2`.
+
+  Minimised over :math:`D` by :math:`\mathbb E[x_0 \mid x_t]` (Vincent, 2011),
+  which is why the trained denoiser gives the score via Tweedie's formula.
+
+  Args:
+    denoised: :math:`D(x_t)`, ``[..., dim]``.
+    x0: Clean data, ``[..., dim]``.
+    weight: :math:`\lambda`, scalar or ``[...]`` (e.g. :func:`edm_loss_weight`).
+
+  Returns:
+    ``[...]`` (the data axis summed); the caller reduces.
+  """
+  denoised = _checks.floating("denoised", denoised, min_ndim=1)
+  x0 = _checks.floating("x0", x0, min_ndim=1)
+  _checks.same_shape("denoised", denoised, "x0", x0)
+  return jnp.asarray(weight, denoised.dtype) * jnp.sum((denoised - x0)**2, axis=-1)
+
+
+class GaussianMixture(NamedTuple):
+  r"""Mixture :math:`\sum_k w_k N(\mu_k, \mathrm{diag}(s_k^2))` and its noised marginals.
+
+  Under :math:`x_t = \alpha x_0 + \sigma\varepsilon` the marginal is the mixture
+  :math:`\sum_k w_k N(\alpha\mu_k, \mathrm{diag}(\alpha^2 s_k^2 + \sigma^2))`;
+  its score and denoiser (posterior mean of :math:`x_0`) are closed forms in
+  the responsibilities :math:`\gamma_k(x_t)`:
+
+  .. math::
+    \nabla\log p_t = \sum_k \gamma_k \frac{\alpha\mu_k - x_t}{v_k},\quad
+    \mathbb E[x_0\mid x_t] = \sum_k \gamma_k\Big(\mu_k + \frac{\alpha s_k^2}{v_k}
+      (x_t - \alpha\mu_k)\Big),\quad v_k = \alpha^2 s_k^2 + \sigma^2.
+
+  Attributes:
+    log_weights: ``[K]`` (normalised by :meth:`create`).
+    means: ``[K, dim]``.
+    scales: ``[K, dim]`` standard deviations.
+  """
+
+  log_weights: jax.Array
+  means: jax.Array
+  scales: jax.Array
+
+  @classmethod
+  def create(cls, means: ArrayLike, scales: ArrayLike,
+             weights: ArrayLike | None = None) -> "GaussianMixture":
+    """From means ``[K, dim]``, scales (broadcast to ``[K, dim]``), weights ``[K]``."""
+    means = _checks.floating("means", means)
+    if means.ndim != 2:
+      raise ValueError(f"means must have shape [K, dim], got {means.shape}")
+    k = means.shape[0]
+    scales = jnp.broadcast_to(_checks.positive("scales", scales), means.shape)
+    if weights is None:
+      log_w = jnp.full((k,), -jnp.log(float(k)))
+    else:
+      w = _checks.positive("weights", weights)
+      if w.shape != (k,):
+        raise ValueError(f"weights must have shape [{k}], got {w.shape}")
+      log_w = jnp.log(w) - jnp.log(jnp.sum(w))
+    return cls(log_w, means, scales.astype(means.dtype))
+
+  def _components(self, x_t, sigma, alpha):
+    x_t = jnp.asarray(x_t)
+    per_component = lambda v: v if v.ndim == 0 else v[..., None, :]
+    a, s = per_component(_col(alpha, x_t)), per_component(_col(sigma, x_t))
+    mean = a * self.means                       # [..., K, dim]
+    var = (a * self.scales)**2 + s**2           # [..., K, dim]
+    diff = x_t[..., None, :] - mean
+    log_comp = self.log_weights - 0.5 * jnp.sum(
+        diff**2 / var + jnp.log(2 * jnp.pi * var), axis=-1)
+    return log_comp, diff, var, a
+
+  def log_prob(self, x_t: ArrayLike, *, sigma: ArrayLike = 0.0,
+               alpha: ArrayLike = 1.0) -> jax.Array:
+    """``log p_t(x_t)``, ``[...]`` for ``x_t`` ``[..., dim]``."""
+    log_comp, *_ = self._components(x_t, sigma, alpha)
+    return jax.nn.logsumexp(log_comp, axis=-1)
+
+  def responsibilities(self, x_t: ArrayLike, *, sigma: ArrayLike = 0.0,
+                       alpha: ArrayLike = 1.0) -> jax.Array:
+    """Posterior component probabilities ``[..., K]``."""
+    log_comp, *_ = self._components(x_t, sigma, alpha)
+    return jax.nn.softmax(log_comp, axis=-1)
+
+  def score(self, x_t: ArrayLike, *, sigma: ArrayLike = 0.0,
+            alpha: ArrayLike = 1.0) -> jax.Array:
+    r""":math:`\nabla_{x_t}\log p_t(x_t)`, ``[..., dim]``."""
+    log_comp, diff, var, _ = self._components(x_t, sigma, alpha)
+    gamma = jax.nn.softmax(log_comp, axis=-1)[..., None]
+    return jnp.sum(gamma * (-diff / var), axis=-2)
+
+  def denoiser(self, x_t: ArrayLike, *, sigma: ArrayLike,
+               alpha: ArrayLike = 1.0) -> jax.Array:
+    r""":math:`\mathbb E[x_0 \mid x_t]`, ``[..., dim]``."""
+    log_comp, diff, var, a = self._components(x_t, sigma, alpha)
+    gamma = jax.nn.softmax(log_comp, axis=-1)[..., None]
+    post = self.means + a * self.scales**2 / var * diff
+    return jnp.sum(gamma * post, axis=-2)
+
+  def sample(self, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
+    """``(x [n, dim], component [n])`` drawn from the clean mixture."""
+    k_c, k_x = jax.random.split(key)
+    comp = jax.random.categorical(k_c, self.log_weights, shape=(n,))
+    eps = jax.random.normal(k_x, (n, self.means.shape[1]), self.means.dtype)
+    return self.means[comp] + self.scales[comp] * eps, comp
