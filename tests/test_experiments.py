@@ -1,5 +1,6 @@
 """End-to-end runs of every experiment on its CPU-tiny test config."""
 
+import dataclasses
 import json
 import os
 
@@ -87,3 +88,40 @@ def test_calibration_metrics_closed_form():
   # Uniform predictions are calibrated when accuracy equals 1/C.
   m = kd_train.calibration(np.zeros((4, 4)), np.array([0, 1, 2, 3]), bins=10)
   assert abs(m["accuracy"] - 0.25) < 1e-9 and abs(m["ece"]) < 1e-9
+
+
+def test_one_step_diffusion_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
+  from experiments.one_step_diffusion import main as osd_main
+  from experiments.one_step_diffusion import train as osd_train
+  workdir = str(tmp_path / "osd")
+  osd_main.main(["--config", "test", "--workdir", workdir])
+  out = R.read_json(os.path.join(workdir, "results.json"))
+  cfg = out["config"]
+  assert set(out["jobs"]) == set(cfg["divergences"])
+  for spec, job in out["jobs"].items():
+    assert job["done"]
+    assert [h["step"] for h in job["history"]] == list(range(0, cfg["steps"] + 1,
+                                                               cfg["log_every"]))
+    last = job["history"][-1]
+    assert len(last["modes_covered"]) == cfg["seeds"]
+    assert all(0 <= m <= cfg["modes"] for m in last["modes_covered"])
+    assert np.all(np.isfinite(last["sinkhorn"])) and np.all(np.isfinite(last["h_max"]))
+    if spec == "reverse_kl":  # h = 1 exactly
+      assert last["h_min"] == [1.0] * cfg["seeds"] and last["h_max"] == [1.0] * cfg["seeds"]
+  assert out["teacher"]["modes_covered"] == cfg["modes"]
+  for name in ("samples.png", "curves.png"):
+    assert os.path.getsize(os.path.join(workdir, name)) > 10_000
+  # A NaN in training stops with a message and keeps the last good checkpoint.
+  cfg_nan = dataclasses.replace(osd_main.cli.load_config(
+      "experiments.one_step_diffusion", "test"), divergences=("js",))
+  real = osd_train.train_chunk
+
+  def poisoned(*args, **kw):
+    state, metrics = real(*args, **kw)
+    return state, dict(metrics, grad_norm=metrics["grad_norm"] * np.nan)
+
+  monkeypatch.setattr(osd_main.T, "train_chunk", poisoned)
+  with pytest.raises(R.NonFiniteError, match="training metrics of js"):
+    osd_main.run(cfg_nan, str(tmp_path / "nan"), verbose=False)
+  saved = R.read_json(str(tmp_path / "nan" / "results.json"))
+  assert len(saved["jobs"]["js"]["history"]) == 1  # the step-0 evaluation is kept

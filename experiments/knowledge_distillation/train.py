@@ -90,7 +90,8 @@ def distillation_term(method: str, student_logits, student_features, teacher_log
                                balance=config.bd_kd_balance)
   if method == "sinkd":
     return fd.sinkhorn_kd_loss(student_logits, teacher_logits, temperature=t,
-                               epsilon=config.sinkd_epsilon)[0]
+                               epsilon=config.sinkd_epsilon,
+                               max_iterations=config.sinkd_max_iterations)[0]
   if method == "cs_features":
     bandwidth = jax.lax.stop_gradient(fd.kernels.median_bandwidth(teacher_features))
     return fd.cauchy_schwarz_divergence(student_features, teacher_features,
