@@ -111,3 +111,14 @@ def test_errors():
     transport.sinkhorn_kd_loss(jnp.zeros((4, 3)), jnp.zeros((4, 3)), temperature=-1.0)
   with pytest.raises(ValueError, match="student_logits and teacher_logits"):
     transport.sinkhorn_kd_loss(jnp.zeros((4, 3)), jnp.zeros((5, 3)))
+
+
+def test_ott_online_point_cloud_is_still_broken_as_documented():
+  """Canary for the module docstring: OTT's online PointCloud(batch_size=...)
+  fails on the pinned jax / ott-jax (ott-jax issue 700), so large n goes
+  through ``rank=``. If this starts passing, update transport's docstring."""
+  from ott.geometry import pointcloud
+  from ott.solvers import linear
+  geom = pointcloud.PointCloud(X[:20], Y[:20], epsilon=0.1, batch_size=8)
+  with pytest.raises(AttributeError, match="is_vmappable"):
+    linear.solve(geom).reg_ot_cost.block_until_ready()

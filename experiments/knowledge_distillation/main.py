@@ -92,6 +92,10 @@ def run_distillation(config, workdir, out, bar):
 
 def run_ib(config, workdir, out, bar):
   split, y_std = T.diabetes_split(0.25)
+  design = lambda x: np.concatenate([x, np.ones((len(x), 1), x.dtype)], 1)
+  coef = np.linalg.lstsq(design(split.x_train), split.y_train, rcond=None)[0]
+  out["ib_linear_reference_rmse"] = float(
+      np.sqrt(np.mean((design(split.x_test) @ coef - split.y_test)**2)) * y_std)
   for method in config.ib_methods:
     bar.set_postfix_str(f"diabetes {method}")
     if method in out["ib"]:
@@ -149,6 +153,9 @@ def write_reports(out: dict, workdir: str, *, verbose: bool) -> None:
                           "NLL"), rows)
   ib_rows = [(m, j["rmse_mean"], j["rmse_std"], j["compression_mean"], j["compression_std"])
              for m, j in out["ib"].items()]
+  if "ib_linear_reference_rmse" in out:
+    ib_rows.append(("linear least squares (reference)", out["ib_linear_reference_rmse"],
+                    0.0, "-", "-"))
   ib_table = R.format_table(("diabetes", "test RMSE", "± std", "I_CS(x; z) (test)",
                              "± std"), ib_rows)
   with open(os.path.join(workdir, "table.md"), "w") as f:

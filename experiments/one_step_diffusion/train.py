@@ -191,7 +191,7 @@ def make_student(config) -> Student:
     state = state._replace(gen=optax.apply_updates(state.gen, updates), gen_opt=new_opt)
     return state, {"h_min": raw_h.min(), "h_mean": raw_h.mean(), "h_max": raw_h.max(),
                    "log_r_mean": logit.mean(),
-                   "grad_norm": optax.global_norm(grads)}
+                   "grad_norm": optax.tree.norm(grads)}
 
   def train_step(state, key, teacher, divergence):
     key = jax.random.fold_in(key, state.step)
