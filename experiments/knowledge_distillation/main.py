@@ -32,8 +32,10 @@ from experiments.knowledge_distillation import train as T
 
 def _teacher(config, split, workdir):
   model = T.MLP(tuple(config.teacher_hidden), 10)
-  init, step = T.make_classifier(split, model, config, steps=config.teacher_steps,
-                                 loss_fn=T.teacher_loss(model))
+  init, step = T.make_classifier(split, model, steps=config.teacher_steps,
+                                 batch_size=config.batch_size,
+                                 learning_rate=config.learning_rate,
+                                 loss_fn=T.supervised_loss(model))
   key = jax.random.PRNGKey(1234)
 
   def train(state):
@@ -63,7 +65,8 @@ def run_distillation(config, workdir, out, bar):
     projection = config.teacher_hidden[-1] if method == "cs_features" else None
     model = T.MLP(tuple(config.student_hidden), 10, projection)
     init, step = T.make_classifier(
-        split, model, config, steps=config.student_steps,
+        split, model, steps=config.student_steps, batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
         loss_fn=T.student_loss(model, teacher, t_params, method, config))
     keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
     start = time.perf_counter()

@@ -19,8 +19,10 @@ checkpoint. Writes ``table.md``, ``samples.png`` and ``curves.png``.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -30,21 +32,59 @@ from tqdm import tqdm
 from experiments.common import checkpoint
 from experiments.common import cli
 from experiments.common import results as R
+from experiments.one_step_diffusion import digits
 from experiments.one_step_diffusion import train as T
+import fdiv_jax as fd
 
 
-def _evaluate_seeds(student, state, teacher, reference, config, key):
+class Task(NamedTuple):
+  """What differs between the 2-D and the image configs."""
+
+  dim: int
+  teacher: T.Teacher
+  teacher_init: Any            # teacher denoiser params to start from, or None
+  evaluate: Callable           # samples [n, dim] -> dict of scalars
+  summary: dict                # the teacher's own metrics (the floor)
+  extra: Any = None            # ring: the mixture; digits: the Data
+
+
+def make_task(config, workdir, verbose) -> Task:
+  if config.dataset == "ring":
+    gmm = T.ring_teacher(config)
+    reference = np.asarray(gmm.sample(jax.random.PRNGKey(99), config.eval_samples)[0])
+    evaluate = functools.partial(T.evaluate, teacher=gmm, reference=reference,
+                                 cover_fraction=config.cover_fraction)
+    return Task(2, T.mixture_teacher(gmm), None, evaluate, evaluate(reference), gmm)
+  if config.dataset == "digits":
+    data = digits.load()
+    model, params, restored = digits.train_teacher(config, data, workdir, verbose)
+    evaluator = digits.make_evaluator(config, data)
+    sigmas = fd.diffusion.karras_sigmas(config.teacher_heun_steps, sigma_min=config.sigma_min,
+                                        sigma_max=config.sigma_max)
+    x_teacher = jax.jit(lambda k: digits.heun_sample(
+        lambda x, s: model.apply(params, x, s), k, config.eval_samples, 64, sigmas))(
+            jax.random.PRNGKey(3))
+    summary = dict(evaluator(x_teacher), nfe=2 * config.teacher_heun_steps - 1,
+                   restored_from_checkpoint=restored,
+                   classifier_test_accuracy=evaluator.accuracy,
+                   train_vs_test=evaluator(data.x_train))
+    return Task(64, digits.teacher_pytree(model, params, data), params, evaluator, summary,
+                (data, np.asarray(x_teacher)))
+  raise ValueError(f"dataset must be 'ring' or 'digits', got {config.dataset!r}")
+
+
+def _evaluate_seeds(student, state, task, config, key, final=False):
   xs = jax.vmap(lambda p, k: student.sample(p, k, config.eval_samples))(
       state.gen, jax.random.split(key, config.seeds))
-  return [T.evaluate(np.asarray(x), teacher, reference, config.cover_fraction) for x in xs]
+  return [task.evaluate(np.asarray(x), final) for x in xs]
 
 
-def _initial_state(student, config, workdir, keys, verbose):
-  state = jax.vmap(student.init)(keys)
+def _initial_state(student, config, workdir, keys, task, verbose):
+  state = jax.vmap(lambda k: student.init(k, task.teacher_init))(keys)
   if config.init_modes is None:
     return state
   path = os.path.join(workdir, "ckpt", "init")
-  partial = T.ring_teacher(config, config.init_modes)
+  partial = T.mixture_teacher(T.ring_teacher(config, config.init_modes))
 
   def pretrain(state):
     it = tqdm(range(0, config.init_steps, config.log_every), desc="pretrain on "
@@ -69,13 +109,12 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
   if out is None or out.get("config") != R.to_jsonable(config):
     out = {"config": R.to_jsonable(config), "devices": [str(d) for d in jax.devices()],
            "jobs": {}}
-  teacher = T.ring_teacher(config)
-  reference = np.asarray(teacher.sample(jax.random.PRNGKey(99), config.eval_samples)[0])
-  out["teacher"] = T.evaluate(reference, teacher, reference, config.cover_fraction)
-  student = T.make_student(config)
+  task = make_task(config, workdir, verbose)
+  out["teacher"] = task.summary
+  student = T.make_student(config, dim=task.dim)
   keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
   chunk = jax.jit(T.train_chunk, static_argnums=(0, 5))
-  init_state = _initial_state(student, config, workdir, keys, verbose)
+  init_state = _initial_state(student, config, workdir, keys, task, verbose)
   chunks = config.steps // config.log_every
   for spec in config.divergences:
     job = out["jobs"].setdefault(spec, {"history": [], "done": False, "wall_s": 0.0})
@@ -86,8 +125,8 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
     state = checkpoint.restore(ckpt, init_state) if job["history"] else None
     if state is None:
       state, job["history"] = init_state, []
-      job["history"].append(_record(0, _evaluate_seeds(student, state, teacher, reference,
-                                                       config, jax.random.PRNGKey(7)), None))
+      job["history"].append(_record(0, _evaluate_seeds(student, state, task, config,
+                                                       jax.random.PRNGKey(7)), None))
       R.write_json(path, out)
     done = int(np.asarray(state.step)[0]) - int(np.asarray(init_state.step)[0])
     job["history"] = job["history"][:done // config.log_every + 1]
@@ -95,36 +134,34 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
                disable=not verbose, unit="chunk")
     for i in bar:
       start = time.perf_counter()
-      new_state, metrics = chunk(student, state, keys, teacher, div, config.log_every)
+      new_state, metrics = chunk(student, state, keys, task.teacher, div, config.log_every)
       metrics = jax.device_get(metrics)
       job["wall_s"] += time.perf_counter() - start
       R.check_finite([metrics["grad_norm"], metrics["fake_loss"], metrics["disc_loss"]],
                      what=f"training metrics of {spec} at steps {i * config.log_every}-"
                      f"{(i + 1) * config.log_every} (last good checkpoint: {ckpt})")
       state = new_state
-      evals = _evaluate_seeds(student, state, teacher, reference, config,
-                              jax.random.PRNGKey(7))
+      evals = _evaluate_seeds(student, state, task, config, jax.random.PRNGKey(7),
+                              final=i == chunks - 1)
       job["history"].append(_record((i + 1) * config.log_every, evals, metrics))
       checkpoint.save(ckpt, state)
       R.write_json(path, out)
       last = job["history"][-1]
-      bar.set_postfix_str(f"modes {np.mean(last['modes_covered']):.1f} "
-                          f"tv {np.mean(last['mode_tv']):.3f}")
+      key = "modes_covered" if "modes_covered" in last else "fd"
+      bar.set_postfix_str(f"{key} {np.mean(last[key]):.3g}")
     job["done"] = True
     R.write_json(path, out)
-  write_reports(out, workdir, teacher, reference, student, verbose=verbose)
+  write_reports(out, workdir, task, student, verbose=verbose)
   return out
 
 
 def _record(step, evals, metrics):
   rec = {"step": step}
-  for key in ("modes_covered", "mode_tv", "off_mode_fraction", "mmd", "sinkhorn",
-              "log_p_teacher"):
+  for key in evals[0]:
     rec[key] = [e[key] for e in evals]
-  rec["histogram"] = [e["histogram"] for e in evals]
   if metrics is not None:
-    for key in ("h_min", "h_mean", "h_max", "fake_loss", "disc_loss", "grad_norm"):
-      rec[key] = [float(np.mean(m[-1:])) for m in np.asarray(metrics[key])]
+    for key in ("fake_loss", "disc_loss", "grad_norm"):
+      rec[key] = [float(m[-1]) for m in np.asarray(metrics[key])]
     rec["h_min"] = [float(np.min(m)) for m in np.asarray(metrics["h_min"])]
     rec["h_max"] = [float(np.max(m)) for m in np.asarray(metrics["h_max"])]
     rec["h_mean"] = [float(np.mean(m)) for m in np.asarray(metrics["h_mean"])]
@@ -139,55 +176,71 @@ def steps_to_cover_all(job, modes):
           for s in range(seeds)]
 
 
-def write_reports(out, workdir, teacher, reference, student, *, verbose):
+METRICS = {"ring": ("modes_covered", "mode_tv", "off_mode_fraction", "mmd", "sinkhorn",
+                    "log_p_teacher"),
+           "digits": ("fd", "class_tv", "classes_present")}
+
+
+def write_reports(out, workdir, task, student, *, verbose):
   config = out["config"]
+  keys = METRICS[config["dataset"]]
   rows = []
   for spec, job in out["jobs"].items():
     last = job["history"][-1]
-    m = lambda k: (np.mean(last[k]), np.std(last[k], ddof=1) if len(last[k]) > 1 else 0.0)
-    recover = steps_to_cover_all(job, config["modes"])
-    rows.append((cli.divergence_label(spec), f"{m('modes_covered')[0]:.1f} ± "
-                 f"{m('modes_covered')[1]:.1f}", f"{m('mode_tv')[0]:.3f} ± {m('mode_tv')[1]:.3f}",
-                 f"{m('mmd')[0]:.4f}", f"{m('sinkhorn')[0]:.3f} ± {m('sinkhorn')[1]:.3f}",
-                 f"{m('log_p_teacher')[0]:.3f}", f"{np.min(last.get('h_min', [np.nan])):.3g}",
-                 f"{np.mean(last.get('h_mean', [np.nan])):.3g}",
-                 f"{np.max(last.get('h_max', [np.nan])):.3g}",
-                 "/".join("-" if r is None else str(r) for r in recover),
-                 f"{job['wall_s']:.0f}"))
+    cells = [cli.divergence_label(spec)]
+    for k in keys:
+      sd = np.std(last[k], ddof=1) if len(last[k]) > 1 else 0.0
+      cells.append(f"{np.mean(last[k]):.4g} ± {sd:.2g}")
+    cells += [f"{np.min(last.get('h_min', [np.nan])):.3g}",
+              f"{np.mean(last.get('h_mean', [np.nan])):.3g}",
+              f"{np.max(last.get('h_max', [np.nan])):.3g}"]
+    if config["dataset"] == "ring":
+      recover = steps_to_cover_all(job, config["modes"])
+      cells.append("/".join("-" if r is None else str(r) for r in recover))
+    cells.append(f"{job['wall_s']:.0f}")
+    rows.append(cells)
   t = out["teacher"]
-  header = (f"divergence", f"modes covered (of {config['modes']})", "mode-histogram TV",
-            "MMD", "Sinkhorn", f"E_q log p (teacher: {t['log_p_teacher']:.3f})", "h min",
-            "h mean", "h max", "steps to cover all (per seed)", "wall s")
+  header = ["divergence"] + [f"{k} (teacher {t[k]:.4g})" for k in keys] + [
+      "h min", "h mean", "h max"]
+  if config["dataset"] == "ring":
+    header.append("steps to cover all (per seed)")
+  header.append("train wall s")
   table = R.format_table(header, rows)
   with open(os.path.join(workdir, "table.md"), "w") as f:
     f.write(table + "\n")
   if verbose:
     print(table)
-  plot_samples(out, workdir, teacher, student)
-  plot_curves(out, os.path.join(workdir, "curves.png"))
+  samples = {}
+  for spec in config["divergences"]:
+    like = jax.vmap(lambda k: student.init(k, task.teacher_init))(
+        jax.random.split(jax.random.PRNGKey(0), config["seeds"]))
+    state = checkpoint.restore(os.path.join(workdir, "ckpt", spec.replace(":", "_")), like)
+    if state is not None:
+      samples[spec] = np.asarray(student.sample(jax.tree.map(lambda a: a[0], state.gen),
+                                                jax.random.PRNGKey(5), 1500))
+  if config["dataset"] == "ring":
+    plot_ring_samples(out, samples, task.extra, os.path.join(workdir, "samples.png"))
+  else:
+    plot_digit_samples(out, samples, task.extra[1], os.path.join(workdir, "samples.png"))
+  plot_curves(out, [k for k in keys if k != "sinkhorn"], os.path.join(workdir, "curves.png"))
 
 
-def plot_samples(out, workdir, teacher, student):
+def plot_ring_samples(out, samples, gmm, path):
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
   config = out["config"]
-  specs = [s for s in config["divergences"] if s in out["jobs"]]
+  specs = list(samples)
   lim = config["radius"] + 2.5
   g = np.linspace(-lim, lim, 200)
   xx, yy = np.meshgrid(g, g)
-  dens = np.exp(np.asarray(teacher.log_prob(jnp.stack([xx.ravel(), yy.ravel()], -1))))
+  dens = np.exp(np.asarray(gmm.log_prob(jnp.stack([xx.ravel(), yy.ravel()], -1))))
   fig, axes = plt.subplots(1, len(specs), figsize=(3.2 * len(specs), 3.4), squeeze=False)
   for ax, spec in zip(axes[0], specs):
-    ckpt = os.path.join(workdir, "ckpt", spec.replace(":", "_"))
-    like = jax.vmap(student.init)(jax.random.split(jax.random.PRNGKey(0), config["seeds"]))
-    state = checkpoint.restore(ckpt, like)
     ax.contourf(xx, yy, dens.reshape(xx.shape), levels=20, cmap="Greys")
-    if state is not None:
-      x = np.asarray(student.sample(jax.tree.map(lambda a: a[0], state.gen),
-                                    jax.random.PRNGKey(5), 1500))
-      ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.5, color="tab:red")
+    x = samples[spec]
+    ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.5, color="tab:red")
     last = out["jobs"][spec]["history"][-1]
     ax.set_title(f"{cli.divergence_label(spec)}: {last['modes_covered'][0]}/"
                  f"{config['modes']} modes", fontsize=9)
@@ -198,26 +251,46 @@ def plot_samples(out, workdir, teacher, student):
     ax.set_yticks([])
   fig.suptitle("One-step student samples (seed 0, red) over the teacher density")
   fig.tight_layout()
-  fig.savefig(os.path.join(workdir, "samples.png"), dpi=110)
+  fig.savefig(path, dpi=110)
   plt.close(fig)
 
 
-def plot_curves(out, path):
+def plot_digit_samples(out, samples, x_teacher, path):
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
-  keys = ("modes_covered", "mode_tv", "sinkhorn", "log_p_teacher")
-  fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2))
+  panels = [(f"teacher (Heun, {out['teacher']['nfe']} NFE)", x_teacher,
+             out["teacher"]["fd"])] + [
+      (cli.divergence_label(s), x, np.mean(out["jobs"][s]["history"][-1]["fd"]))
+      for s, x in samples.items()]
+  fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9), squeeze=False)
+  for ax, (name, x, fd_val) in zip(axes[0], panels):
+    ax.imshow(digits.image_grid(x, 8, 8), cmap="gray_r", vmin=0, vmax=1)
+    ax.set_title(f"{name}\nFD {fd_val:.3g}", fontsize=8)
+    ax.axis("off")
+  fig.suptitle("Digits: one-step students (1 NFE, seed 0) vs the multi-step teacher")
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def plot_curves(out, keys, path):
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
   for spec, job in out["jobs"].items():
     steps = [h["step"] for h in job["history"]]
-    for ax, key in zip(axes, keys):
+    for ax, key in zip(axes[0], keys):
       ax.plot(steps, [np.mean(h[key]) for h in job["history"]],
               label=cli.divergence_label(spec))
-  for ax, key in zip(axes, keys):
-    ax.set_title(key + " (mean over seeds)", fontsize=9)
+  for ax, key in zip(axes[0], keys):
+    ax.axhline(out["teacher"][key], color="k", ls="--", lw=1)
+    ax.set_title(key + " (mean over seeds; dashed: teacher)", fontsize=9)
     ax.set_xlabel("generator step")
-  axes[0].legend(fontsize=7)
+  axes[0][0].legend(fontsize=7)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)

@@ -19,6 +19,9 @@ class Config:
   batch_size: int = 256
   latent_dim: int = 8
   hidden: tuple[int, ...] = (128, 128)
+  disc_hidden: tuple[int, ...] | None = None  # None: same as hidden
+  generator: str = "mlp"     # "mlp" (G(z) = MLP) or "denoiser" (teacher's net, its weights)
+  dataset: str = "ring"      # "ring" (exact mixture teacher) or "digits" (trained teacher)
   generator_lr: float = 2e-4
   critic_lr: float = 1e-3
   sigma_min: float = 0.05

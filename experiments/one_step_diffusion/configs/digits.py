@@ -1,0 +1,22 @@
+"""Image config: one-step students of a diffusion model trained on 8x8 digits."""
+
+import dataclasses
+
+from experiments.one_step_diffusion.configs import default
+
+
+@dataclasses.dataclass(frozen=True)
+class DigitsConfig(default.Config):
+  teacher_steps: int = 8000
+  teacher_batch: int = 256
+  teacher_lr: float = 1e-3
+  teacher_heun_steps: int = 18
+
+
+def get_config() -> DigitsConfig:
+  return DigitsConfig(
+      dataset="digits", generator="denoiser", hidden=(256, 256, 256), disc_hidden=(128, 128),
+      sigma_data=0.5, sigma_min=0.02, sigma_max=10.0, divergences=(
+          "reverse_kl", "kl", "js", "squared_hellinger", "jeffreys"),
+      seeds=3, steps=600, critic_updates=5, batch_size=128, generator_lr=5e-5,
+      critic_lr=2e-4, log_every=100, eval_samples=1000)

@@ -1,0 +1,181 @@
+"""Image config on sklearn's 8x8 digits: a teacher diffusion model trained here,
+its multi-step (Heun) sampler, a digits classifier for features, and the
+Fréchet distance / class-histogram metrics of one-step students."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from experiments.common import checkpoint
+from experiments.common import digits as common_digits
+from experiments.common import results as R
+from experiments.one_step_diffusion import train as T
+from fdiv_jax import diffusion as D
+
+
+class Data(NamedTuple):
+  x_train: np.ndarray  # [n, 64] in [-1, 1]
+  x_test: np.ndarray
+  split: common_digits.Split  # pixels in [0, 1], for the classifier
+
+
+def load(test_fraction: float = 0.25) -> Data:
+  split = common_digits.digits_split(test_fraction)
+  return Data(2 * split.x_train - 1, 2 * split.x_test - 1, split)
+
+
+def _teacher_denoiser(model, params, x, sigma):
+  return model.apply(params, x, sigma)
+
+
+def train_teacher(config, data: Data, workdir: str, verbose: bool = True):
+  """DSM with EDM weighting and log-normal noise levels (Karras et al., 2022,
+  Table 1); returns ``(denoiser module, params, restored_from_checkpoint)``."""
+  model = T.FakeDenoiser(tuple(config.hidden), config.sigma_data)
+  x = jnp.asarray(data.x_train)
+  opt = optax.adam(optax.cosine_decay_schedule(config.teacher_lr, config.teacher_steps))
+  key = jax.random.PRNGKey(2024)
+
+  def init():
+    return model.init(key, x[:1], jnp.ones((1,)))
+
+  def loss(params, k):
+    k1, k2, k3 = jax.random.split(k, 3)
+    x0 = x[jax.random.randint(k1, (config.teacher_batch,), 0, x.shape[0])]
+    sigma = jnp.exp(-1.2 + 1.2 * jax.random.normal(k2, (config.teacher_batch,)))
+    xt = D.add_noise(x0, jax.random.normal(k3, x0.shape), sigma=sigma)
+    w = D.edm_loss_weight(sigma, sigma_data=config.sigma_data)
+    return D.denoising_score_matching_loss(model.apply(params, xt, sigma), x0,
+                                           weight=w).mean() / x.shape[1]
+
+  def train(params):
+    def step(carry, i):
+      params, opt_state = carry
+      value, grads = jax.value_and_grad(loss)(params, jax.random.fold_in(key, i))
+      updates, opt_state = opt.update(grads, opt_state, params)
+      return (optax.apply_updates(params, updates), opt_state), value
+
+    (params, _), losses = jax.jit(lambda p: jax.lax.scan(
+        step, (p, opt.init(p)), jnp.arange(config.teacher_steps)))(params)
+    R.check_finite(losses, what="teacher denoising loss")
+    if verbose:
+      print(f"teacher DSM loss: first 100 steps {float(losses[:100].mean()):.4f}, "
+            f"last 100 {float(losses[-100:].mean()):.4f}")
+    return params
+
+  params, restored = checkpoint.restore_or_init(os.path.join(workdir, "ckpt", "teacher"),
+                                                init, train)
+  return model, params, restored
+
+
+def heun_sample(denoise, key, n: int, dim: int, sigmas: jax.Array) -> jax.Array:
+  """EDM's deterministic Heun sampler (Karras et al., 2022, Algorithm 1);
+  ``2 len(sigmas) - 1`` denoiser evaluations."""
+  sigmas = jnp.append(sigmas, 0.0)
+  x = sigmas[0] * jax.random.normal(key, (n, dim))
+
+  def step(x, i):
+    s, s_next = sigmas[i], sigmas[i + 1]
+    d = (x - denoise(x, jnp.full((n,), s))) / s
+    x_euler = x + (s_next - s) * d
+    s_safe = jnp.where(s_next > 0, s_next, 1.0)
+    d2 = (x_euler - denoise(x_euler, jnp.full((n,), s_safe))) / s_safe
+    x_heun = x + (s_next - s) * 0.5 * (d + d2)
+    return jnp.where(s_next > 0, x_heun, x_euler), None
+
+  x, _ = jax.lax.scan(step, x, jnp.arange(len(sigmas) - 1))
+  return x
+
+
+def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
+  r""":math:`\|\mu_1-\mu_2\|^2 + \mathrm{tr}(S_1 + S_2 - 2 (S_1 S_2)^{1/2})` of
+  feature Gaussians; the trace of the square root is the sum of the square roots
+  of the (real, non-negative) eigenvalues of :math:`S_1 S_2`."""
+  f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+  mu1, mu2 = f1.mean(0), f2.mean(0)
+  s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+  eig = np.linalg.eigvals(s1 @ s2)
+  tr_sqrt = np.sum(np.sqrt(np.clip(eig.real, 0, None)))
+  return float(np.sum((mu1 - mu2)**2) + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt)
+
+
+class Evaluator(NamedTuple):
+  classifier: Any
+  params: Any
+  test_features: np.ndarray
+  accuracy: float
+
+  def features(self, x):
+    """Classifier features and predicted class of images in [-1, 1]."""
+    pix = (jnp.clip(jnp.asarray(x), -1.0, 1.0) + 1.0) / 2.0
+    f, logits = self.classifier.apply(self.params, pix)
+    return np.asarray(f), np.asarray(jnp.argmax(logits, -1))
+
+  def __call__(self, x, final: bool = True) -> dict:
+    f, pred = self.features(x)
+    hist = np.bincount(pred, minlength=10) / len(pred)
+    return {"fd": frechet_distance(f, self.test_features),
+            "class_tv": float(0.5 * np.abs(hist - 0.1).sum()),
+            "classes_present": int(np.sum(hist >= 0.02))}
+
+
+def make_evaluator(config, data: Data) -> Evaluator:
+  model, params = common_digits.train_classifier(
+      data.split, (128, 128), steps=2000, batch_size=128, learning_rate=2e-3,
+      key=jax.random.PRNGKey(77))
+  f_test, logits = model.apply(params, jnp.asarray(data.split.x_test))
+  acc = float(np.mean(np.asarray(jnp.argmax(logits, -1)) == data.split.y_test))
+  return Evaluator(model, params, np.asarray(f_test), acc)
+
+
+def teacher_pytree(model, params, data: Data) -> T.Teacher:
+  """Score and denoiser from the trained network; samples are training images
+  (the discriminator's 'teacher side', as in the reference implementation)."""
+  return T.Teacher((params, jnp.asarray(data.x_train)),
+                   _net_score_fn(model), _net_denoiser_fn(model), _data_sample)
+
+
+def _net_denoiser_fn(model):
+  return _Bound(model, "denoiser")
+
+
+def _net_score_fn(model):
+  return _Bound(model, "score")
+
+
+class _Bound:
+  """Hashable (by module) teacher function, so jit sees the same metadata."""
+
+  def __init__(self, model, kind):
+    self.model, self.kind = model, kind
+
+  def __call__(self, params, x, sigma):
+    den = self.model.apply(params[0], x, sigma)
+    if self.kind == "denoiser":
+      return den
+    return D.score_from_denoiser(x, den, sigma=sigma)
+
+  def __eq__(self, other):
+    return isinstance(other, _Bound) and (self.model, self.kind) == (other.model, other.kind)
+
+  def __hash__(self):
+    return hash((self.model, self.kind))
+
+
+def _data_sample(params, key, n):
+  data = params[1]
+  return data[jax.random.randint(key, (n,), 0, data.shape[0])]
+
+
+def image_grid(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
+  """[rows * cols, 64] in [-1, 1] -> one [rows * 9, cols * 9] image."""
+  x = np.clip(np.asarray(x[:rows * cols]), -1, 1).reshape(rows, cols, 8, 8)
+  grid = np.ones((rows, cols, 9, 9))
+  grid[:, :, :8, :8] = (x + 1) / 2
+  return grid.transpose(0, 2, 1, 3).reshape(rows * 9, cols * 9)
