@@ -11,6 +11,9 @@ Modules (one concept each):
 * :mod:`fdiv_jax.transport` -- Sinkhorn divergence, SinKD loss, Monge gap (via OTT).
 * :mod:`fdiv_jax.kernels` -- kernels, bandwidths, blocked log-domain kernel sums.
 * :mod:`fdiv_jax.cauchy_schwarz` -- (conditional) Cauchy-Schwarz divergence and MMD.
+* :mod:`fdiv_jax.flows` -- RealNVP and spline coupling flows (distrax, lax.scan over layers).
+* :mod:`fdiv_jax.targets` -- Boltzmann targets (GMM-40, Many-Well, funnel) with exact samplers.
+* :mod:`fdiv_jax.metrics` -- log Z, ESS, ELBO/EUBO, mode coverage, energy distance.
 * :mod:`fdiv_jax.math` -- shared numerically stable helpers.
 """
 
@@ -19,9 +22,12 @@ from fdiv_jax import cauchy_schwarz
 from fdiv_jax import diffusion
 from fdiv_jax import distill
 from fdiv_jax import divergences
+from fdiv_jax import flows
 from fdiv_jax import kernels
 from fdiv_jax import math
+from fdiv_jax import metrics
 from fdiv_jax import monte_carlo
+from fdiv_jax import targets
 from fdiv_jax import transport
 from fdiv_jax import variational
 from fdiv_jax.categorical import balanced_kd_loss
@@ -67,11 +73,13 @@ __all__ = [
     "monge_gap",
     "sinkhorn_divergence",
     "sinkhorn_kd_loss",
+    "targets",
     "transport",
     "cumulant_gan_bound",
     "diffusion",
     "distill",
     "divergences",
+    "flows",
     "donsker_varadhan_bound",
     "f_divergence",
     "f_gan_bound",
@@ -81,6 +89,7 @@ __all__ = [
     "get",
     "importance_weights",
     "math",
+    "metrics",
     "monte_carlo",
     "nwj_bound",
     "renyi_bound",

@@ -6,7 +6,8 @@ import pytest
 
 import fdiv_jax
 
-MODULES = ["categorical", "cauchy_schwarz", "diffusion", "distill", "divergences", "kernels", "math",
+MODULES = ["categorical", "cauchy_schwarz", "diffusion", "distill", "divergences", "flows",
+           "kernels", "math", "metrics", "targets",
            "monte_carlo", "transport", "variational"]
 
 

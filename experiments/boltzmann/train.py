@@ -1,0 +1,184 @@
+"""Boltzmann generators: normalising flows trained with f-divergences and TA-BG.
+
+Every method is a list of *stages*, each a pure, jitted, seed-vmapped function
+``state -> (state, metrics)``: ``log_every`` steps of an f-divergence
+objective (``fdiv_jax.monte_carlo.f_divergence`` with the registry entry, at a
+temperature), or one TA-BG level (importance-resample a buffer at the next
+temperature, then maximum likelihood on it). The runner in ``main.py``
+evaluates, checkpoints and NaN-checks between stages.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import fdiv_jax as fd
+from fdiv_jax import flows
+from fdiv_jax import metrics as M
+from fdiv_jax import targets
+
+
+def make_target(name: str) -> targets.Target:
+  if name == "gmm40":
+    return targets.gmm40()
+  if name == "many_well32":
+    return targets.many_well(32)
+  if name == "funnel10":
+    return targets.funnel(10)
+  raise ValueError(f"unknown target {name!r}; valid: gmm40, many_well32, funnel10")
+
+
+def make_flow(config, dim: int) -> flows.Flow:
+  if config.flow == "spline":
+    return flows.spline_flow(dim, num_layers=config.layers, hidden=config.hidden,
+                             num_bins=config.bins, bound=config.bound,
+                             base_scale=config.base_scale)
+  if config.flow == "real_nvp":
+    return flows.real_nvp(dim, num_layers=config.layers, hidden=config.hidden,
+                          base_scale=config.base_scale)
+  raise ValueError(f"flow must be 'spline' or 'real_nvp', got {config.flow!r}")
+
+
+class State(NamedTuple):
+  params: Any
+  opt_state: Any
+  step: jax.Array
+
+
+class Stage(NamedTuple):
+  label: str
+  run: Callable        # (state [seeds], keys [seeds]) -> (state, metrics)
+  target_evals: int    # energy evaluations per seed in this stage
+
+
+class Trainer(NamedTuple):
+  init: Callable
+  f_stage: Callable    # (divergence, temperature, steps) -> Stage
+  tabg_level: Callable  # (temperature, label) -> Stage
+  evaluate: Callable   # (params, key) -> dict (one seed)
+
+
+def make_trainer(config, target: targets.Target, flow: flows.Flow,
+                 exact: jax.Array | None) -> Trainer:
+  optimizer = optax.chain(optax.clip_by_global_norm(config.grad_clip),
+                          optax.adam(config.learning_rate))
+
+  def init(key):
+    params = flow.init(key)
+    return State(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+
+  def log_p(x, temperature):
+    """Tempered log density with the energy clipped at ``energy_clip``."""
+    return jnp.maximum(target.log_prob(x), -config.energy_clip) / temperature
+
+  def update(state, loss_fn, key):
+    value, grads = jax.value_and_grad(loss_fn)(state.params, key)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    return State(optax.apply_updates(state.params, updates), opt_state, state.step + 1), value
+
+  @functools.partial(jax.jit, static_argnames=("steps",))
+  def f_run(states, keys, divergence, temperature, *, steps):
+    # Reverse KL needs no normaliser (its gradient is the ELBO's); every other
+    # entry is estimated with self-normalised importance weights.
+    self_normalize = divergence.name != "reverse_kl"
+
+    def loss_fn(params, key):
+      x, log_q = flow.sample_and_log_prob(params, key, config.batch_size)
+      return fd.f_divergence(log_p(x, temperature), log_q, divergence=divergence,
+                             self_normalize=self_normalize)
+
+    def one(state, key):
+      def body(state, _):
+        k = jax.random.fold_in(key, state.step)
+        return update(state, loss_fn, k)
+      return jax.lax.scan(body, state, length=steps)
+
+    states, losses = jax.vmap(one)(states, keys)
+    return states, {"loss": losses}
+
+  def f_stage(divergence: fd.Divergence, temperature: float, steps: int) -> Stage:
+    run = functools.partial(f_run, divergence=divergence,
+                            temperature=jnp.float32(temperature), steps=steps)
+    label = f"{divergence.name} T={temperature:g} x{steps}"
+    return Stage(label, run, steps * config.batch_size)
+
+  n = config.buffer_size
+
+  @jax.jit
+  def tabg_run(states, keys, temperature):
+
+    def one(state, key):
+      k_s, k_r, k_t = jax.random.split(jax.random.fold_in(key, state.step), 3)
+      x, log_q = flow.sample_and_log_prob(jax.lax.stop_gradient(state.params), k_s, n)
+      x, log_q = jax.lax.stop_gradient((x, log_q))
+      log_w = log_p(x, temperature) - log_q
+      threshold = jnp.quantile(log_w, config.clip_quantile)
+      clipped = jnp.minimum(log_w, threshold)
+      buffer = x[jax.random.categorical(k_r, clipped, shape=(n,))]
+      ess = M.reverse_ess(clipped, jnp.zeros_like(clipped))
+
+      def nll(params, k):
+        idx = jax.random.randint(k, (config.batch_size,), 0, n)
+        return -jnp.mean(flow.log_prob(params, buffer[idx]))
+
+      def body(state, i):
+        return update(state, nll, jax.random.fold_in(k_t, i))
+
+      state, losses = jax.lax.scan(body, state, jnp.arange(config.ml_steps))
+      return state, {"loss": losses, "buffer_ess": ess,
+                     "clipped_fraction": jnp.mean(log_w > threshold)}
+
+    return jax.vmap(one)(states, keys)
+
+  def tabg_level(temperature: float, label: str) -> Stage:
+    return Stage(label, functools.partial(tabg_run, temperature=jnp.float32(temperature)),
+                 n)
+
+  def evaluate(params, key) -> dict:
+    k1, _ = jax.random.split(key)
+    x, log_q = flow.sample_and_log_prob(params, k1, config.eval_samples)
+    lp = target.log_prob(x)
+    out = {"elbo": M.elbo(lp, log_q), "reverse_ess": M.reverse_ess(lp, log_q),
+           "log_z": M.log_z_estimate(lp, log_q),
+           "energy_clipped_fraction": jnp.mean(lp < -config.energy_clip)}
+    if target.log_z is not None:
+      out["log_z_error"] = out["log_z"] - target.log_z
+    if exact is not None:
+      lq_y = flow.log_prob(params, exact)
+      lp_y = target.log_prob(exact)
+      out.update(forward_ess=M.forward_ess(lp_y, lq_y), eubo=M.eubo(lp_y, lq_y),
+                 nll_exact=-jnp.mean(lq_y),
+                 energy_distance=M.energy_distance(x[:2000], exact[:2000]))
+    if target.means is not None:
+      cov = M.mode_coverage(x, target.means, radius=4.0 * float(jax.nn.softplus(1.0)),
+                            min_count=max(1, int(0.2 * config.eval_samples /
+                                                 target.means.shape[0])))
+      out.update(modes_covered=cov["modes_covered"], mode_entropy=cov["mode_entropy"])
+    out["_samples"] = x[:2000]
+    return out
+
+  return Trainer(init, f_stage, tabg_level, evaluate)
+
+
+def stages_for(method: str, config, trainer: Trainer) -> list[Stage]:
+  """The stage list of a method: ``"tabg"`` or a registry spec (``"alpha:2"``)."""
+  from experiments.common import cli
+  if method == "tabg":
+    rkl = fd.get("reverse_kl")
+    chunk = config.log_every
+    stages = [trainer.f_stage(rkl, config.t_high, chunk)
+              for _ in range(config.high_steps // chunk)]
+    temps = np.geomspace(config.t_high, 1.0, config.levels + 1)[1:]
+    stages += [trainer.tabg_level(float(t), f"TA-BG level T={t:.3g}") for t in temps]
+    stages += [trainer.tabg_level(1.0, f"TA-BG refit {i + 1} at T=1")
+               for i in range(config.final_levels)]
+    return stages
+  div = cli.parse_divergence(method)
+  return [trainer.f_stage(div, 1.0, config.log_every)
+          for _ in range(config.steps // config.log_every)]

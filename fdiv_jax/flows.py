@@ -1,0 +1,194 @@
+r"""Normalising flows for Boltzmann generators: distrax couplings, Flax conditioners.
+
+A flow is a stack of ``L`` masked coupling layers (Dinh et al., 2017) on
+:math:`\mathbb R^d` over a Gaussian base :math:`N(0, s^2 I)`:
+
+.. math::
+  x = T_L \circ \dots \circ T_1(z), \qquad
+  \log q(x) = \log N(z; 0, s^2 I) - \sum_l \log\Big|\det\frac{\partial T_l}{\partial x_{l-1}}\Big|.
+
+Each layer keeps the masked coordinates and transforms the others with a
+distrax bijector whose parameters a Flax MLP (the conditioner) computes from
+the kept ones: an affine map with a bounded log-scale
+:math:`a = a_{\max}\tanh(\tilde a / a_{\max})` (RealNVP), or a
+rational-quadratic spline (Durkan et al., 2019). The conditioners' last
+layers are zero-initialised, so every flow starts as the identity (``q`` is
+the base). Layer parameters are stacked on a leading axis and the layers run
+under ``lax.scan``, so compile time stays flat in depth; masks alternate
+between two complementary patterns.
+
+References:
+  Dinh, Sohl-Dickstein, Bengio. Density estimation using Real NVP. ICLR 2017.
+  Durkan, Bekasov, Murray, Papamakarios. Neural Spline Flows. NeurIPS 2019.
+  Noe, Olsson, Koehler, Wu. Boltzmann generators. Science 2019.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Sequence
+
+import distrax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "Flow",
+    "real_nvp",
+    "spline_flow",
+]
+
+
+class Flow(NamedTuple):
+  """Pure functions of a flow (parameters are an explicit pytree).
+
+  Attributes:
+    init: ``key -> params``.
+    sample_and_log_prob: ``(params, key, n) -> (x [n, d], log q(x) [n])``.
+    log_prob: ``(params, x [..., d]) -> log q(x) [...]``.
+    dim: ``d``.
+  """
+
+  init: Callable[[jax.Array], Any]
+  sample_and_log_prob: Callable[[Any, jax.Array, int], tuple[jax.Array, jax.Array]]
+  log_prob: Callable[[Any, jax.Array], jax.Array]
+  dim: int
+
+
+class _Conditioner(nn.Module):
+  """MLP from the kept coordinates to ``[d, params_per_dim]``; zero last layer."""
+
+  hidden: Sequence[int]
+  dim: int
+  params_per_dim: int
+
+  @nn.compact
+  def __call__(self, x):
+    h = x
+    for width in self.hidden:
+      h = nn.gelu(nn.Dense(width)(h))
+    out = nn.Dense(self.dim * self.params_per_dim, kernel_init=nn.initializers.zeros,
+                   bias_init=nn.initializers.zeros)(h)
+    return out.reshape(x.shape[:-1] + (self.dim, self.params_per_dim))
+
+
+def _masks(dim: int, num_layers: int) -> jax.Array:
+  """Alternating even/odd-coordinate masks ``[L, d]`` (True = kept)."""
+  even = jnp.arange(dim) % 2 == 0
+  return jnp.stack([even if l % 2 == 0 else ~even for l in range(num_layers)])
+
+
+def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim: int,
+               inner: Callable[[jax.Array], distrax.Bijector], base_scale: float) -> Flow:
+  if dim < 2:
+    raise ValueError(f"dim must be >= 2 for coupling layers, got {dim}")
+  if num_layers < 1:
+    raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+  if base_scale <= 0:
+    raise ValueError(f"base_scale must be > 0, got {base_scale}")
+  conditioner = _Conditioner(tuple(hidden), dim, params_per_dim)
+  masks = _masks(dim, num_layers)
+  base = distrax.MultivariateNormalDiag(jnp.zeros(dim), jnp.full(dim, base_scale))
+
+  def layer(p, mask):
+    return distrax.MaskedCoupling(
+        mask=mask, conditioner=lambda x: conditioner.apply(p, x), bijector=inner)
+
+  def init(key):
+    keys = jax.random.split(key, num_layers)
+    return jax.vmap(lambda k: conditioner.init(k, jnp.zeros((1, dim))))(keys)
+
+  def forward(params, z):
+    def step(carry, layer_in):
+      x, log_det = carry
+      p, mask = layer_in
+      y, ld = layer(p, mask).forward_and_log_det(x)
+      return (y, log_det + ld), None
+
+    (x, log_det), _ = jax.lax.scan(step, (z, jnp.zeros(z.shape[:-1], z.dtype)),
+                                   (params, masks))
+    return x, log_det
+
+  def inverse(params, x):
+    def step(carry, layer_in):
+      y, log_det = carry
+      p, mask = layer_in
+      z, ld = layer(p, mask).inverse_and_log_det(y)
+      return (z, log_det + ld), None
+
+    (z, log_det), _ = jax.lax.scan(step, (x, jnp.zeros(x.shape[:-1], x.dtype)),
+                                   (params, masks), reverse=True)
+    return z, log_det
+
+  def sample_and_log_prob(params, key, n):
+    z, log_base = base.sample_and_log_prob(seed=key, sample_shape=(n,))
+    x, log_det = forward(params, z)
+    return x, log_base - log_det
+
+  def log_prob(params, x):
+    x = jnp.asarray(x)
+    if x.shape[-1] != dim:
+      raise ValueError(f"x must have a last axis of size {dim}, got shape {x.shape}")
+    z, log_det = inverse(params, x)
+    return base.log_prob(z) + log_det
+
+  return Flow(init, sample_and_log_prob, log_prob, dim)
+
+
+def real_nvp(dim: int, *, num_layers: int = 12, hidden: Sequence[int] = (64, 64),
+             scale_max: float = 3.0, base_scale: float = 1.0) -> Flow:
+  r"""RealNVP: affine couplings :math:`y = x e^{a} + b` with :math:`|a| \le` ``scale_max``.
+
+  Example:
+    >>> import jax
+    >>> flow = real_nvp(2, num_layers=4, hidden=(8,))
+    >>> params = flow.init(jax.random.PRNGKey(0))
+    >>> x, log_q = flow.sample_and_log_prob(params, jax.random.PRNGKey(1), 3)
+    >>> x.shape, log_q.shape
+    ((3, 2), (3,))
+
+  Args:
+    dim: Event dimension ``d >= 2``.
+    num_layers: Coupling layers.
+    hidden: Conditioner widths.
+    scale_max: Bound on the log-scale (keeps log-dets finite).
+    base_scale: Standard deviation of the Gaussian base.
+  """
+  if scale_max <= 0:
+    raise ValueError(f"scale_max must be > 0, got {scale_max}")
+
+  def affine(p):
+    log_scale = scale_max * jnp.tanh(p[..., 1] / scale_max)
+    return distrax.ScalarAffine(shift=p[..., 0], log_scale=log_scale)
+
+  return _make_flow(dim, num_layers, hidden, 2, affine, base_scale)
+
+
+def spline_flow(dim: int, *, num_layers: int = 8, hidden: Sequence[int] = (64, 64),
+                num_bins: int = 8, bound: float = 5.0, base_scale: float = 1.0) -> Flow:
+  r"""Rational-quadratic spline couplings on ``[-bound, bound]`` (identity outside).
+
+  Zero conditioner outputs give equal bins and unit knot slopes, i.e. the
+  identity (distrax's ``RationalQuadraticSpline`` with linear tails).
+
+  Args:
+    dim: Event dimension ``d >= 2``.
+    num_layers: Coupling layers.
+    hidden: Conditioner widths.
+    num_bins: Spline bins ``K`` (``3K + 1`` parameters per coordinate).
+    bound: Half-width of the spline's interval; choose it to contain the
+      target's support in base units.
+    base_scale: Standard deviation of the Gaussian base.
+  """
+  if num_bins < 1:
+    raise ValueError(f"num_bins must be >= 1, got {num_bins}")
+  if bound <= 0:
+    raise ValueError(f"bound must be > 0, got {bound}")
+
+  def spline(p):
+    # Zero raw slopes must give unit slopes: distrax maps them by softplus
+    # with an offset so that raw 0 -> slope 1.
+    return distrax.RationalQuadraticSpline(p, range_min=-bound, range_max=bound,
+                                           boundary_slopes="identity")
+
+  return _make_flow(dim, num_layers, hidden, 3 * num_bins + 1, spline, base_scale)

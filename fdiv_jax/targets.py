@@ -1,0 +1,166 @@
+r"""Benchmark Boltzmann targets: unnormalised log densities, known log Z, exact samplers.
+
+Each target is a :class:`Target` with ``log_prob(x) = -U(x)`` (possibly
+unnormalised), ``log_z`` (the log normaliser of ``exp(log_prob)``, where known)
+and ``sample(key, n)``, an exact sampler for evaluation.
+
+* :func:`gmm40`: the 40-mode 2-D mixture of FAB / TA-BG (means frozen in
+  ``fdiv_jax/data/gmm40_means.txt``, standard deviation softplus(1), equal
+  weights; normalised, log Z = 0).
+* :func:`many_well`: Many-Well, ``d/2`` independent copies of the 2-D
+  double well :math:`\log p(x, y) = -x^4 + 6x^2 + \tfrac12 x - \tfrac12 y^2`
+  (log Z per pair: :math:`\log 11784.50927 + \tfrac12\log 2\pi`); :math:`2^{d/2}`
+  modes. Exact samples: the 1-D well by rejection sampling.
+* :func:`funnel`: Neal's funnel, :math:`x_0 \sim N(0, 3^2)`,
+  :math:`x_{1:} \mid x_0 \sim N(0, e^{x_0} I)` (normalised).
+
+References:
+  Midgley et al. Flow Annealed Importance Sampling Bootstrap (FAB). ICLR 2023.
+  Schopmans & Friederich. Temperature-Annealed Boltzmann Generators. ICML 2025.
+  Neal. Slice sampling. Annals of Statistics 2003 (the funnel).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import math
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "Target",
+    "funnel",
+    "gmm40",
+    "gmm40_means",
+    "many_well",
+]
+
+_DOUBLE_WELL_LOG_Z = math.log(11784.50927)
+
+
+class Target(NamedTuple):
+  """A Boltzmann target.
+
+  Attributes:
+    name: Short name.
+    dim: Event dimension.
+    log_prob: ``x [..., dim] -> [...]``, the (unnormalised) log density ``-U``.
+    log_z: ``log \\int exp(log_prob)``, or None if unknown.
+    sample: ``(key, n) -> [n, dim]`` exact samples, or None.
+    means: Mode centres ``[K, dim]`` (for mode coverage), or None.
+  """
+
+  name: str
+  dim: int
+  log_prob: Callable[[jax.Array], jax.Array]
+  log_z: float | None
+  sample: Callable[[jax.Array, int], jax.Array] | None
+  means: jax.Array | None = None
+
+
+def gmm40_means() -> np.ndarray:
+  """The frozen ``[40, 2]`` means (shipped inside the package)."""
+  text = importlib.resources.files("fdiv_jax").joinpath("data/gmm40_means.txt").read_text()
+  means = np.loadtxt(text.splitlines(), dtype=np.float32)
+  if means.shape != (40, 2):
+    raise ValueError(f"gmm40_means.txt must hold 40 rows of 2 numbers, got {means.shape}")
+  return means
+
+
+def gmm40() -> Target:
+  """The 40-mode mixture of FAB / TA-BG: equal weights, std softplus(1) = 1.3133."""
+  means = jnp.asarray(gmm40_means())
+  scale = float(jax.nn.softplus(1.0))
+  k = means.shape[0]
+
+  def log_prob(x):
+    x = jnp.asarray(x)
+    d2 = jnp.sum((x[..., None, :] - means)**2, axis=-1) / scale**2
+    return (jax.nn.logsumexp(-0.5 * d2, axis=-1) - math.log(k) -
+            2 * math.log(scale) - math.log(2 * math.pi))
+
+  def sample(key, n):
+    kc, kx = jax.random.split(key)
+    comp = jax.random.randint(kc, (n,), 0, k)
+    return means[comp] + scale * jax.random.normal(kx, (n, 2))
+
+  return Target("gmm40", 2, log_prob, 0.0, sample, means)
+
+
+def _double_well_x(x):
+  return -x**4 + 6 * x**2 + 0.5 * x
+
+
+def _sample_double_well(key, n: int) -> jax.Array:
+  """Exact samples of p(x) ∝ exp(-x^4 + 6x^2 + x/2) by rejection sampling.
+
+  Proposal: equal mixture of N(±1.7, 0.5^2); the envelope constant is the
+  maximum of p/g on a fine grid times 1.05 (the tails of p decay as
+  exp(-x^4), faster than the proposal's).
+  """
+  grid = np.linspace(-4, 4, 20001)
+  log_g = lambda x: np.logaddexp(-0.5 * ((x - 1.7) / 0.5)**2,
+                                 -0.5 * ((x + 1.7) / 0.5)**2) - np.log(2 * 0.5 *
+                                                                      np.sqrt(2 * np.pi))
+  log_m = float(np.max(_double_well_x(grid) - log_g(grid))) + math.log(1.05)
+  out = []
+  total = 0
+  while total < n:
+    key, k1, k2, k3 = jax.random.split(key, 4)
+    m = 4 * (n - total) + 64
+    sign = jnp.where(jax.random.bernoulli(k1, 0.5, (m,)), 1.7, -1.7)
+    x = sign + 0.5 * jax.random.normal(k2, (m,))
+    log_acc = _double_well_x(x) - (jnp.logaddexp(-0.5 * ((x - 1.7) / 0.5)**2,
+                                                 -0.5 * ((x + 1.7) / 0.5)**2) -
+                                   math.log(2 * 0.5 * math.sqrt(2 * math.pi))) - log_m
+    keep = np.asarray(jnp.log(jax.random.uniform(k3, (m,))) < log_acc)
+    out.append(np.asarray(x)[keep])
+    total += int(keep.sum())
+  return jnp.asarray(np.concatenate(out)[:n])
+
+
+def many_well(dim: int = 32) -> Target:
+  """Many-Well of dimension ``dim`` (even): ``dim/2`` double wells, ``2^(dim/2)`` modes."""
+  if dim < 2 or dim % 2:
+    raise ValueError(f"dim must be a positive even number, got {dim}")
+  pairs = dim // 2
+
+  def log_prob(x):
+    x = jnp.asarray(x)
+    a, b = x[..., 0::2], x[..., 1::2]
+    return jnp.sum(_double_well_x(a) - 0.5 * b**2, axis=-1)
+
+  def sample(key, n):
+    ka, kb = jax.random.split(key)
+    a = _sample_double_well(ka, n * pairs).reshape(n, pairs)
+    b = jax.random.normal(kb, (n, pairs))
+    return jnp.stack([a, b], axis=-1).reshape(n, dim)
+
+  log_z = pairs * (_DOUBLE_WELL_LOG_Z + 0.5 * math.log(2 * math.pi))
+  return Target(f"many_well{dim}", dim, log_prob, log_z, sample)
+
+
+def funnel(dim: int = 10, *, scale: float = 3.0) -> Target:
+  """Neal's funnel (normalised, log Z = 0)."""
+  if dim < 2:
+    raise ValueError(f"dim must be >= 2, got {dim}")
+
+  def log_prob(x):
+    x = jnp.asarray(x)
+    x0, rest = x[..., 0], x[..., 1:]
+    lp0 = -0.5 * (x0 / scale)**2 - math.log(scale) - 0.5 * math.log(2 * math.pi)
+    x0c = x0[..., None]
+    lpr = jnp.sum(-0.5 * rest**2 * jnp.exp(-x0c) - 0.5 * x0c - 0.5 * math.log(2 * math.pi),
+                  axis=-1)
+    return lp0 + lpr
+
+  def sample(key, n):
+    k0, k1 = jax.random.split(key)
+    x0 = scale * jax.random.normal(k0, (n, 1))
+    return jnp.concatenate([x0, jnp.exp(0.5 * x0) * jax.random.normal(k1, (n, dim - 1))],
+                           axis=-1)
+
+  return Target(f"funnel{dim}", dim, log_prob, 0.0, sample)
