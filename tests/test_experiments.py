@@ -125,3 +125,62 @@ def test_one_step_diffusion_end_to_end_resume_and_nan_guard(tmp_path, monkeypatc
     osd_main.run(cfg_nan, str(tmp_path / "nan"), verbose=False)
   saved = R.read_json(str(tmp_path / "nan" / "results.json"))
   assert len(saved["jobs"]["js"]["history"]) == 1  # the step-0 evaluation is kept
+
+
+def test_one_step_diffusion_digits_end_to_end(tmp_path):
+  from experiments.one_step_diffusion import main as osd_main
+  workdir = str(tmp_path / "digits")
+  osd_main.main(["--config", "digits_test", "--workdir", workdir])
+  out = R.read_json(os.path.join(workdir, "results.json"))
+  t = out["teacher"]
+  assert t["restored_from_checkpoint"] is False and t["nfe"] == 7
+  assert 0.8 < t["classifier_test_accuracy"] <= 1.0
+  assert t["train_vs_test"]["fd"] < t["fd"]  # real data is the floor under the teacher
+  last = out["jobs"]["kl"]["history"][-1]
+  assert np.all(np.isfinite(last["fd"])) and all(0 <= v <= 0.9 for v in last["class_tv"])
+  assert os.path.getsize(os.path.join(workdir, "samples.png")) > 10_000
+  again = osd_main.run(osd_main.cli.load_config("experiments.one_step_diffusion",
+                                                "digits_test"), workdir, verbose=False)
+  assert again["teacher"]["restored_from_checkpoint"] is True
+
+
+def test_boltzmann_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
+  from experiments.boltzmann import main as bg_main
+  workdir = str(tmp_path / "bg")
+  bg_main.main(["--config", "test", "--workdir", workdir])
+  out = R.read_json(os.path.join(workdir, "results.json"))
+  cfg = out["config"]
+  assert set(out["methods"]) == set(cfg["methods"])
+  tabg = out["methods"]["tabg"]
+  assert len(tabg["history"]) == (cfg["high_steps"] // cfg["log_every"] + cfg["levels"] +
+                                  cfg["final_levels"])
+  for job in out["methods"].values():
+    last = job["history"][-1]
+    for key in ("log_z_error", "reverse_ess", "forward_ess", "eubo", "modes_covered"):
+      assert np.all(np.isfinite(last[key])), key
+    assert all(0 < e <= 1 for e in last["reverse_ess"])
+    assert job["target_evals"] > 0
+  assert "buffer_ess" in tabg["history"][-1]
+  for name in ("samples.png", "curves.png", "table.md"):
+    assert os.path.exists(os.path.join(workdir, name))
+  before = os.path.getmtime(os.path.join(workdir, "results.json"))
+  bg_main.run(bg_main.cli.load_config("experiments.boltzmann", "test"), workdir,
+              verbose=False)
+  assert R.read_json(os.path.join(workdir, "results.json"))["methods"] == out["methods"]
+  # NaN: stops naming the stage, keeps the evaluations and the checkpoint so far.
+  from experiments.boltzmann import train as bg_train
+  cfg_nan = dataclasses.replace(bg_main.cli.load_config("experiments.boltzmann", "test"),
+                                methods=("js",))
+  real = bg_train.stages_for
+
+  def poisoned(method, config, trainer):
+    stages = real(method, config, trainer)
+    bad = stages[1]._replace(run=lambda s, k: (s, {"loss": np.full((2, 3), np.nan)}))
+    return [stages[0], bad] + stages[2:]
+
+  monkeypatch.setattr(bg_main.T, "stages_for", poisoned)
+  with pytest.raises(R.NonFiniteError, match="js loss in stage 1"):
+    bg_main.run(cfg_nan, str(tmp_path / "nan"), verbose=False)
+  saved = R.read_json(str(tmp_path / "nan" / "results.json"))
+  assert len(saved["methods"]["js"]["history"]) == 1
+  assert os.path.isdir(str(tmp_path / "nan" / "ckpt" / "js"))

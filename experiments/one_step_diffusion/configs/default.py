@@ -14,7 +14,7 @@ class Config:
   divergences: tuple[str, ...] = ("reverse_kl", "kl", "js", "squared_hellinger",
                                   "jeffreys")
   seeds: int = 5
-  steps: int = 1200          # generator updates
+  steps: int = 1000          # generator updates
   critic_updates: int = 5    # fake-score + discriminator updates per generator update
   batch_size: int = 256
   latent_dim: int = 8
@@ -22,7 +22,7 @@ class Config:
   disc_hidden: tuple[int, ...] | None = None  # None: same as hidden
   generator: str = "mlp"     # "mlp" (G(z) = MLP) or "denoiser" (teacher's net, its weights)
   dataset: str = "ring"      # "ring" (exact mixture teacher) or "digits" (trained teacher)
-  generator_lr: float = 2e-4
+  generator_lr: float = 1e-3
   critic_lr: float = 1e-3
   sigma_min: float = 0.05
   sigma_max: float = 8.0
@@ -38,7 +38,7 @@ class Config:
   init_modes: tuple[int, ...] | None = None
   init_steps: int = 0
   # Evaluation.
-  log_every: int = 100
+  log_every: int = 200
   eval_samples: int = 4000
   cover_fraction: float = 0.2  # mode k covered if it holds >= this * w_k of samples
 

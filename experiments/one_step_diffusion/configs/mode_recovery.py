@@ -6,5 +6,5 @@ from experiments.one_step_diffusion.configs import default
 
 
 def get_config() -> default.Config:
-  return dataclasses.replace(default.get_config(), init_modes=(0, 1, 2), init_steps=600,
-                             steps=1500, log_every=50)
+  return dataclasses.replace(default.get_config(), init_modes=(0, 1, 2), init_steps=400,
+                             steps=1000, log_every=100)

@@ -1,0 +1,139 @@
+"""Flows (identity at init, exact inverse, log-det vs autodiff), targets, metrics."""
+
+import math
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from fdiv_jax import flows
+from fdiv_jax import metrics as M
+from fdiv_jax import targets
+
+KEY = jax.random.PRNGKey(0)
+FLOWS = {"real_nvp": lambda d: flows.real_nvp(d, num_layers=4, hidden=(16,), base_scale=1.5),
+         "spline": lambda d: flows.spline_flow(d, num_layers=4, hidden=(16,), num_bins=5,
+                                               bound=6.0, base_scale=1.5)}
+
+
+def perturbed(flow, scale=0.1):
+  p = flow.init(KEY)
+  leaves, tree = jax.tree.flatten(p)
+  keys = jax.random.split(jax.random.fold_in(KEY, 9), len(leaves))
+  return jax.tree.unflatten(tree, [l + scale * jax.random.normal(k, l.shape)
+                                   for l, k in zip(leaves, keys)])
+
+
+@pytest.mark.parametrize("name", FLOWS)
+def test_flow_starts_at_identity(name):
+  flow = FLOWS[name](3)
+  p = flow.init(KEY)
+  x, log_q = flow.sample_and_log_prob(p, KEY, 7)
+  base = jax.scipy.stats.norm.logpdf(x, scale=1.5).sum(-1)
+  np.testing.assert_allclose(log_q, base, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", FLOWS)
+def test_log_prob_inverts_sampling_and_matches_change_of_variables(name):
+  flow = FLOWS[name](4)
+  p = perturbed(flow)
+  x, log_q = flow.sample_and_log_prob(p, KEY, 16)
+  np.testing.assert_allclose(flow.log_prob(p, x), log_q, rtol=1e-4, atol=1e-4)
+  # Density integrates to ~1 in 2-D on a grid.
+  flow2 = FLOWS[name](2)
+  p2 = perturbed(flow2)
+  g = jnp.linspace(-12, 12, 161)
+  xx, yy = jnp.meshgrid(g, g)
+  mass = jnp.exp(flow2.log_prob(p2, jnp.stack([xx.ravel(), yy.ravel()], -1))).sum() * (
+      g[1] - g[0])**2
+  np.testing.assert_allclose(mass, 1.0, atol=2e-2)
+
+
+@pytest.mark.parametrize("name", FLOWS)
+def test_flow_jit_and_gradients(name):
+  flow = FLOWS[name](2)
+  p = perturbed(flow)
+  f = lambda p, k: flow.sample_and_log_prob(p, k, 8)
+  chex.assert_trees_all_close(jax.jit(f)(p, KEY), f(p, KEY), rtol=1e-5, atol=1e-5)
+  g = jax.grad(lambda p: -flow.sample_and_log_prob(p, KEY, 32)[1].mean())(p)
+  chex.assert_tree_all_finite(g)
+  with pytest.raises(ValueError, match="last axis of size 2"):
+    flow.log_prob(p, jnp.zeros((3, 5)))
+  with pytest.raises(ValueError, match="dim must be >= 2"):
+    flows.real_nvp(1)
+
+
+def test_compile_cost_flat_in_depth():
+  """Layers run under lax.scan: the jaxpr does not grow with depth."""
+  sizes = []
+  for layers in (2, 16):
+    flow = flows.real_nvp(2, num_layers=layers, hidden=(8,))
+    p = flow.init(KEY)
+    sizes.append(len(str(jax.make_jaxpr(lambda p: flow.sample_and_log_prob(p, KEY, 4))(p))))
+  assert sizes[1] < 1.05 * sizes[0]
+
+
+def test_targets_normalisers_and_samplers():
+  t = targets.gmm40()
+  assert t.means.shape == (40, 2)
+  g = jnp.linspace(-50, 50, 801)
+  xx, yy = jnp.meshgrid(g, g)
+  mass = jnp.exp(t.log_prob(jnp.stack([xx.ravel(), yy.ravel()], -1))).sum() * (g[1] - g[0])**2
+  np.testing.assert_allclose(mass, 1.0, rtol=1e-3)
+  # Many-Well: 1-D well normaliser and the sampler's histogram.
+  mw = targets.many_well(4)
+  grid = np.linspace(-4, 4, 20001)
+  z1 = np.trapezoid(np.exp(-grid**4 + 6 * grid**2 + 0.5 * grid), grid)
+  np.testing.assert_allclose(mw.log_z, 2 * (np.log(z1) + 0.5 * np.log(2 * np.pi)), rtol=1e-6)
+  s = np.asarray(mw.sample(KEY, 20000))
+  p_right = np.trapezoid(np.exp(-grid**4 + 6 * grid**2 + 0.5 * grid) * (grid > 0), grid) / z1
+  np.testing.assert_allclose((s[:, 0] > 0).mean(), p_right, atol=0.015)
+  np.testing.assert_allclose(s[:, 1].std(), 1.0, atol=0.03)
+  f = targets.funnel(10)
+  y = f.sample(KEY, 5)
+  want = (jax.scipy.stats.norm.logpdf(y[:, 0], 0, 3) +
+          jax.scipy.stats.norm.logpdf(y[:, 1:], 0, jnp.exp(0.5 * y[:, :1])).sum(-1))
+  np.testing.assert_allclose(f.log_prob(y), want, rtol=1e-5, atol=1e-5)
+  with pytest.raises(ValueError, match="positive even"):
+    targets.many_well(3)
+
+
+def test_metrics_exact_when_q_equals_p():
+  t = targets.funnel(3)
+  x = t.sample(KEY, 4000)
+  lp = t.log_prob(x)
+  np.testing.assert_allclose(M.reverse_ess(lp, lp), 1.0, rtol=1e-6)
+  np.testing.assert_allclose(M.forward_ess(lp, lp), 1.0, rtol=1e-6)
+  np.testing.assert_allclose(M.log_z_estimate(lp + 2.0, lp), 2.0, rtol=1e-6)
+  np.testing.assert_allclose(M.elbo(lp, lp), 0.0, atol=1e-6)
+  # Forward ESS is invariant to the scale of the unnormalised density.
+  lq = lp + 0.3 * jax.random.normal(KEY, lp.shape)
+  np.testing.assert_allclose(M.forward_ess(lp + 7.0, lq), M.forward_ess(lp, lq), rtol=1e-5)
+  assert float(M.forward_ess(lp, lq)) < 1.0
+  # ELBO <= log Z <= EUBO, with the gap to each the closed-form KL, for
+  # p = N(0, 1) unnormalised by exp(1.5) and q = N(0.5, 1.2^2).
+  norm = jax.scipy.stats.norm.logpdf
+  xq = 0.5 + 1.2 * jax.random.normal(KEY, (200_000,))
+  xp = jax.random.normal(jax.random.fold_in(KEY, 1), (200_000,))
+  kl_qp = np.log(1 / 1.2) + (1.2**2 + 0.25) / 2 - 0.5
+  kl_pq = np.log(1.2) + (1 + 0.25) / (2 * 1.2**2) - 0.5
+  np.testing.assert_allclose(M.elbo(norm(xq) + 1.5, norm(xq, 0.5, 1.2)), 1.5 - kl_qp, atol=0.01)
+  np.testing.assert_allclose(M.eubo(norm(xp) + 1.5, norm(xp, 0.5, 1.2)), 1.5 + kl_pq, atol=0.01)
+
+
+def test_mode_coverage_and_sign_patterns_and_energy_distance():
+  means = jnp.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+  x = jnp.concatenate([means[0] + 0.1 * jax.random.normal(KEY, (50, 2)),
+                       means[1] + 0.1 * jax.random.normal(KEY, (150, 2))])
+  cov = M.mode_coverage(x, means, radius=1.0, min_count=10)
+  assert int(cov["modes_covered"]) == 2
+  p = np.array([0.25, 0.75])
+  np.testing.assert_allclose(cov["mode_entropy"], np.exp(-(p * np.log(p)).sum()) / 3,
+                             rtol=1e-5)
+  s = jnp.array([[1.0, 0, -1.0, 0], [2.0, 0, -3.0, 0], [-1.0, 0, 1.0, 0]])
+  assert M.sign_patterns(s) == 2
+  y = jax.random.normal(KEY, (300, 2))
+  assert abs(float(M.energy_distance(y, y))) < 1e-5
+  assert float(M.energy_distance(y, y + 1.0)) > 0.3
