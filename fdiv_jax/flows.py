@@ -98,38 +98,30 @@ def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim:
     keys = jax.random.split(key, num_layers)
     return jax.vmap(lambda k: conditioner.init(k, jnp.zeros((1, dim))))(keys)
 
-  def forward(params, z):
-    def step(carry, layer_in):
-      x, log_det = carry
-      p, mask = layer_in
-      y, ld = layer(p, mask).forward_and_log_det(x)
-      return (y, log_det + ld), None
+  def through_layers(params, x, *, inverse: bool):
+    """Applies every layer (in reverse order for the inverse); sums log-dets."""
 
-    (x, log_det), _ = jax.lax.scan(step, (z, jnp.zeros(z.shape[:-1], z.dtype)),
-                                   (params, masks))
-    return x, log_det
-
-  def inverse(params, x):
     def step(carry, layer_in):
       y, log_det = carry
       p, mask = layer_in
-      z, ld = layer(p, mask).inverse_and_log_det(y)
-      return (z, log_det + ld), None
+      bij = layer(p, mask)
+      y, ld = bij.inverse_and_log_det(y) if inverse else bij.forward_and_log_det(y)
+      return (y, log_det + ld), None
 
-    (z, log_det), _ = jax.lax.scan(step, (x, jnp.zeros(x.shape[:-1], x.dtype)),
-                                   (params, masks), reverse=True)
-    return z, log_det
+    (y, log_det), _ = jax.lax.scan(step, (x, jnp.zeros(x.shape[:-1], x.dtype)),
+                                   (params, masks), reverse=inverse)
+    return y, log_det
 
   def sample_and_log_prob(params, key, n):
     z, log_base = base.sample_and_log_prob(seed=key, sample_shape=(n,))
-    x, log_det = forward(params, z)
+    x, log_det = through_layers(params, z, inverse=False)
     return x, log_base - log_det
 
   def log_prob(params, x):
     x = jnp.asarray(x)
     if x.shape[-1] != dim:
       raise ValueError(f"x must have a last axis of size {dim}, got shape {x.shape}")
-    z, log_det = inverse(params, x)
+    z, log_det = through_layers(params, x, inverse=True)
     return base.log_prob(z) + log_det
 
   return Flow(init, sample_and_log_prob, log_prob, dim)

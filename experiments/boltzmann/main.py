@@ -16,7 +16,6 @@ checkpoint. Writes ``table.md``, ``samples.png`` (2-D targets) and ``curves.png`
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
@@ -192,16 +191,9 @@ def plot_samples(out, workdir, target, path):
 
 
 def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", default="default", help="configs/<name>.py")
-  parser.add_argument("--workdir", default="runs/boltzmann_gmm40")
-  parser.add_argument("--fresh", action="store_true", help="delete the workdir first")
-  args = parser.parse_args(argv)
-  config = cli.load_config("experiments.boltzmann", args.config)
-  start = time.perf_counter()
-  run(config, args.workdir, fresh=args.fresh)
-  print(f"wrote {args.workdir}/results.json, table.md, curves.png in "
-        f"{time.perf_counter() - start:.0f} s")
+  cli.run_main(argv, package="experiments.boltzmann", doc=__doc__,
+               default_workdir="runs/boltzmann_gmm40", run=run,
+               outputs="results.json, table.md, curves.png")
 
 
 if __name__ == "__main__":

@@ -30,3 +30,20 @@ def load_config(package: str, name: str) -> Any:
   except ModuleNotFoundError:
     raise ValueError(f"--config {name!r} does not exist under {package}.configs") from None
   return module.get_config()
+
+
+def run_main(argv, *, package: str, doc: str, default_workdir: str, run, outputs: str,
+             fresh_help: str = "start over (ignore saved results)") -> None:
+  """The shared command line: ``--config``, ``--workdir``, ``--fresh``; runs
+  ``run(config, workdir, fresh=...)`` and prints what it wrote and how long it took."""
+  import argparse
+  import time
+  parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+  parser.add_argument("--config", default="default", help="configs/<name>.py")
+  parser.add_argument("--workdir", default=default_workdir)
+  parser.add_argument("--fresh", action="store_true", help=fresh_help)
+  args = parser.parse_args(argv)
+  config = load_config(package, args.config)
+  start = time.perf_counter()
+  run(config, args.workdir, fresh=args.fresh)
+  print(f"wrote {args.workdir}/{outputs} in {time.perf_counter() - start:.0f} s")

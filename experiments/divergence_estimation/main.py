@@ -12,7 +12,6 @@ where it stopped; ``--fresh`` starts over.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
@@ -130,16 +129,9 @@ def plot_curves(out: dict, path: str) -> None:
 
 
 def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", default="default", help="configs/<name>.py")
-  parser.add_argument("--workdir", default="runs/divergence_estimation")
-  parser.add_argument("--fresh", action="store_true", help="ignore saved results")
-  args = parser.parse_args(argv)
-  config = cli.load_config("experiments.divergence_estimation", args.config)
-  start = time.perf_counter()
-  run(config, args.workdir, fresh=args.fresh)
-  print(f"wrote {args.workdir}/results.json, table.md, curves.png "
-        f"in {time.perf_counter() - start:.0f} s")
+  cli.run_main(argv, package="experiments.divergence_estimation", doc=__doc__,
+               default_workdir="runs/divergence_estimation", run=run,
+               outputs="results.json, table.md, curves.png")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ complete, so a killed run resumes; ``--fresh`` starts over.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
@@ -202,16 +201,9 @@ def plot_reliability(out: dict, path: str) -> None:
 
 
 def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", default="default", help="configs/<name>.py")
-  parser.add_argument("--workdir", default="runs/knowledge_distillation")
-  parser.add_argument("--fresh", action="store_true", help="ignore saved results")
-  args = parser.parse_args(argv)
-  config = cli.load_config("experiments.knowledge_distillation", args.config)
-  start = time.perf_counter()
-  run(config, args.workdir, fresh=args.fresh)
-  print(f"wrote {args.workdir}/results.json, table.md, reliability.png "
-        f"in {time.perf_counter() - start:.0f} s")
+  cli.run_main(argv, package="experiments.knowledge_distillation", doc=__doc__,
+               default_workdir="runs/knowledge_distillation", run=run,
+               outputs="results.json, table.md, reliability.png")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ checkpoint. Writes ``table.md``, ``samples.png`` and ``curves.png``.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import os
 import time
@@ -297,16 +296,9 @@ def plot_curves(out, keys, path):
 
 
 def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", default="default", help="configs/<name>.py")
-  parser.add_argument("--workdir", default="runs/one_step_diffusion")
-  parser.add_argument("--fresh", action="store_true", help="delete the workdir first")
-  args = parser.parse_args(argv)
-  config = cli.load_config("experiments.one_step_diffusion", args.config)
-  start = time.perf_counter()
-  run(config, args.workdir, fresh=args.fresh)
-  print(f"wrote {args.workdir}/results.json, table.md, samples.png, curves.png "
-        f"in {time.perf_counter() - start:.0f} s")
+  cli.run_main(argv, package="experiments.one_step_diffusion", doc=__doc__,
+               default_workdir="runs/one_step_diffusion", run=run,
+               outputs="results.json, table.md, samples.png, curves.png")
 
 
 if __name__ == "__main__":
