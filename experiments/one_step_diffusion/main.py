@@ -58,7 +58,8 @@ def make_task(config, workdir, verbose) -> Task:
     data = digits.load()
     model, params, restored = digits.train_teacher(config, data, workdir, verbose)
     evaluator = digits.make_evaluator(config, data)
-    sigmas = fd.diffusion.karras_sigmas(config.teacher_heun_steps, sigma_min=config.sigma_min,
+    sigmas = fd.diffusion.karras_sigmas(config.teacher_heun_steps,
+                                        sigma_min=config.teacher_sigma_min,
                                         sigma_max=config.sigma_max)
     x_teacher = jax.jit(lambda k: digits.heun_sample(
         lambda x, s: model.apply(params, x, s), k, config.eval_samples, 64, sigmas))(

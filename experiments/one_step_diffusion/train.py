@@ -174,7 +174,7 @@ def make_student(config, *, dim: int = 2) -> Student:
     gen = Generator(tuple(config.hidden), config.sigma_data, dim)
     latent = config.latent_dim
   elif config.generator == "denoiser":
-    gen = DenoiserGenerator(tuple(config.hidden), config.sigma_data, config.sigma_max)
+    gen = DenoiserGenerator(tuple(config.hidden), config.sigma_data, config.sigma_init)
     latent = dim
   else:
     raise ValueError(f"generator must be 'mlp' or 'denoiser', got {config.generator!r}")

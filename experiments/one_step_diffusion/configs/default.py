@@ -21,6 +21,7 @@ class Config:
   hidden: tuple[int, ...] = (128, 128)
   disc_hidden: tuple[int, ...] | None = None  # None: same as hidden
   generator: str = "mlp"     # "mlp" (G(z) = MLP) or "denoiser" (teacher's net, its weights)
+  sigma_init: float = 1.0    # "denoiser" generator: G(z) = D(sigma_init z, sigma_init)
   dataset: str = "ring"      # "ring" (exact mixture teacher) or "digits" (trained teacher)
   generator_lr: float = 1e-3
   critic_lr: float = 1e-3
