@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m experiments.divergence_estimation.main --config default --workdir runs/divergence_estimation
+	$(PY) -m experiments.one_step_diffusion.main --config default --workdir runs/one_step_diffusion
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -163,7 +163,6 @@ def test_boltzmann_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
   assert "buffer_ess" in tabg["history"][-1]
   for name in ("samples.png", "curves.png", "table.md"):
     assert os.path.exists(os.path.join(workdir, name))
-  before = os.path.getmtime(os.path.join(workdir, "results.json"))
   bg_main.run(bg_main.cli.load_config("experiments.boltzmann", "test"), workdir,
               verbose=False)
   assert R.read_json(os.path.join(workdir, "results.json"))["methods"] == out["methods"]

@@ -1,6 +1,5 @@
 """Flows (identity at init, exact inverse, log-det vs autodiff), targets, metrics."""
 
-import math
 
 import chex
 import jax

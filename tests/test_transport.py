@@ -6,7 +6,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import fdiv_jax as fd
 from fdiv_jax import transport
 
 KEY = jax.random.PRNGKey(0)

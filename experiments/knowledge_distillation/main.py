@@ -24,17 +24,18 @@ import numpy as np
 from tqdm import tqdm
 
 from experiments.common import checkpoint
+from experiments.common import digits as common_digits
 from experiments.common import cli
 from experiments.common import results as R
 from experiments.knowledge_distillation import train as T
 
 
 def _teacher(config, split, workdir):
-  model = T.MLP(tuple(config.teacher_hidden), 10)
-  init, step = T.make_classifier(split, model, steps=config.teacher_steps,
+  model = common_digits.MLP(tuple(config.teacher_hidden), 10)
+  init, step = common_digits.make_classifier(split, model, steps=config.teacher_steps,
                                  batch_size=config.batch_size,
                                  learning_rate=config.learning_rate,
-                                 loss_fn=T.supervised_loss(model))
+                                 loss_fn=common_digits.supervised_loss(model))
   key = jax.random.PRNGKey(1234)
 
   def train(state):
@@ -50,7 +51,7 @@ def _teacher(config, split, workdir):
 
 
 def run_distillation(config, workdir, out, bar):
-  split = T.digits_split(config.test_fraction)
+  split = common_digits.digits_split(config.test_fraction)
   teacher, t_params, restored = _teacher(config, split, workdir)
   t_logits = np.asarray(teacher.apply(t_params, split.x_test)[1])
   out["teacher"] = dict(T.calibration(t_logits, split.y_test, config.ece_bins),
@@ -62,8 +63,8 @@ def run_distillation(config, workdir, out, bar):
       bar.update()
       continue
     projection = config.teacher_hidden[-1] if method == "cs_features" else None
-    model = T.MLP(tuple(config.student_hidden), 10, projection)
-    init, step = T.make_classifier(
+    model = common_digits.MLP(tuple(config.student_hidden), 10, projection)
+    init, step = common_digits.make_classifier(
         split, model, steps=config.student_steps, batch_size=config.batch_size,
         learning_rate=config.learning_rate,
         loss_fn=T.student_loss(model, teacher, t_params, method, config))

@@ -8,8 +8,6 @@ reliability bins, RMSE, the compression term I_CS(x; z)).
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Sequence
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -17,8 +15,7 @@ import numpy as np
 import optax
 
 import fdiv_jax as fd
-from experiments.common.digits import MLP, Split, TrainState, cross_entropy, digits_split
-from experiments.common.digits import make_classifier, supervised_loss
+from experiments.common.digits import MLP, Split, TrainState, cross_entropy
 
 LOGIT_LOSSES = ("kl", "reverse_kl", "js")
 
