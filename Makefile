@@ -20,10 +20,10 @@ demo: $(STAMP)
 	$(PY) -m experiments.one_step_diffusion.main --config default --workdir runs/one_step_diffusion
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -n 2 -m slow
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

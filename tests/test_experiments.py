@@ -183,3 +183,20 @@ def test_boltzmann_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
   saved = R.read_json(str(tmp_path / "nan" / "results.json"))
   assert len(saved["methods"]["js"]["history"]) == 1
   assert os.path.isdir(str(tmp_path / "nan" / "ckpt" / "js"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config_name", ["many_well", "funnel"])
+def test_boltzmann_other_targets_run(tmp_path, config_name):
+  """The Many-Well-32 and Funnel-10 configs, shrunk to the test config's sizes."""
+  from experiments.boltzmann import main as bg_main
+  tiny = bg_main.cli.load_config("experiments.boltzmann", "test")
+  full = bg_main.cli.load_config("experiments.boltzmann", config_name)
+  cfg = dataclasses.replace(tiny, target=full.target, flow=full.flow,
+                            base_scale=full.base_scale, t_high=full.t_high)
+  out = bg_main.run(cfg, str(tmp_path / config_name), verbose=False)
+  for job in out["methods"].values():
+    last = job["history"][-1]
+    assert np.all(np.isfinite(last["log_z_error"])) and np.all(np.isfinite(last["eubo"]))
+    if config_name == "many_well":
+      assert all(1 <= s <= 2**16 for s in last["sign_patterns"])

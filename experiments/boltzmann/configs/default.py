@@ -10,8 +10,8 @@ class Config:
   seeds: int = 3
   # Flow.
   flow: str = "spline"                  # "spline" or "real_nvp"
-  layers: int = 10
-  hidden: tuple[int, ...] = (128, 128)
+  layers: int = 8
+  hidden: tuple[int, ...] = (64, 64)
   bins: int = 12
   bound: float = 50.0                   # spline interval half-width (target units)
   base_scale: float = 15.0
@@ -19,14 +19,14 @@ class Config:
   batch_size: int = 512
   learning_rate: float = 1e-3
   grad_clip: float = 10.0
-  steps: int = 3000                     # per f-divergence method (at temperature 1)
+  steps: int = 2000                     # per f-divergence method (at temperature 1)
   # TA-BG: reverse KL at t_high, then a geometric ladder down to 1 with
   # importance-resampled buffers and maximum likelihood.
   t_high: float = 30.0
-  high_steps: int = 1500
-  levels: int = 8
+  high_steps: int = 2000
+  levels: int = 10
   buffer_size: int = 20_000
-  ml_steps: int = 300                   # per level
+  ml_steps: int = 200                   # per level
   final_levels: int = 3                 # extra resample-and-fit rounds at T = 1
   clip_quantile: float = 0.999          # log w above this quantile is clipped
   energy_clip: float = 1e4              # U = -log p clipped at this value
