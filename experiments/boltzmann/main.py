@@ -167,7 +167,8 @@ def plot_samples(out, workdir, target, path):
   g = np.linspace(-lim, lim, 300)
   xx, yy = np.meshgrid(g, g)
   dens = np.exp(np.asarray(target.log_prob(jnp.stack([xx.ravel(), yy.ravel()], -1))))
-  fig, axes = plt.subplots(1, len(methods), figsize=(3.3 * len(methods), 3.5), squeeze=False)
+  fig, axes = plt.subplots(1, len(methods), figsize=(max(3.3 * len(methods), 5.0), 3.8),
+                           squeeze=False)
   for ax, method in zip(axes[0], methods):
     ax.contourf(xx, yy, dens.reshape(xx.shape), levels=30, cmap="Greys")
     f = os.path.join(workdir, f"samples_{method.replace(':', '_')}.npy")
@@ -184,7 +185,8 @@ def plot_samples(out, workdir, target, path):
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-  fig.suptitle(f"{target.name}: flow samples (seed 0, red) over the target density")
+  fig.suptitle(f"{target.name}: flow samples (seed 0, red) over the target density",
+               fontsize=9)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
