@@ -23,11 +23,11 @@ class Config:
   # TA-BG: reverse KL at t_high, then a geometric ladder down to 1 with
   # importance-resampled buffers and maximum likelihood.
   t_high: float = 30.0
-  high_steps: int = 2000
-  levels: int = 10
-  buffer_size: int = 20_000
-  ml_steps: int = 200                   # per level
-  final_levels: int = 3                 # extra resample-and-fit rounds at T = 1
+  high_steps: int = 1000
+  levels: int = 8
+  buffer_size: int = 10_000
+  ml_steps: int = 100                   # per level
+  final_levels: int = 2                 # extra resample-and-fit rounds at T = 1
   clip_quantile: float = 0.999          # log w above this quantile is clipped
   energy_clip: float = 1e4              # U = -log p clipped at this value
   # Evaluation.
