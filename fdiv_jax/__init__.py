@@ -14,6 +14,7 @@ Modules (one concept each):
 * :mod:`fdiv_jax.flows` -- RealNVP and spline coupling flows (distrax, lax.scan over layers).
 * :mod:`fdiv_jax.targets` -- Boltzmann targets (GMM-40, Many-Well, funnel) with exact samplers.
 * :mod:`fdiv_jax.metrics` -- log Z, ESS, ELBO/EUBO, mode coverage, energy distance.
+* :mod:`fdiv_jax.parallel` -- data parallelism over the sample axis (jax.sharding mesh).
 * :mod:`fdiv_jax.math` -- shared numerically stable helpers.
 """
 
@@ -27,6 +28,7 @@ from fdiv_jax import kernels
 from fdiv_jax import math
 from fdiv_jax import metrics
 from fdiv_jax import monte_carlo
+from fdiv_jax import parallel
 from fdiv_jax import targets
 from fdiv_jax import transport
 from fdiv_jax import variational
@@ -92,6 +94,7 @@ __all__ = [
     "metrics",
     "monte_carlo",
     "nwj_bound",
+    "parallel",
     "renyi_bound",
     "renyi_divergence",
     "variational",

@@ -157,17 +157,11 @@ def conditional_cauchy_schwarz_divergence(x: ArrayLike,
   bx = _checks.positive("bandwidth_x", bandwidth_x)
   by = _checks.positive("bandwidth_y", bandwidth_y)
   _checks.one_of("kernel", kernel, K.KERNELS)
-  n = x.shape[0]
-
-  def log_kx(j, i):
-    return K.log_kernel(K.squared_distances(x[j], x[i]), kernel=kernel, bandwidth=bx)
-
-  log_row_k = K.blocked_row_logsumexp(log_kx, n, n, block_size=block_size)
+  kw = dict(kernel=kernel, block_size=block_size)
+  log_row_k = K.log_product_kernel_sum((x,), (x,), bandwidths=(bx,), **kw)
 
   def term(a, b):
-    tile = lambda j, i: log_kx(j, i) + K.log_kernel(
-        K.squared_distances(a[j], b[i]), kernel=kernel, bandwidth=by)
-    num = K.blocked_row_logsumexp(tile, n, n, block_size=block_size)
+    num = K.log_product_kernel_sum((x, a), (x, b), bandwidths=(bx, by), **kw)
     return jax.nn.logsumexp(num - 2.0 * log_row_k)
 
   return term(y, y) + term(y_pred, y_pred) - term(y_pred, y) - term(y, y_pred)
@@ -222,11 +216,8 @@ def cauchy_schwarz_mutual_information(x: ArrayLike,
   row_x = K.log_kernel_sum(x, x, bandwidth=bx, kernel=kernel, block_size=block_size)
   row_z = K.log_kernel_sum(z, z, bandwidth=bz, kernel=kernel, block_size=block_size)
 
-  def tile(i, j):
-    return (K.log_kernel(K.squared_distances(x[i], x[j]), kernel=kernel, bandwidth=bx) +
-            K.log_kernel(K.squared_distances(z[i], z[j]), kernel=kernel, bandwidth=bz))
-
-  joint = jax.nn.logsumexp(K.blocked_row_logsumexp(tile, n, n, block_size=block_size))
+  joint = jax.nn.logsumexp(K.log_product_kernel_sum(
+      (x, z), (x, z), bandwidths=(bx, bz), kernel=kernel, block_size=block_size))
   product = jax.nn.logsumexp(row_x) + jax.nn.logsumexp(row_z)
   cross = jax.nn.logsumexp(row_x + row_z)
   return (joint - 2 * log_n) + (product - 4 * log_n) - 2 * (cross - 3 * log_n)

@@ -18,19 +18,21 @@ kernel value underflows.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from fdiv_jax import _checks
+from fdiv_jax import parallel
 
 __all__ = [
     "KERNELS",
     "blocked_row_logsumexp",
     "log_kernel",
     "log_kernel_sum",
+    "log_product_kernel_sum",
     "median_bandwidth",
     "silverman_bandwidth",
     "squared_distances",
@@ -120,7 +122,9 @@ def log_kernel_sum(x: ArrayLike,
 
   Computed tile by tile in the log domain (see :func:`blocked_row_logsumexp`),
   so memory is O(block_size^2) and the result is finite even when every
-  :math:`k(x_i, y_j)` underflows (tiny bandwidth, high dimension).
+  :math:`k(x_i, y_j)` underflows (tiny bandwidth, high dimension). Under a
+  ``jax.set_mesh`` context the rows are split over the devices
+  (:func:`fdiv_jax.parallel.map_rows`).
 
   Args:
     x: ``[n, dim]``.
@@ -138,21 +142,65 @@ def log_kernel_sum(x: ArrayLike,
   if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
     raise ValueError("x and y must be point clouds [n, dim] and [m, dim] of the same "
                      f"dim, got x.shape={x.shape}, y.shape={y.shape}")
-  bandwidth = _checks.positive("bandwidth", bandwidth)
+  return log_product_kernel_sum((x,), (y,), bandwidths=(bandwidth,), kernel=kernel,
+                                log_weights=log_weights, block_size=block_size)
+
+
+def log_product_kernel_sum(xs: Sequence[ArrayLike],
+                           ys: Sequence[ArrayLike],
+                           *,
+                           bandwidths: Sequence[ArrayLike],
+                           kernel: str = "gaussian",
+                           log_weights: ArrayLike | None = None,
+                           block_size: int = 1024) -> jax.Array:
+  r"""Blocked :math:`\log\sum_j w_j \prod_f k_f(x^f_i, y^f_j)` for every ``i``, ``[n]``.
+
+  A product kernel over paired feature sets ``f`` (e.g. inputs and targets),
+  one bandwidth each: the joint-space sums of the conditional CS divergence
+  and the CS mutual information. Same tiling, memory and sharding as
+  :func:`log_kernel_sum` (its one-feature case).
+
+  Args:
+    xs: Feature arrays ``[n, d_f]``, one per factor.
+    ys: Feature arrays ``[m, d_f]``, matching ``xs``.
+    bandwidths: One bandwidth > 0 per factor.
+    kernel: One of :data:`KERNELS` (every factor).
+    log_weights: Log weights of the rows of ``ys``, ``[m]`` (all ones if None).
+    block_size: Tile side.
+
+  Returns:
+    ``[n]`` log kernel sums.
+  """
+  xs = tuple(_checks.floating(f"xs[{f}]", a) for f, a in enumerate(xs))
+  ys = tuple(_checks.floating(f"ys[{f}]", a) for f, a in enumerate(ys))
+  if not xs or len(xs) != len(ys) or len(bandwidths) != len(xs):
+    raise ValueError(f"xs, ys and bandwidths must have one entry per factor, got "
+                     f"{len(xs)}, {len(ys)} and {len(bandwidths)}")
+  n, m = xs[0].shape[0], ys[0].shape[0]
+  for f, (a, b) in enumerate(zip(xs, ys)):
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or a.shape[0] != n or \
+        b.shape[0] != m:
+      raise ValueError(f"factor {f}: expected xs[{f}] [{n}, d] and ys[{f}] [{m}, d] of the "
+                       f"same d, got {a.shape} and {b.shape}")
+  bws = tuple(jnp.asarray(_checks.positive("bandwidth", b), xs[0].dtype) for b in bandwidths)
   _checks.one_of("kernel", kernel, KERNELS)
   if log_weights is None:
-    log_w = jnp.zeros((y.shape[0],), y.dtype)
+    log_w = jnp.zeros((m,), xs[0].dtype)
   else:
     log_w = _checks.floating("log_weights", log_weights)
-    if log_w.shape != (y.shape[0],):
-      raise ValueError(f"log_weights must have shape [{y.shape[0]}] (one per row of "
-                       f"y), got {log_w.shape}")
+    if log_w.shape != (m,):
+      raise ValueError(f"log_weights must have shape [{m}] (one per row of y), got "
+                       f"{log_w.shape}")
 
-  def tile(i, j):
-    return (log_kernel(squared_distances(x[i], y[j]), kernel=kernel,
-                       bandwidth=bandwidth) + log_w[j][None, :])
+  def rows(xs, ys, log_w, bws):
+    def tile(i, j):
+      out = log_w[j][None, :]
+      for a, b, bw in zip(xs, ys, bws):
+        out = out + log_kernel(squared_distances(a[i], b[j]), kernel=kernel, bandwidth=bw)
+      return out
+    return blocked_row_logsumexp(tile, xs[0].shape[0], m, block_size=block_size)
 
-  return blocked_row_logsumexp(tile, x.shape[0], y.shape[0], block_size=block_size)
+  return parallel.map_rows(rows, xs, ys, log_w, bws)
 
 
 def median_bandwidth(x: ArrayLike, y: ArrayLike | None = None, *,

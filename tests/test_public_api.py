@@ -7,7 +7,7 @@ import pytest
 import fdiv_jax
 
 MODULES = ["categorical", "cauchy_schwarz", "diffusion", "distill", "divergences", "flows",
-           "kernels", "math", "metrics", "targets",
+           "kernels", "math", "metrics", "parallel", "targets",
            "monte_carlo", "transport", "variational"]
 
 

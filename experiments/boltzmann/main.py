@@ -29,6 +29,7 @@ from experiments.common import cli
 from experiments.common import results as R
 from experiments.boltzmann import train as T
 from fdiv_jax import metrics as M
+from fdiv_jax import parallel
 
 SUMMARY = ("log_z_error", "reverse_ess", "forward_ess", "elbo", "eubo", "modes_covered",
            "mode_entropy", "sign_patterns", "energy_distance", "energy_clipped_fraction")
@@ -73,6 +74,7 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
     state = checkpoint.restore(ckpt, init) if job["history"] else None
     if state is None:
       state, job["history"], job["wall_s"], job["target_evals"] = init, [], 0.0, 0
+    state = parallel.replicate(state)
     done = len(job["history"])
     bar = tqdm(stages[done:], desc=f"{config.target} {method}", disable=not verbose,
                unit="stage")

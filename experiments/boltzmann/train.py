@@ -5,7 +5,8 @@ Every method is a list of *stages*, each a pure, jitted, seed-vmapped function
 objective (``fdiv_jax.monte_carlo.f_divergence`` with the registry entry, at a
 temperature), or one TA-BG level (importance-resample a buffer at the next
 temperature, then maximum likelihood on it). The runner in ``main.py``
-evaluates, checkpoints and NaN-checks between stages.
+evaluates, checkpoints and NaN-checks between stages. Under a ``jax.set_mesh``
+context every batch is split over the devices (``fdiv_jax.parallel``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import optax
 import fdiv_jax as fd
 from fdiv_jax import flows
 from fdiv_jax import metrics as M
+from fdiv_jax import parallel
 from fdiv_jax import targets
 
 
@@ -89,7 +91,8 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     self_normalize = divergence.name != "reverse_kl"
 
     def loss_fn(params, key):
-      x, log_q = flow.sample_and_log_prob(params, key, config.batch_size)
+      x, log_q = parallel.shard_batch(flow.sample_and_log_prob(params, key,
+                                                               config.batch_size))
       return fd.f_divergence(log_p(x, temperature), log_q, divergence=divergence,
                              self_normalize=self_normalize)
 
@@ -116,7 +119,7 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     def one(state, key):
       k_s, k_r, k_t = jax.random.split(jax.random.fold_in(key, state.step), 3)
       x, log_q = flow.sample_and_log_prob(jax.lax.stop_gradient(state.params), k_s, n)
-      x, log_q = jax.lax.stop_gradient((x, log_q))
+      x, log_q = parallel.shard_batch(jax.lax.stop_gradient((x, log_q)))
       log_w = log_p(x, temperature) - log_q
       threshold = jnp.quantile(log_w, config.clip_quantile)
       clipped = jnp.minimum(log_w, threshold)
@@ -125,7 +128,7 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
 
       def nll(params, k):
         idx = jax.random.randint(k, (config.batch_size,), 0, n)
-        return -jnp.mean(flow.log_prob(params, buffer[idx]))
+        return -jnp.mean(flow.log_prob(params, parallel.shard_batch(buffer[idx])))
 
       def body(state, i):
         return update(state, nll, jax.random.fold_in(k_t, i))

@@ -34,16 +34,28 @@ def load_config(package: str, name: str) -> Any:
 
 def run_main(argv, *, package: str, doc: str, default_workdir: str, run, outputs: str,
              fresh_help: str = "start over (ignore saved results)") -> None:
-  """The shared command line: ``--config``, ``--workdir``, ``--fresh``; runs
-  ``run(config, workdir, fresh=...)`` and prints what it wrote and how long it took."""
+  """The shared command line: ``--config``, ``--workdir``, ``--fresh``,
+  ``--distributed``; runs ``run(config, workdir, fresh=...)`` under a data mesh
+  over every device (batches split, parameters replicated; see
+  :mod:`fdiv_jax.parallel`) and prints what it wrote and how long it took."""
   import argparse
   import time
+
+  import jax
+
+  from fdiv_jax import parallel
   parser = argparse.ArgumentParser(description=doc.splitlines()[0])
   parser.add_argument("--config", default="default", help="configs/<name>.py")
   parser.add_argument("--workdir", default=default_workdir)
   parser.add_argument("--fresh", action="store_true", help=fresh_help)
+  parser.add_argument("--distributed", action="store_true",
+                      help="multi-host: jax.distributed.initialize() first (Cloud TPU "
+                      "pods, SLURM); the data mesh then spans every host's devices")
   args = parser.parse_args(argv)
   config = load_config(package, args.config)
+  if args.distributed:
+    parallel.initialize_distributed()
   start = time.perf_counter()
-  run(config, args.workdir, fresh=args.fresh)
+  with jax.set_mesh(parallel.data_mesh()):
+    run(config, args.workdir, fresh=args.fresh)
   print(f"wrote {args.workdir}/{outputs} in {time.perf_counter() - start:.0f} s")

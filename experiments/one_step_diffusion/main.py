@@ -33,6 +33,7 @@ from experiments.common import cli
 from experiments.common import results as R
 from experiments.one_step_diffusion import digits
 from experiments.one_step_diffusion import train as T
+from fdiv_jax import parallel
 import fdiv_jax as fd
 
 
@@ -128,6 +129,7 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
       job["history"].append(_record(0, _evaluate_seeds(student, state, task, config,
                                                        jax.random.PRNGKey(7)), None))
       R.write_json(path, out)
+    state = parallel.replicate(state)
     done = int(np.asarray(state.step)[0]) - int(np.asarray(init_state.step)[0])
     job["history"] = job["history"][:done // config.log_every + 1]
     bar = tqdm(range(done // config.log_every, chunks), desc=cli.divergence_label(spec),

@@ -6,7 +6,9 @@ and a discriminator on noised samples (``log r = log p_t / q_t``). One
 ``train_step(state, key) -> (state, metrics)`` runs ``critic_updates``
 fake-score/discriminator updates and one generator update with the f-distill
 surrogate of :mod:`fdiv_jax.distill`; the divergence is data (a registry
-record), so every divergence reuses the same code.
+record), so every divergence reuses the same code. Under a ``jax.set_mesh``
+context every batch is split over the devices (``fdiv_jax.parallel``):
+data-parallel training with replicated parameters.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import optax
 import fdiv_jax as fd
 from fdiv_jax import diffusion as D
 from fdiv_jax import distill
+from fdiv_jax import parallel
 
 
 def ring_teacher(config, modes: Sequence[int] | None = None) -> D.GaussianMixture:
@@ -196,20 +199,22 @@ def make_student(config, *, dim: int = 2) -> Student:
                  jnp.zeros((), jnp.int32))
 
   def sample(pg, key, n):
-    return gen.apply(pg, jax.random.normal(key, (n, latent)))
+    return gen.apply(pg, parallel.shard_batch(jax.random.normal(key, (n, latent))))
 
   def noise_levels(key):
-    u = jax.random.uniform(key, (b,))
+    u = parallel.shard_batch(jax.random.uniform(key, (b,)))
     return jnp.exp(jnp.log(config.sigma_min) +
                    u * (jnp.log(config.sigma_max) - jnp.log(config.sigma_min)))
 
   def critic_update(state, key, teacher):
     k = jax.random.split(key, 6)
     x_q = jax.lax.stop_gradient(sample(state.gen, k[0], b))
-    x_p = teacher.sample(k[1], b)
+    x_p = parallel.shard_batch(teacher.sample(k[1], b))
     sig_q, sig_p = noise_levels(k[2]), noise_levels(k[3])
-    xt_q = D.add_noise(x_q, jax.random.normal(k[4], x_q.shape), sigma=sig_q)
-    xt_p = D.add_noise(x_p, jax.random.normal(k[5], x_p.shape), sigma=sig_p)
+    e_q, e_p = parallel.shard_batch((jax.random.normal(k[4], x_q.shape),
+                                     jax.random.normal(k[5], x_p.shape)))
+    xt_q = D.add_noise(x_q, e_q, sigma=sig_q)
+    xt_p = D.add_noise(x_p, e_p, sigma=sig_p)
 
     def fake_loss(pf):
       w = D.edm_loss_weight(sig_q, sigma_data=sd)
@@ -233,7 +238,7 @@ def make_student(config, *, dim: int = 2) -> Student:
   def generator_update(state, key, teacher, divergence):
     k = jax.random.split(key, 3)
     sig = noise_levels(k[1])
-    eps = jax.random.normal(k[2], (b, dim))
+    eps = parallel.shard_batch(jax.random.normal(k[2], (b, dim)))
     bins = (distill.noise_level_bins(sig, sigma_min=config.sigma_min,
                                      sigma_max=config.sigma_max,
                                      num_bins=config.ratio_bins)
