@@ -18,7 +18,11 @@ Modules (one concept each):
 * :mod:`fdiv_jax.math` -- shared numerically stable helpers.
 """
 
-from fdiv_jax import categorical
+from fdiv_jax import _xla_workarounds
+
+_xla_workarounds.apply()  # before anything starts the CPU backend
+
+from fdiv_jax import categorical  # noqa: E402
 from fdiv_jax import cauchy_schwarz
 from fdiv_jax import diffusion
 from fdiv_jax import distill
