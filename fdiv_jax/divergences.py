@@ -432,17 +432,22 @@ def _alpha_f(l, alpha):
   near1 = jnp.abs(alpha - 1.0) < _ALPHA_EPS
   near0 = jnp.abs(alpha) < _ALPHA_EPS
   a = jnp.where(near1 | near0, 0.5, alpha)
+  # Each branch sees l only where it is selected (0 elsewhere), so an
+  # unselected branch cannot overflow and poison the gradient (inf * 0).
+  lg = jnp.where(near1 | near0, 0.0, l)
+  l1 = jnp.where(near1, l, 0.0)
+  l0 = jnp.where(near0, l, 0.0)
   # E(x) = e^x - 1 - x >= 0; numerator = E(a l) - a E(l).
   e = lambda x: jnp.expm1(x) - x
-  general = (e(a * l) - a * e(l)) / (a * (a - 1.0))
+  general = (e(a * lg) - a * e(lg)) / (a * (a - 1.0))
   # alpha -> 1: K + eps (l^2 e^l / 2 - K), K = u log u - u + 1.
-  u = jnp.exp(l)
-  k = l * u - jnp.expm1(l)
+  u = jnp.exp(l1)
+  k = l1 * u - jnp.expm1(l1)
   eps1 = alpha - 1.0
-  lim1 = k + eps1 * (0.5 * l * l * u - k)
+  lim1 = k + eps1 * (0.5 * l1 * (l1 * u) - k)
   # alpha -> 0: E(l) + alpha (E(l) - l^2 / 2), E(l) = u - 1 - log u.
-  el = e(l)
-  lim0 = el + alpha * (el - 0.5 * l * l)
+  el = e(l0)
+  lim0 = el + alpha * (el - 0.5 * l0 * l0)
   return jnp.where(near1, lim1, jnp.where(near0, lim0, general))
 
 

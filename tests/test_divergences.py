@@ -311,3 +311,14 @@ def test_reversed_is_the_csiszar_dual(entry_id):
                              atol=1e-5)
   custom = fd.from_generator(div.f)
   np.testing.assert_allclose(custom.reversed().f(l), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 2.0, 3.0])  # alpha < 0: u^alpha = inf there
+def test_alpha_gradient_finite_at_extreme_negative_log_ratio(alpha):
+  # Regression: the unselected alpha -> 1 branch overflowed (l^2 u = inf * 0)
+  # and turned the gradient into NaN at log u = -1e20 (found by
+  # benchmarks/divergences_vs_tfp.py; TFP's amari_alpha stays finite there).
+  div = fd.get("alpha", alpha=alpha)
+  for log_u in (-1e10, -1e20, -1e30):
+    value, grad = jax.value_and_grad(lambda l: div.f(l))(jnp.float32(log_u))
+    assert np.isfinite(value) and np.isfinite(grad), (alpha, log_u, value, grad)

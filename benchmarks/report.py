@@ -1,0 +1,151 @@
+"""Tables (``benchmarks/RESULTS.md``) and plots (``benchmarks/results/*.png``) from
+the JSON results, one column group per platform that has results (cpu, gpu).
+
+Usage: python -m benchmarks.report
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from benchmarks import common
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLATFORMS = ("cpu", "gpu", "tpu")
+
+
+def _fmt(v, spec=".3g"):
+  return "-" if v is None else format(v, spec)
+
+
+def tfp_table(plat, res):
+  batches = [str(b) for b in res["batches"]]
+  head = ["divergence", "same value"] + [f"ratio @ {int(b):.0e}" for b in batches] + [
+      "max finite log u (fdiv / tfp)", "min finite log u (fdiv / tfp)"]
+  lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  for r in res["rows"]:
+    pos, neg = r["max_finite_log_u_pos"], r["max_finite_log_u_neg"]
+    cells = [r["divergence"], "yes" if r["value_rel_diff"] < 1e-5 else
+             f"rel diff {r['value_rel_diff']:.1e}"]
+    cells += [f"{r['throughput'][b]['ratio']:.2f}" for b in batches]
+    cells += [f"{pos['fdiv_jax']:g} / {pos['tfp']:g}", f"-{neg['fdiv_jax']:g} / -{neg['tfp']:g}"]
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+def sinkhorn_table(res):
+  head = ["n", "iterations", "fdiv_jax s", "raw OTT s", "wrapper overhead", "POT s",
+          "fdiv_jax speed-up vs POT", "value fdiv / OTT / POT"]
+  lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  for r in res["rows"]:
+    s, v = r["seconds"], r["value"]
+    lines.append("| " + " | ".join([
+        str(r["n"]), str(r["iters"]), _fmt(s["fdiv_jax"]), _fmt(s["ott"]),
+        f"{100 * r['overhead_vs_ott']:+.1f}%", _fmt(s.get("pot")),
+        _fmt(r.get("speedup_vs_pot"), ".1f") + ("x" if "speedup_vs_pot" in r else ""),
+        f"{v['fdiv_jax']:.4f} / {v['ott']:.4f} / {_fmt(v.get('pot'), '.4f')}"]) + " |")
+  return "\n".join(lines)
+
+
+def kernels_table(res):
+  head = ["d", "n", "blocked s", "blocked peak MiB", "GFLOP/s", "% of matmul", "dense s",
+          "dense peak MiB"]
+  lines = [f"Measured matmul rate (the ceiling): {res['matmul_flops'] / 1e9:.0f} GFLOP/s.", "",
+           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  for r in res["rows"]:
+    b, d = r["blocked"], r["dense"]
+    lines.append("| " + " | ".join([
+        str(r["d"]), f"{r['n']:.0e}", _fmt(b.get("seconds")),
+        f"{b['peak_bytes'] / 2**20:.1f}", _fmt(b.get("gflops"), ".1f"),
+        _fmt(None if b.get("fraction_of_matmul") is None else
+             100 * b["fraction_of_matmul"], ".0f"),
+        "not run" if d.get("seconds") is None else _fmt(d["seconds"]),
+        f"{d['peak_bytes'] / 2**20:.1f}"]) + " |")
+  return "\n".join(lines)
+
+
+def training_table(res):
+  o, b = res["one_step_diffusion"], res["boltzmann"]
+  lines = [f"- one-step diffusion (f-distill, batch {o['batch']}, {o['critic_updates']} critic "
+           f"updates per step): {o['steps_per_s']:.1f} train steps/s",
+           f"- Boltzmann GMM-40 (spline flow, batch {b['batch']}): reverse-KL "
+           f"{b['reverse_kl_steps_per_s']:.1f} steps/s; one TA-BG level (resample "
+           f"{b['buffer']} + {b['ml_steps']} ML steps) {b['tabg_level_s']:.2f} s", "",
+           "| coupling layers | compile s (lax.scan) | compile s (distrax.Chain) | "
+           "step ms (scan) | step ms (Chain) |", "|---|---|---|---|---|"]
+  for r in res["compile_vs_depth"]:
+    lines.append(f"| {r['layers']} | {r['scan']['compile_s']:.2f} | "
+                 f"{r['chain']['compile_s']:.2f} | {1e3 * r['scan']['step_s']:.1f} | "
+                 f"{1e3 * r['chain']['step_s']:.1f} |")
+  return "\n".join(lines)
+
+
+def plots(plat):
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  tfp = common.load("divergences_vs_tfp", plat)
+  ker = common.load("kernels", plat)
+  fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+  if tfp:
+    for r in tfp["rows"]:
+      bs = [int(b) for b in r["throughput"]]
+      axes[0].plot(bs, [v["ratio"] for v in r["throughput"].values()], marker=".",
+                   label=r["divergence"])
+    axes[0].axhline(1.0, color="k", lw=0.8)
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("batch")
+    axes[0].set_ylabel("throughput fdiv_jax / TFP")
+    axes[0].legend(fontsize=6, ncol=2)
+  if ker:
+    for d in sorted({r["d"] for r in ker["rows"]}):
+      rows = [r for r in ker["rows"] if r["d"] == d]
+      axes[1].plot([r["n"] for r in rows], [r["blocked"]["peak_bytes"] / 2**20 for r in rows],
+                   marker="o", label=f"blocked d={d}")
+      axes[1].plot([r["n"] for r in rows], [r["dense"]["peak_bytes"] / 2**20 for r in rows],
+                   marker="x", ls="--", label=f"dense d={d}")
+    axes[1].set_xscale("log")
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("n")
+    axes[1].set_ylabel("peak memory (MiB, XLA plan)")
+    axes[1].legend(fontsize=6)
+  fig.suptitle(f"fdiv_jax benchmarks ({plat})", fontsize=9)
+  fig.tight_layout()
+  path = os.path.join(common.RESULTS, f"{plat}.png")
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def main():
+  out = ["# Benchmark results", "",
+         "Generated by `python -m benchmarks.report` from `benchmarks/results/<platform>/*.json`"
+         " (written by `make bench`).", ""]
+  for plat in PLATFORMS:
+    sections = [("divergences_vs_tfp", "Registry / Monte-Carlo losses vs TFP "
+                 "(value + gradient throughput ratio fdiv_jax / TFP; > 1 = fdiv_jax faster)",
+                 lambda r: tfp_table(plat, r)),
+                ("sinkhorn", "Sinkhorn divergence vs raw OTT and POT", sinkhorn_table),
+                ("kernels", "Cauchy-Schwarz divergence: blocked vs dense", kernels_table),
+                ("training", "Training throughput and compile time vs depth",
+                 training_table)]
+    found = [(common.load(n, plat), t, f) for n, t, f in sections]
+    if not any(r for r, _, _ in found):
+      continue
+    m = next(r for r, _, _ in found if r)["machine"]
+    out += [f"## {plat.upper()}: {m['device']} ({m['cpu']}, {m['cores']} cores; jax {m['jax']})",
+            ""]
+    for res, title, fn in found:
+      if res:
+        out += [f"### {title}", "", fn(res), ""]
+    out += [f"![{plat}](results/{plat}.png)", ""]
+    plots(plat)
+  with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
+    f.write("\n".join(out))
+  print("wrote benchmarks/RESULTS.md")
+
+
+if __name__ == "__main__":
+  main()
