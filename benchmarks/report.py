@@ -57,7 +57,8 @@ def kernels_table(res):
   for r in res["rows"]:
     b, d = r["blocked"], r["dense"]
     lines.append("| " + " | ".join([
-        str(r["d"]), f"{r['n']:.0e}", _fmt(b.get("seconds")),
+        str(r["d"]), f"{r['n']:.0e}",
+        "compiled only" if b.get("seconds") is None else _fmt(b["seconds"]),
         f"{b['peak_bytes'] / 2**20:.1f}", _fmt(b.get("gflops"), ".1f"),
         _fmt(None if b.get("fraction_of_matmul") is None else
              100 * b["fraction_of_matmul"], ".0f"),

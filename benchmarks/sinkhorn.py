@@ -39,7 +39,7 @@ def main(argv=None):
   parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000])
   parser.add_argument("--iters", type=int, default=100)
   parser.add_argument("--epsilon", type=float, default=0.1)
-  parser.add_argument("--no-pot", action="store_true")
+  parser.add_argument("--pot-max", type=int, default=2000, help="largest n run with POT")
   args = parser.parse_args(argv)
   eps, iters = args.epsilon, args.iters
   # OTT's own defaults otherwise (implicit differentiation, inner_iterations 10):
@@ -74,7 +74,7 @@ def main(argv=None):
       t["fdiv_jax"].append(common.timeit(lambda: ours(x, y), min_time=0.5, max_reps=10))
       t["ott"].append(common.timeit(lambda: raw(x, y), min_time=0.5, max_reps=10))
     rec["seconds"] = {k: min(v) for k, v in t.items()}
-    if not args.no_pot:
+    if n <= args.pot_max:
       import ot
       xn, yn = np.asarray(x, np.float64), np.asarray(y, np.float64)
       run = lambda: ot.bregman.empirical_sinkhorn_divergence(
