@@ -13,7 +13,9 @@ divergence and MMD non-negative. :func:`log_kernel_sum` computes
 ``block_size x block_size`` pairs (``lax.map`` over row blocks, ``lax.scan``
 over column blocks with a running ``logaddexp``), so memory is
 O(block_size^2 + n + m), never O(n m), and values stay finite when every
-kernel value underflows.
+kernel value underflows. The Gaussian kernel takes a faster path with the
+log-sum-exp shift in closed form (one matmul + one exp per pair, about 2x
+faster) and falls back to the running maximum only when a row underflows.
 """
 
 from __future__ import annotations
@@ -111,6 +113,54 @@ def blocked_row_logsumexp(
   return out.reshape(-1)[:rows]
 
 
+# A row whose scaled sum falls below this has (nearly) underflowed in the
+# fast Gaussian path; the exact log-domain path is then used instead.
+_UNDERFLOW = 1e-30
+
+
+def _gaussian_row_sums(x: jax.Array, y: jax.Array, log_w: jax.Array, *,
+                       block_size: int) -> tuple[jax.Array, jax.Array]:
+  r"""Fast path of the Gaussian kernel sums on pre-scaled points (bandwidth 1).
+
+  With :math:`c_j = \log w_j - \|y_j\|^2/2`, :math:`M = \max_j \log w_j`,
+
+  .. math::
+    \log\sum_j w_j e^{-\|x_i - y_j\|^2/2}
+      = M + \log\sum_j \exp\big(x_i^\top y_j + c_j - \|x_i\|^2/2 - M\big),
+
+  and every exponent is :math:`\le 0` (it is :math:`\log k_{ij} + \log w_j -
+  M`), so the shift is known in closed form: one matmul, one add and one exp
+  per pair, no running maximum. Returns the log sums and the scaled sums (a
+  row whose sum underflows needs the exact path).
+  """
+  n, m, dim = x.shape[0], y.shape[0], x.shape[1]
+  b, c = min(block_size, n), min(block_size, m)
+  xp, _ = _pad_rows(x, b)
+  pad = (-m) % c
+  if pad:
+    y = jnp.concatenate([y, jnp.broadcast_to(y[:1], (pad, dim))])
+    log_w = jnp.concatenate([log_w, jnp.full((pad,), -jnp.inf, log_w.dtype)])
+  top = jnp.max(log_w)
+  top = jnp.where(jnp.isfinite(top), top, 0.0)
+  yb = y.reshape(-1, c, dim)
+  col_terms = log_w.reshape(-1, c) - 0.5 * jnp.sum(yb * yb, axis=-1)
+
+  def row_block(xr):
+    shift = 0.5 * jnp.sum(xr * xr, axis=-1) + top
+
+    def col_step(acc, block):
+      yc, cc = block
+      return acc + jnp.sum(jnp.exp(xr @ yc.T + cc[None, :] - shift[:, None]), axis=1), None
+
+    acc, _ = jax.lax.scan(col_step, jnp.zeros((b,), x.dtype), (yb, col_terms))
+    return acc
+
+  acc = jax.lax.map(row_block, xp.reshape(-1, b, dim)).reshape(-1)[:n]
+  # Double where: an underflowed row (whose value the caller replaces) must
+  # not put log(0) in the gradient graph.
+  return top + jnp.log(jnp.where(acc > _UNDERFLOW, acc, 1.0)), acc
+
+
 def log_kernel_sum(x: ArrayLike,
                    y: ArrayLike,
                    *,
@@ -198,7 +248,17 @@ def log_product_kernel_sum(xs: Sequence[ArrayLike],
       for a, b, bw in zip(xs, ys, bws):
         out = out + log_kernel(squared_distances(a[i], b[j]), kernel=kernel, bandwidth=bw)
       return out
-    return blocked_row_logsumexp(tile, xs[0].shape[0], m, block_size=block_size)
+
+    def exact():
+      return blocked_row_logsumexp(tile, xs[0].shape[0], m, block_size=block_size)
+
+    if kernel != "gaussian":
+      return exact()
+    # A product of Gaussians is one Gaussian on the features scaled by 1/bandwidth.
+    x = jnp.concatenate([a / bw for a, bw in zip(xs, bws)], axis=-1)
+    y = jnp.concatenate([b / bw for b, bw in zip(ys, bws)], axis=-1)
+    fast, scaled = _gaussian_row_sums(x, y, log_w, block_size=block_size)
+    return jax.lax.cond(jnp.any(scaled < _UNDERFLOW), exact, lambda: fast)
 
   return parallel.map_rows(rows, xs, ys, log_w, bws)
 
