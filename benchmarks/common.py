@@ -59,6 +59,28 @@ def timeit(fn: Callable[[], Any], *, min_time: float = 0.2, max_reps: int = 50,
   return statistics.median(times)
 
 
+def compare(fn_a: Callable[[], Any], fn_b: Callable[[], Any], *, min_time: float = 1.0,
+            max_reps: int = 2000) -> tuple[float, float]:
+  """Median seconds of ``fn_a()`` and ``fn_b()``, called alternately (A B A B ...).
+
+  Interleaving makes both see the same machine state (frequency, cache, other
+  load), so their ratio is far less noisy than two separate timings.
+  """
+  block(fn_a())
+  block(fn_b())
+  ta, tb = [], []
+  start = time.perf_counter()
+  while len(ta) < max_reps and (len(ta) < 5 or time.perf_counter() - start < min_time):
+    t0 = time.perf_counter()
+    block(fn_a())
+    t1 = time.perf_counter()
+    block(fn_b())
+    t2 = time.perf_counter()
+    ta.append(t1 - t0)
+    tb.append(t2 - t1)
+  return statistics.median(ta), statistics.median(tb)
+
+
 def compile_stats(fn: Callable, *args) -> dict:
   """Compile ``jit(fn)(*args)`` without running it: seconds and XLA's memory plan.
 

@@ -99,9 +99,7 @@ def main(argv=None):
       lp = 2.0 * jax.random.normal(k1, (n,))
       lq = jax.random.normal(k2, (n,))
       f_ours, f_tfp = value_and_grad(ours), value_and_grad(theirs)
-      # Interleaved repeats, best of 3 medians: the two share the machine's state.
-      t_ours = min(common.timeit(lambda: f_ours(lp, lq)) for _ in range(3))
-      t_tfp = min(common.timeit(lambda: f_tfp(lp, lq)) for _ in range(3))
+      t_ours, t_tfp = common.compare(lambda: f_ours(lp, lq), lambda: f_tfp(lp, lq))
       rec["throughput"][str(n)] = {"fdiv_jax_per_s": n / t_ours, "tfp_per_s": n / t_tfp,
                                    "ratio": t_tfp / t_ours}
     rows.append(rec)

@@ -426,28 +426,47 @@ def _triangular() -> Divergence:
 _ALPHA_EPS = 1e-3
 
 
+def _alpha_general(l, a):
+  # (expm1(a l) - a expm1(l)) / (a (a - 1)): the linear terms of
+  # u^a - 1 - a(u - 1) cancel exactly in this form.
+  return (jnp.expm1(a * l) - a * jnp.expm1(l)) / (a * (a - 1.0))
+
+
+def _alpha_near1(l, alpha):
+  # alpha -> 1: K + eps (l^2 e^l / 2 - K), K = u log u - u + 1.
+  u = jnp.exp(l)
+  k = l * u - jnp.expm1(l)
+  return k + (alpha - 1.0) * (0.5 * l * (l * u) - k)
+
+
+def _alpha_near0(l, alpha):
+  # alpha -> 0: E(l) + alpha (E(l) - l^2 / 2), E(l) = u - 1 - log u.
+  el = jnp.expm1(l) - l
+  return el + alpha * (el - 0.5 * l * l)
+
+
 def _alpha_f(l, alpha):
   r"""Amari alpha generator (u^a - 1 - a(u - 1)) / (a(a - 1)), stable in l."""
+  if not isinstance(alpha, jax.core.Tracer) and np.ndim(alpha) == 0:
+    # A concrete order (the usual case: a registry record closed over by a
+    # jitted loss): pick the one formula that applies at trace time.
+    a = float(alpha)
+    l = jnp.asarray(l)
+    if abs(a - 1.0) < _ALPHA_EPS:
+      return _alpha_near1(l, jnp.asarray(a, l.dtype))
+    if abs(a) < _ALPHA_EPS:
+      return _alpha_near0(l, jnp.asarray(a, l.dtype))
+    return _alpha_general(l, jnp.asarray(a, l.dtype))
+  # A traced order (vmap / grad over alpha): every formula, selected per element.
   l, alpha = jnp.broadcast_arrays(l, jnp.asarray(alpha, l.dtype))
   near1 = jnp.abs(alpha - 1.0) < _ALPHA_EPS
   near0 = jnp.abs(alpha) < _ALPHA_EPS
-  a = jnp.where(near1 | near0, 0.5, alpha)
   # Each branch sees l only where it is selected (0 elsewhere), so an
   # unselected branch cannot overflow and poison the gradient (inf * 0).
-  lg = jnp.where(near1 | near0, 0.0, l)
-  l1 = jnp.where(near1, l, 0.0)
-  l0 = jnp.where(near0, l, 0.0)
-  # E(x) = e^x - 1 - x >= 0; numerator = E(a l) - a E(l).
-  e = lambda x: jnp.expm1(x) - x
-  general = (e(a * lg) - a * e(lg)) / (a * (a - 1.0))
-  # alpha -> 1: K + eps (l^2 e^l / 2 - K), K = u log u - u + 1.
-  u = jnp.exp(l1)
-  k = l1 * u - jnp.expm1(l1)
-  eps1 = alpha - 1.0
-  lim1 = k + eps1 * (0.5 * l1 * (l1 * u) - k)
-  # alpha -> 0: E(l) + alpha (E(l) - l^2 / 2), E(l) = u - 1 - log u.
-  el = e(l0)
-  lim0 = el + alpha * (el - 0.5 * l0 * l0)
+  general = _alpha_general(jnp.where(near1 | near0, 0.0, l),
+                           jnp.where(near1 | near0, 0.5, alpha))
+  lim1 = _alpha_near1(jnp.where(near1, l, 0.0), alpha)
+  lim0 = _alpha_near0(jnp.where(near0, l, 0.0), alpha)
   return jnp.where(near1, lim1, jnp.where(near0, lim0, general))
 
 
