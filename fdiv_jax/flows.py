@@ -78,14 +78,24 @@ def _masks(dim: int, num_layers: int) -> jax.Array:
   return jnp.stack([even if l % 2 == 0 else ~even for l in range(num_layers)])
 
 
+def _marginal_spline(p: jax.Array, bound: float) -> distrax.Bijector:
+  """Elementwise (unconditional) RQ spline on every coordinate; ``p [d, 3K+1]``."""
+  return distrax.Block(distrax.RationalQuadraticSpline(
+      p, range_min=-bound, range_max=bound, boundary_slopes="identity"), ndims=1)
+
+
 def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim: int,
-               inner: Callable[[jax.Array], distrax.Bijector], base_scale: float) -> Flow:
+               inner: Callable[[jax.Array], distrax.Bijector], base_scale: float,
+               marginal_bins: int = 0, marginal_bound: float = 5.0) -> Flow:
   if dim < 2:
     raise ValueError(f"dim must be >= 2 for coupling layers, got {dim}")
   if num_layers < 1:
     raise ValueError(f"num_layers must be >= 1, got {num_layers}")
   if base_scale <= 0:
     raise ValueError(f"base_scale must be > 0, got {base_scale}")
+  if marginal_bins < 0 or marginal_bound <= 0:
+    raise ValueError(f"marginal_bins must be >= 0 and marginal_bound > 0, got "
+                     f"{marginal_bins} and {marginal_bound}")
   conditioner = _Conditioner(tuple(hidden), dim, params_per_dim)
   masks = _masks(dim, num_layers)
   base = distrax.MultivariateNormalDiag(jnp.zeros(dim), jnp.full(dim, base_scale))
@@ -96,7 +106,15 @@ def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim:
 
   def init(key):
     keys = jax.random.split(key, num_layers)
-    return jax.vmap(lambda k: conditioner.init(k, jnp.zeros((1, dim))))(keys)
+    couplings = jax.vmap(lambda k: conditioner.init(k, jnp.zeros((1, dim))))(keys)
+    if not marginal_bins:
+      return couplings
+    # Zero spline parameters: equal bins, unit slopes, i.e. the identity.
+    return {"couplings": couplings,
+            "marginal": jnp.zeros((dim, 3 * marginal_bins + 1), jnp.float32)}
+
+  def split(params):
+    return (params["couplings"], params["marginal"]) if marginal_bins else (params, None)
 
   def through_layers(params, x, *, inverse: bool):
     """Applies every layer (in reverse order for the inverse); sums log-dets."""
@@ -113,22 +131,31 @@ def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim:
     return y, log_det
 
   def sample_and_log_prob(params, key, n):
+    couplings, marginal = split(params)
     z, log_base = base.sample_and_log_prob(seed=key, sample_shape=(n,))
-    x, log_det = through_layers(params, z, inverse=False)
+    x, log_det = through_layers(couplings, z, inverse=False)
+    if marginal is not None:
+      x, ld = _marginal_spline(marginal, marginal_bound).forward_and_log_det(x)
+      log_det = log_det + ld
     return x, log_base - log_det
 
   def log_prob(params, x):
     x = jnp.asarray(x)
     if x.shape[-1] != dim:
       raise ValueError(f"x must have a last axis of size {dim}, got shape {x.shape}")
-    z, log_det = through_layers(params, x, inverse=True)
-    return base.log_prob(z) + log_det
+    couplings, marginal = split(params)
+    log_det = 0.0
+    if marginal is not None:
+      x, log_det = _marginal_spline(marginal, marginal_bound).inverse_and_log_det(x)
+    z, ld = through_layers(couplings, x, inverse=True)
+    return base.log_prob(z) + ld + log_det
 
   return Flow(init, sample_and_log_prob, log_prob, dim)
 
 
 def real_nvp(dim: int, *, num_layers: int = 12, hidden: Sequence[int] = (64, 64),
-             scale_max: float = 3.0, base_scale: float = 1.0) -> Flow:
+             scale_max: float = 3.0, base_scale: float = 1.0, marginal_bins: int = 0,
+             marginal_bound: float = 5.0) -> Flow:
   r"""RealNVP: affine couplings :math:`y = x e^{a} + b` with :math:`|a| \le` ``scale_max``.
 
   Example:
@@ -145,6 +172,12 @@ def real_nvp(dim: int, *, num_layers: int = 12, hidden: Sequence[int] = (64, 64)
     hidden: Conditioner widths.
     scale_max: Bound on the log-scale (keeps log-dets finite).
     base_scale: Standard deviation of the Gaussian base.
+    marginal_bins: If > 0, a last, elementwise rational-quadratic spline layer
+      with this many bins on every coordinate (unconditional parameters
+      ``[dim, 3K+1]``; identity at init). Affine couplings can only make a
+      coordinate multimodal through other, dependent coordinates; this layer
+      makes it directly (Many-Well's independent double wells need it).
+    marginal_bound: Half-width of that spline's interval (data units).
   """
   if scale_max <= 0:
     raise ValueError(f"scale_max must be > 0, got {scale_max}")
@@ -153,7 +186,8 @@ def real_nvp(dim: int, *, num_layers: int = 12, hidden: Sequence[int] = (64, 64)
     log_scale = scale_max * jnp.tanh(p[..., 1] / scale_max)
     return distrax.ScalarAffine(shift=p[..., 0], log_scale=log_scale)
 
-  return _make_flow(dim, num_layers, hidden, 2, affine, base_scale)
+  return _make_flow(dim, num_layers, hidden, 2, affine, base_scale, marginal_bins,
+                    marginal_bound)
 
 
 def spline_flow(dim: int, *, num_layers: int = 8, hidden: Sequence[int] = (64, 64),

@@ -13,6 +13,9 @@ from fdiv_jax import targets
 
 KEY = jax.random.PRNGKey(0)
 FLOWS = {"real_nvp": lambda d: flows.real_nvp(d, num_layers=4, hidden=(16,), base_scale=1.5),
+         "real_nvp_marginal": lambda d: flows.real_nvp(d, num_layers=4, hidden=(16,),
+                                                       base_scale=1.5, marginal_bins=6,
+                                                       marginal_bound=6.0),
          "spline": lambda d: flows.spline_flow(d, num_layers=4, hidden=(16,), num_bins=5,
                                                bound=6.0, base_scale=1.5)}
 

@@ -43,7 +43,8 @@ def make_flow(config, dim: int) -> flows.Flow:
                              base_scale=config.base_scale)
   if config.flow == "real_nvp":
     return flows.real_nvp(dim, num_layers=config.layers, hidden=config.hidden,
-                          base_scale=config.base_scale)
+                          base_scale=config.base_scale, marginal_bins=config.marginal_bins,
+                          marginal_bound=config.marginal_bound)
   raise ValueError(f"flow must be 'spline' or 'real_nvp', got {config.flow!r}")
 
 

@@ -15,6 +15,8 @@ class Config:
   bins: int = 12
   bound: float = 50.0                   # spline interval half-width (target units)
   base_scale: float = 15.0
+  marginal_bins: int = 0                # real_nvp: a last elementwise spline layer (0: none)
+  marginal_bound: float = 5.0
   # Optimisation.
   batch_size: int = 512
   learning_rate: float = 1e-3
