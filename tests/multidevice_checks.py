@@ -49,10 +49,9 @@ def check_library():
   losses = {
       name: (lambda lp, lq, d=fd.get(name): fd.f_divergence(lp, lq, divergence=d,
                                                              self_normalize=True))
-      for name in ("kl", "reverse_kl", "js", "squared_hellinger")}
+      for name in ("kl", "alpha")}
   kernel = {
       "cs": lambda a, b: fd.cauchy_schwarz_divergence(a, b, bandwidth=0.7, block_size=128),
-      "mmd": lambda a, b: fd.mmd(a, b, bandwidth=0.7, block_size=128),
       "row_sums": lambda a, b: fd.kernels.log_kernel_sum(a, b, bandwidth=0.7,
                                                          block_size=128),
       "cs_mi": lambda a, b: fd.cauchy_schwarz_mutual_information(
@@ -89,7 +88,8 @@ def check_boltzmann():
   from experiments.boltzmann import train as T
   from experiments.boltzmann.configs import test as test_config
   import dataclasses
-  config = dataclasses.replace(test_config.get_config(), seeds=1)
+  # RealNVP: the same training code as the spline default, a fraction of the compile time.
+  config = dataclasses.replace(test_config.get_config(), seeds=1, flow="real_nvp")
   target = T.make_target(config.target)
   flow = T.make_flow(config, target.dim)
   trainer = T.make_trainer(config, target, flow, None)
