@@ -124,7 +124,10 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
       log_w = log_p(x, temperature) - log_q
       threshold = jnp.quantile(log_w, config.clip_quantile)
       clipped = jnp.minimum(log_w, threshold)
-      buffer = x[jax.random.categorical(k_r, clipped, shape=(n,))]
+      # Multinomial resampling by inverse CDF: O(n log n). (categorical with
+      # shape (n,) would draw an n x n Gumbel array: 10 GB at n = 50 000.)
+      probs = jax.nn.softmax(clipped)
+      buffer = x[jax.random.choice(k_r, n, shape=(n,), replace=True, p=probs)]
       ess = M.reverse_ess(clipped, jnp.zeros_like(clipped))
 
       def nll(params, k):
