@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -200,3 +201,20 @@ def test_boltzmann_other_targets_run(tmp_path, config_name):
     assert np.all(np.isfinite(last["log_z_error"])) and np.all(np.isfinite(last["eubo"]))
     if config_name == "many_well":
       assert all(1 <= s <= 2**16 for s in last["sign_patterns"])
+
+
+@pytest.mark.parametrize("resample", ["gumbel", "inverse_cdf"])
+def test_boltzmann_tabg_resampling_schemes(resample):
+  from experiments.boltzmann import train as T
+  from experiments.boltzmann.configs import test as test_config
+  config = dataclasses.replace(test_config.get_config(), seeds=1, flow="real_nvp",
+                               resample=resample)
+  target = T.make_target(config.target)
+  trainer = T.make_trainer(config, target, T.make_flow(config, target.dim), None)
+  keys = jax.random.split(jax.random.PRNGKey(0), 1)
+  state, metrics = trainer.tabg_level(3.0, "level").run(jax.vmap(trainer.init)(keys), keys)
+  assert np.all(np.isfinite(metrics["loss"]))
+  assert 0.0 < float(metrics["buffer_ess"][0]) <= 1.0
+  with pytest.raises(ValueError, match="resample must be"):
+    T.make_trainer(dataclasses.replace(config, resample="systematic"), target,
+                   T.make_flow(config, target.dim), None)

@@ -31,6 +31,7 @@ class Config:
   ml_steps: int = 100                   # per level
   final_levels: int = 2                 # extra resample-and-fit rounds at T = 1
   clip_quantile: float = 0.999          # log w above this quantile is clipped
+  resample: str = "gumbel"              # "gumbel" (n x n memory) or "inverse_cdf" (O(n))
   energy_clip: float = 1e4              # U = -log p clipped at this value
   # Evaluation.
   eval_samples: int = 10_000
