@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from fdiv_jax import _checks
+from fdiv_jax import math as fmath
 from fdiv_jax import parallel
 
 __all__ = [
@@ -67,14 +68,6 @@ def log_kernel(sq_dist: ArrayLike, *, kernel: str, bandwidth: ArrayLike) -> jax.
     dist = jnp.where(positive, jnp.sqrt(jnp.where(positive, sq_dist, 1.0)), 0.0)
     return -dist / bandwidth
   return -0.5 * jnp.log1p(sq_dist / (bandwidth * bandwidth))
-
-
-def _pad_rows(x: jax.Array, block: int) -> tuple[jax.Array, int]:
-  n = x.shape[0]
-  pad = (-n) % block
-  if pad:
-    x = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad,) + x.shape[1:])], axis=0)
-  return x, n
 
 
 def blocked_row_logsumexp(
@@ -135,11 +128,8 @@ def _gaussian_row_sums(x: jax.Array, y: jax.Array, log_w: jax.Array, *,
   """
   n, m, dim = x.shape[0], y.shape[0], x.shape[1]
   b, c = min(block_size, n), min(block_size, m)
-  xp, _ = _pad_rows(x, b)
-  pad = (-m) % c
-  if pad:
-    y = jnp.concatenate([y, jnp.broadcast_to(y[:1], (pad, dim))])
-    log_w = jnp.concatenate([log_w, jnp.full((pad,), -jnp.inf, log_w.dtype)])
+  xp = fmath.pad_rows(x, b)
+  y, log_w = fmath.pad_rows(y, c), fmath.pad_rows(log_w, c, value=-jnp.inf)
   top = jnp.max(log_w)
   top = jnp.where(jnp.isfinite(top), top, 0.0)
   yb = y.reshape(-1, c, dim)
@@ -187,13 +177,8 @@ def log_kernel_sum(x: ArrayLike,
   Returns:
     ``[n]`` log kernel sums.
   """
-  x = _checks.floating("x", x)
-  y = _checks.floating("y", y)
-  if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-    raise ValueError("x and y must be point clouds [n, dim] and [m, dim] of the same "
-                     f"dim, got x.shape={x.shape}, y.shape={y.shape}")
-  return log_product_kernel_sum((x,), (y,), bandwidths=(bandwidth,), kernel=kernel,
-                                log_weights=log_weights, block_size=block_size)
+  return _product_sum((x,), (y,), (bandwidth,), kernel=kernel, log_weights=log_weights,
+                      block_size=block_size, names=("x", "y"))
 
 
 def log_product_kernel_sum(xs: Sequence[ArrayLike],
@@ -221,17 +206,27 @@ def log_product_kernel_sum(xs: Sequence[ArrayLike],
   Returns:
     ``[n]`` log kernel sums.
   """
-  xs = tuple(_checks.floating(f"xs[{f}]", a) for f, a in enumerate(xs))
-  ys = tuple(_checks.floating(f"ys[{f}]", a) for f, a in enumerate(ys))
   if not xs or len(xs) != len(ys) or len(bandwidths) != len(xs):
     raise ValueError(f"xs, ys and bandwidths must have one entry per factor, got "
                      f"{len(xs)}, {len(ys)} and {len(bandwidths)}")
-  n, m = xs[0].shape[0], ys[0].shape[0]
+  return _product_sum(xs, ys, bandwidths, kernel=kernel, log_weights=log_weights,
+                      block_size=block_size)
+
+
+def _product_sum(xs, ys, bandwidths, *, kernel, log_weights, block_size,
+                 names=("xs[{f}]", "ys[{f}]")):
+  """:func:`log_product_kernel_sum` after its factor count check; ``names``
+  words the errors (``("x", "y")`` for :func:`log_kernel_sum`)."""
+  xs = tuple(_checks.floating(names[0].format(f=f), a) for f, a in enumerate(xs))
+  ys = tuple(_checks.floating(names[1].format(f=f), b) for f, b in enumerate(ys))
+  n, m = (c[0].shape[0] if c[0].ndim == 2 else None for c in (xs, ys))
   for f, (a, b) in enumerate(zip(xs, ys)):
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or a.shape[0] != n or \
         b.shape[0] != m:
-      raise ValueError(f"factor {f}: expected xs[{f}] [{n}, d] and ys[{f}] [{m}, d] of the "
-                       f"same d, got {a.shape} and {b.shape}")
+      xn, yn = (s.format(f=f) for s in names)
+      raise ValueError(f"{xn} and {yn} must be point clouds [{n or 'n'}, dim] and "
+                       f"[{m or 'm'}, dim] of the same dim, got {xn}.shape={a.shape}, "
+                       f"{yn}.shape={b.shape}")
   bws = tuple(jnp.asarray(_checks.positive("bandwidth", b), xs[0].dtype) for b in bandwidths)
   _checks.one_of("kernel", kernel, KERNELS)
   if log_weights is None:

@@ -1,5 +1,8 @@
 """Numerically stable helpers shared by every estimator (log space throughout).
 
+Also :func:`pad_rows`, the padding shared by the blocked kernel sums and the
+row split over devices.
+
 Each helper keeps both values and gradients finite where the untaken branch of a
 ``jnp.where`` would produce ``inf`` or ``NaN`` (the "double-where" trick: the
 argument of the dangerous branch is replaced by a safe value before it is used).
@@ -17,6 +20,7 @@ __all__ = [
     "cumulant",
     "log_mean_exp",
     "lambertw_exp",
+    "pad_rows",
 ]
 
 # |a| below which `expm1_over` / `cumulant` switch to their second-order Taylor
@@ -140,3 +144,18 @@ def _lambertw_exp_jvp(primals, tangents):
   (s,), (ds,) = primals, tangents
   w = lambertw_exp(s)
   return w, ds * w / (1.0 + w)
+
+
+def pad_rows(x: jax.Array, multiple: int, *, value: ArrayLike | None = None) -> jax.Array:
+  """Pads the leading axis of ``x`` up to a multiple of ``multiple``.
+
+  The new rows are copies of ``x[0]`` (finite, so they cannot put NaN into a
+  blocked computation whose padded outputs are then dropped), or ``value``
+  when given (e.g. ``-inf`` log weights, which make padded columns vanish).
+  """
+  pad = (-x.shape[0]) % multiple
+  if not pad:
+    return x
+  fill = (jnp.broadcast_to(x[:1], (pad,) + x.shape[1:]) if value is None else
+          jnp.full((pad,) + x.shape[1:], value, x.dtype))
+  return jnp.concatenate([x, fill], axis=0)

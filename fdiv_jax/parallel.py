@@ -40,6 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
+from fdiv_jax import math as fmath
+
 __all__ = [
     "DATA_AXIS",
     "data_axis_size",
@@ -127,13 +129,10 @@ def map_rows(fn: Callable[..., jax.Array], rows: Any, *replicated: Any,
   if size == 1:
     return fn(rows, *replicated)
   n = jax.tree.leaves(rows)[0].shape[0]
-  pad = (-n) % size
-  if pad:
-    rows = jax.tree.map(
-        lambda r: jnp.concatenate([r, jnp.broadcast_to(r[:1], (pad,) + r.shape[1:])]), rows)
+  rows = jax.tree.map(lambda r: fmath.pad_rows(r, size), rows)
   out = jax.shard_map(fn, in_specs=(P(axis_name),) + (P(),) * len(replicated),
                       out_specs=P(axis_name), check_vma=False)(rows, *replicated)
-  return out[:n] if pad else out
+  return out[:n]
 
 
 def initialize_distributed(**kwargs: Any) -> None:

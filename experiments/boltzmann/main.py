@@ -35,9 +35,8 @@ SUMMARY = ("log_z_error", "reverse_ess", "forward_ess", "elbo", "eubo", "modes_c
            "mode_entropy", "sign_patterns", "energy_distance", "energy_clipped_fraction")
 
 
-def _evaluate(trainer, state, config, target):
-  evals = jax.vmap(trainer.evaluate)(state.params,
-                                     jax.random.split(jax.random.PRNGKey(11), config.seeds))
+def _evaluate(evaluate_seeds, state, config, target):
+  evals = evaluate_seeds(state.params, jax.random.split(jax.random.PRNGKey(11), config.seeds))
   evals = jax.device_get(evals)
   samples = np.asarray(evals.pop("_samples"))
   out = {k: np.asarray(v).tolist() for k, v in evals.items()}
@@ -63,7 +62,8 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
     out["exact_sign_patterns"] = M.sign_patterns(np.asarray(exact[:2000]))
   trainer = T.make_trainer(config, target, flow, exact)
   keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
-  init = jax.vmap(trainer.init)(keys)
+  init = jax.jit(jax.vmap(trainer.init))(keys)
+  evaluate_seeds = jax.jit(jax.vmap(trainer.evaluate))  # compiled once, not op by op
   for method in config.methods:
     job = out["methods"].setdefault(method, {"history": [], "done": False, "wall_s": 0.0,
                                              "target_evals": 0})
@@ -87,7 +87,7 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
                      f"last good checkpoint: {ckpt}")
       state = new_state
       job["target_evals"] += stage.target_evals
-      evals, samples = _evaluate(trainer, state, config, target)
+      evals, samples = _evaluate(evaluate_seeds, state, config, target)
       rec = {"stage": stage.label, "target_evals": job["target_evals"],
              "wall_s": job["wall_s"], "loss": np.asarray(metrics["loss"])[:, -1].tolist(),
              **evals}

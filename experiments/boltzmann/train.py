@@ -169,7 +169,8 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
                  nll_exact=-jnp.mean(lq_y),
                  energy_distance=M.energy_distance(x[:2000], exact[:2000]))
     if target.means is not None:
-      cov = M.mode_coverage(x, target.means, radius=4.0 * float(jax.nn.softplus(1.0)),
+      radius = 4.0 * float(np.logaddexp(0.0, 1.0))  # 4 sigma, sigma = softplus(1)
+      cov = M.mode_coverage(x, target.means, radius=radius,
                             min_count=max(1, int(0.2 * config.eval_samples /
                                                  target.means.shape[0])))
       out.update(modes_covered=cov["modes_covered"], mode_entropy=cov["mode_entropy"])

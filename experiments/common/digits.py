@@ -69,6 +69,7 @@ def make_classifier(split: Split, model: nn.Module, *, steps: int, batch_size: i
                           weight_decay=1e-4)
   x_all, y_all = jnp.asarray(split.x_train), jnp.asarray(split.y_train)
 
+  @jax.jit  # one compile instead of one per initialiser op when called eagerly
   def init(key):
     params = model.init(key, x_all[:1])
     return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))

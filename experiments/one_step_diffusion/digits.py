@@ -43,7 +43,7 @@ def train_teacher(config, data: Data, workdir: str, verbose: bool = True):
   key = jax.random.PRNGKey(2024)
 
   def init():
-    return model.init(key, x[:1], jnp.ones((1,)))
+    return jax.jit(model.init)(key, x[:1], jnp.ones((1,)))  # one compile, not op by op
 
   def loss(params, k):
     k1, k2, k3 = jax.random.split(k, 3)

@@ -74,14 +74,19 @@ def make_task(config, workdir, verbose) -> Task:
   raise ValueError(f"dataset must be 'ring' or 'digits', got {config.dataset!r}")
 
 
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _sample_seeds(student, gen_params, keys, n):
+  return jax.vmap(lambda p, k: student.sample(p, k, n))(gen_params, keys)
+
+
 def _evaluate_seeds(student, state, task, config, key, final=False):
-  xs = jax.vmap(lambda p, k: student.sample(p, k, config.eval_samples))(
-      state.gen, jax.random.split(key, config.seeds))
+  xs = _sample_seeds(student, state.gen, jax.random.split(key, config.seeds),
+                     config.eval_samples)
   return [task.evaluate(np.asarray(x), final) for x in xs]
 
 
 def _initial_state(student, config, workdir, keys, task, verbose):
-  state = jax.vmap(lambda k: student.init(k, task.teacher_init))(keys)
+  state = jax.jit(jax.vmap(student.init, in_axes=(0, None)))(keys, task.teacher_init)
   if config.init_modes is None:
     return state
   path = os.path.join(workdir, "ckpt", "init")

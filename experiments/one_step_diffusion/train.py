@@ -293,6 +293,17 @@ def train_chunk(student: Student, state: State, keys: jax.Array, teacher, diverg
   return jax.vmap(one)(state, keys)
 
 
+@functools.partial(jax.jit, static_argnames="final")
+def _sample_statistics(x, reference, teacher: D.GaussianMixture, *, final: bool):
+  """The array part of :func:`evaluate`, compiled once per sample count."""
+  assign = jnp.argmax(teacher.responsibilities(x), -1)
+  ref = reference[:2000]
+  mmd = fd.mmd(x[:2000], ref, bandwidth=fd.kernels.median_bandwidth(ref))
+  sink = (fd.sinkhorn_divergence(x[:1000], reference[:1000], epsilon=1.0)[0]
+          if final else jnp.nan)
+  return assign, mmd, sink, jnp.mean(teacher.log_prob(x))
+
+
 def evaluate(x: np.ndarray, final: bool = True, *, teacher: D.GaussianMixture,
              reference: np.ndarray, cover_fraction: float) -> dict:
   """Mode coverage, histogram TV, MMD / Sinkhorn to teacher samples, E_q log p.
@@ -304,23 +315,21 @@ def evaluate(x: np.ndarray, final: bool = True, *, teacher: D.GaussianMixture,
   (OTT, squared Euclidean cost, epsilon = 1) uses 1 000 and is computed only
   when ``final`` (it costs seconds on a CPU; NaN otherwise).
   """
-  x = jnp.asarray(x)
   w = np.exp(np.asarray(teacher.log_weights))
   k = len(w)
-  assign = np.asarray(jnp.argmax(teacher.responsibilities(x), -1))
-  dist = np.min(np.linalg.norm(np.asarray(x)[:, None, :] - np.asarray(teacher.means)[None],
-                               axis=-1), axis=1)
+  assign, mmd, sink, log_p = _sample_statistics(jnp.asarray(x), jnp.asarray(reference),
+                                                teacher, final=final)
+  x = np.asarray(x)
+  dist = np.min(np.linalg.norm(x[:, None, :] - np.asarray(teacher.means)[None], axis=-1),
+                axis=1)
   on_mode = dist < 4 * float(teacher.scales[0, 0])
-  hist = np.bincount(assign[on_mode], minlength=k) / len(assign)
-  bw = fd.kernels.median_bandwidth(reference[:2000])
-  sink = (fd.sinkhorn_divergence(x[:1000], reference[:1000], epsilon=1.0)[0]
-          if final else float("nan"))
+  hist = np.bincount(np.asarray(assign)[on_mode], minlength=k) / len(assign)
   return {
       "modes_covered": int(np.sum(hist >= cover_fraction * w)),
       "mode_tv": float(0.5 * np.abs(hist / max(hist.sum(), 1e-12) - w).sum()),
       "off_mode_fraction": float(1.0 - on_mode.mean()),
-      "mmd": float(fd.mmd(x[:2000], reference[:2000], bandwidth=bw)),
+      "mmd": float(mmd),
       "sinkhorn": float(sink),
-      "log_p_teacher": float(jnp.mean(teacher.log_prob(x))),
+      "log_p_teacher": float(log_p),
       "histogram": hist.tolist(),
   }
