@@ -422,8 +422,13 @@ def _triangular() -> Divergence:
 
 
 # Orders closer than this to 0 or 1 use first-order expansions of the alpha
-# generator (relative truncation error O(_ALPHA_EPS^2 log(u)^2)).
+# generator where they are accurate: while |(alpha - alpha_0) log u| < _ALPHA_TAYLOR
+# (relative truncation error below _ALPHA_TAYLOR^2 / 6 ~ 2e-5; the general
+# formula's cancellation error is about 1e-7 / _ALPHA_TAYLOR there). Beyond
+# that (e.g. alpha = 1e-5 at log u = -1e6, where f ~ 1 / alpha) the general
+# formula is exact and the expansion is not.
 _ALPHA_EPS = 1e-3
+_ALPHA_TAYLOR = 1e-2
 
 
 def _alpha_general(l, a):
@@ -433,34 +438,37 @@ def _alpha_general(l, a):
 
 
 def _alpha_near1(l, alpha):
-  # alpha -> 1: K + eps (l^2 e^l / 2 - K), K = u log u - u + 1.
+  # alpha -> 1: K + eps (l^2 e^l / 2 - K), K = u log u - u + 1. Written as
+  # (eps l)(l u) so no intermediate overflows (l^2 does at |l| ~ 2e19).
   u = jnp.exp(l)
   k = l * u - jnp.expm1(l)
-  return k + (alpha - 1.0) * (0.5 * l * (l * u) - k)
+  eps = alpha - 1.0
+  return k + 0.5 * (eps * l) * (l * u) - eps * k
 
 
 def _alpha_near0(l, alpha):
   # alpha -> 0: E(l) + alpha (E(l) - l^2 / 2), E(l) = u - 1 - log u.
   el = jnp.expm1(l) - l
-  return el + alpha * (el - 0.5 * l * l)
+  return el + alpha * el - 0.5 * (alpha * l) * l
 
 
 def _alpha_f(l, alpha):
   r"""Amari alpha generator (u^a - 1 - a(u - 1)) / (a(a - 1)), stable in l."""
   if not isinstance(alpha, jax.core.Tracer) and np.ndim(alpha) == 0:
     # A concrete order (the usual case: a registry record closed over by a
-    # jitted loss): pick the one formula that applies at trace time.
+    # jitted loss): pick the formula at trace time where one fits every l.
     a = float(alpha)
     l = jnp.asarray(l)
-    if abs(a - 1.0) < _ALPHA_EPS:
-      return _alpha_near1(l, jnp.asarray(a, l.dtype))
-    if abs(a) < _ALPHA_EPS:
-      return _alpha_near0(l, jnp.asarray(a, l.dtype))
-    return _alpha_general(l, jnp.asarray(a, l.dtype))
-  # A traced order (vmap / grad over alpha): every formula, selected per element.
+    if a == 1.0:
+      return _alpha_near1(l, jnp.asarray(a, l.dtype))  # exact at alpha = 1
+    if a == 0.0:
+      return _alpha_near0(l, jnp.asarray(a, l.dtype))  # exact at alpha = 0
+    if abs(a - 1.0) >= _ALPHA_EPS and abs(a) >= _ALPHA_EPS:
+      return _alpha_general(l, jnp.asarray(a, l.dtype))
+  # Near 0 or 1, or a traced order (vmap / grad over alpha): per element.
   l, alpha = jnp.broadcast_arrays(l, jnp.asarray(alpha, l.dtype))
-  near1 = jnp.abs(alpha - 1.0) < _ALPHA_EPS
-  near0 = jnp.abs(alpha) < _ALPHA_EPS
+  near1 = (jnp.abs(alpha - 1.0) < _ALPHA_EPS) & (jnp.abs((alpha - 1.0) * l) < _ALPHA_TAYLOR)
+  near0 = (jnp.abs(alpha) < _ALPHA_EPS) & (jnp.abs(alpha * l) < _ALPHA_TAYLOR)
   # Each branch sees l only where it is selected (0 elsewhere), so an
   # unselected branch cannot overflow and poison the gradient (inf * 0).
   general = _alpha_general(jnp.where(near1 | near0, 0.0, l),

@@ -313,12 +313,26 @@ def test_reversed_is_the_csiszar_dual(entry_id):
   np.testing.assert_allclose(custom.reversed().f(l), want, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("alpha", [0.5, 2.0, 3.0])  # alpha < 0: u^alpha = inf there
-def test_alpha_gradient_finite_at_extreme_negative_log_ratio(alpha):
-  # Regression: the unselected alpha -> 1 branch overflowed (l^2 u = inf * 0)
+# alpha < 0: u^alpha = inf there
+@pytest.mark.parametrize("alpha", [0.0, 1e-5, 5e-4, 0.5, 1.0 - 1e-4, 1.0, 1.0 + 5e-4, 2.0, 3.0])
+def test_alpha_finite_and_exact_at_extreme_negative_log_ratio(alpha):
+  # Regressions: the unselected alpha -> 1 branch overflowed (l^2 u = inf * 0)
   # and turned the gradient into NaN at log u = -1e20 (found by
-  # benchmarks/divergences_vs_tfp.py; TFP's amari_alpha stays finite there).
+  # benchmarks/divergences_vs_tfp.py; TFP's amari_alpha stays finite there);
+  # the alpha -> 0 expansion was used where |alpha log u| is not small
+  # (alpha = 5e-4, log u = -1e6: -2.5e8 instead of 1 / alpha = 2000).
   div = fd.get("alpha", alpha=alpha)
-  for log_u in (-1e10, -1e20, -1e30):
+  for log_u in (-1e3, -1e6, -1e10, -1e20, -1e30):
     value, grad = jax.value_and_grad(lambda l: div.f(l))(jnp.float32(log_u))
     assert np.isfinite(value) and np.isfinite(grad), (alpha, log_u, value, grad)
+    if alpha == 0.0:
+      want = -log_u - 1.0  # u - 1 - log u at u = 0
+    elif alpha == 1.0:
+      want = 1.0  # u log u - u + 1 at u = 0
+    else:
+      with np.errstate(over="ignore"):
+        want = (np.expm1(alpha * log_u) - alpha * np.expm1(log_u)) / (alpha * (alpha - 1.0))
+    np.testing.assert_allclose(float(value), want, rtol=1e-5, err_msg=str((alpha, log_u)))
+    traced = jax.jit(lambda l, a: fd.get("alpha", alpha=a).f(l))(jnp.float32(log_u),
+                                                                 jnp.float32(alpha))
+    np.testing.assert_allclose(float(traced), float(value), rtol=1e-6)
