@@ -218,3 +218,21 @@ def test_boltzmann_tabg_resampling_schemes(resample):
   with pytest.raises(ValueError, match="resample must be"):
     T.make_trainer(dataclasses.replace(config, resample="systematic"), target,
                    T.make_flow(config, target.dim), None)
+
+
+@pytest.mark.parametrize("package", ["boltzmann", "divergence_estimation",
+                                     "knowledge_distillation", "one_step_diffusion"])
+def test_every_config_loads_and_names_known_methods(package):
+  """Every configs/<name>.py builds its Config, and every divergence it names parses
+  (a typo in a long-run config would otherwise surface only after minutes)."""
+  import pkgutil
+  from experiments.common import cli
+  mod = __import__(f"experiments.{package}.configs", fromlist=["_"])
+  names = [m.name for m in pkgutil.iter_modules(mod.__path__)]
+  assert "default" in names and "test" in names
+  for name in names:
+    cfg = cli.load_config(f"experiments.{package}", name)
+    assert dataclasses.is_dataclass(cfg), name
+    for spec in getattr(cfg, "divergences", ()) + tuple(
+        m for m in getattr(cfg, "methods", ()) if m != "tabg"):
+      cli.parse_divergence(spec)
