@@ -92,12 +92,22 @@ def compile_stats(fn: Callable, *args) -> dict:
   compiled = jax.jit(fn).lower(*args).compile()
   seconds = time.perf_counter() - t0
   mem = compiled.memory_analysis()
-  out = {"compile_s": seconds}
+  out = {"compile_s": seconds, **hlo_counts(compiled)}
   if mem is not None:
     out["temp_bytes"] = int(mem.temp_size_in_bytes)
     out["peak_bytes"] = int(mem.argument_size_in_bytes + mem.output_size_in_bytes +
                             mem.temp_size_in_bytes - mem.alias_size_in_bytes)
   return out, compiled
+
+
+def hlo_counts(compiled) -> dict:
+  """Kernels (fusions + unfused ops) and instructions in the optimised HLO's entry
+  computation: two programs with equal counts do the same memory passes."""
+  text = compiled.as_text()
+  entry = text[text.index("ENTRY"):]
+  body = [line for line in entry.splitlines()[1:] if " = " in line]
+  return {"hlo_fusions": sum(" fusion(" in line for line in body),
+          "hlo_instructions": len(body)}
 
 
 def matmul_flops(n: int = 4096, dtype=np.float32) -> float:

@@ -99,6 +99,9 @@ def main(argv=None):
       lp = 2.0 * jax.random.normal(k1, (n,))
       lq = jax.random.normal(k2, (n,))
       f_ours, f_tfp = value_and_grad(ours), value_and_grad(theirs)
+      if n == batches[-1]:  # the compiled programs side by side
+        rec["hlo"] = {name: common.hlo_counts(f.lower(lp, lq).compile())
+                      for name, f in (("fdiv_jax", f_ours), ("tfp", f_tfp))}
       t_ours, t_tfp = common.compare(lambda: f_ours(lp, lq), lambda: f_tfp(lp, lq))
       rec["throughput"][str(n)] = {"fdiv_jax_per_s": n / t_ours, "tfp_per_s": n / t_tfp,
                                    "ratio": t_tfp / t_ours}

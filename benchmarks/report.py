@@ -24,7 +24,8 @@ def _fmt(v, spec=".3g"):
 def tfp_table(plat, res):
   batches = [str(b) for b in res["batches"]]
   head = ["divergence", "same value"] + [f"ratio @ {int(b):.0e}" for b in batches] + [
-      "max finite log u (fdiv / tfp)", "min finite log u (fdiv / tfp)"]
+      "max finite log u (fdiv / tfp)", "min finite log u (fdiv / tfp)",
+      "XLA kernels / instructions (fdiv / tfp)"]
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   for r in res["rows"]:
     pos, neg = r["max_finite_log_u_pos"], r["max_finite_log_u_neg"]
@@ -32,6 +33,10 @@ def tfp_table(plat, res):
              f"rel diff {r['value_rel_diff']:.1e}"]
     cells += [f"{r['throughput'][b]['ratio']:.2f}" for b in batches]
     cells += [f"{pos['fdiv_jax']:g} / {pos['tfp']:g}", f"-{neg['fdiv_jax']:g} / -{neg['tfp']:g}"]
+    hlo = r.get("hlo")
+    cells.append("-" if hlo is None else
+                 f"{hlo['fdiv_jax']['hlo_fusions']} / {hlo['fdiv_jax']['hlo_instructions']} vs "
+                 f"{hlo['tfp']['hlo_fusions']} / {hlo['tfp']['hlo_instructions']}")
     lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines)
 
