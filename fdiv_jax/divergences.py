@@ -437,13 +437,17 @@ def _alpha_general(l, a):
   return (jnp.expm1(a * l) - a * jnp.expm1(l)) / (a * (a - 1.0))
 
 
+def _alpha_one(l):
+  # alpha = 1: K = u log u - u + 1.
+  return l * jnp.exp(l) - jnp.expm1(l)
+
+
 def _alpha_near1(l, alpha):
-  # alpha -> 1: K + eps (l^2 e^l / 2 - K), K = u log u - u + 1. Written as
-  # (eps l)(l u) so no intermediate overflows (l^2 does at |l| ~ 2e19).
-  u = jnp.exp(l)
-  k = l * u - jnp.expm1(l)
+  # alpha -> 1: K + eps (l^2 e^l / 2 - K). Written as (eps l) l u so that no
+  # intermediate overflows where |eps l| < _ALPHA_TAYLOR (l^2 does at 2e19).
+  k = _alpha_one(l)
   eps = alpha - 1.0
-  return k + 0.5 * (eps * l) * (l * u) - eps * k
+  return k + 0.5 * (eps * l) * l * jnp.exp(l) - eps * k
 
 
 def _alpha_near0(l, alpha):
@@ -460,9 +464,9 @@ def _alpha_f(l, alpha):
     a = float(alpha)
     l = jnp.asarray(l)
     if a == 1.0:
-      return _alpha_near1(l, jnp.asarray(a, l.dtype))  # exact at alpha = 1
+      return _alpha_one(l)
     if a == 0.0:
-      return _alpha_near0(l, jnp.asarray(a, l.dtype))  # exact at alpha = 0
+      return jnp.expm1(l) - l  # alpha = 0: u - 1 - log u
     if abs(a - 1.0) >= _ALPHA_EPS and abs(a) >= _ALPHA_EPS:
       return _alpha_general(l, jnp.asarray(a, l.dtype))
   # Near 0 or 1, or a traced order (vmap / grad over alpha): per element.
