@@ -101,8 +101,9 @@ def compile_stats(fn: Callable, *args) -> dict:
 
 
 def hlo_counts(compiled) -> dict:
-  """Kernels (fusions + unfused ops) and instructions in the optimised HLO's entry
-  computation: two programs with equal counts do the same memory passes."""
+  """Fusions and instructions (fusions, unfused ops, parameters, tuples) in the
+  optimised HLO's entry computation: the size of two compiled programs, side by
+  side."""
   text = compiled.as_text()
   entry = text[text.index("ENTRY"):]
   body = [line for line in entry.splitlines()[1:] if " = " in line]
