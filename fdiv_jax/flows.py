@@ -14,8 +14,14 @@ the kept ones: an affine map with a bounded log-scale
 rational-quadratic spline (Durkan et al., 2019). The conditioners' last
 layers are zero-initialised, so every flow starts as the identity (``q`` is
 the base). Layer parameters are stacked on a leading axis and the layers run
-under ``lax.scan``, so compile time stays flat in depth; masks alternate
-between two complementary patterns.
+under ``lax.scan``, so compile time stays flat in depth. Masks come in
+complementary pairs: ``"parity"`` alternates even / odd coordinates;
+``"binary"`` cycles through the bits of the coordinate index (layer ``2k``
+keeps the coordinates whose bit ``k mod B`` is 0, ``B = ceil(log2 d)``, layer
+``2k + 1`` the others), so within ``2B`` layers every coordinate is transformed
+conditioned on every other one. Parity is binary's bit 0 (the two agree in 2-D);
+it never conditions an even coordinate on another even one, which a target
+such as Neal's funnel (every coordinate's scale set by ``x_0``) needs.
 
 References:
   Dinh, Sohl-Dickstein, Bengio. Density estimation using Real NVP. ICLR 2017.
@@ -72,10 +78,15 @@ class _Conditioner(nn.Module):
     return out.reshape(x.shape[:-1] + (self.dim, self.params_per_dim))
 
 
-def _masks(dim: int, num_layers: int) -> jax.Array:
-  """Alternating even/odd-coordinate masks ``[L, d]`` (True = kept)."""
-  even = jnp.arange(dim) % 2 == 0
-  return jnp.stack([even if l % 2 == 0 else ~even for l in range(num_layers)])
+_MASKS = ("parity", "binary")
+
+
+def _masks(dim: int, num_layers: int, kind: str) -> jax.Array:
+  """Coupling masks ``[L, d]`` (True = kept): complementary pairs per bit of the index."""
+  bits = 1 if kind == "parity" else max(1, (dim - 1).bit_length())
+  index = jnp.arange(dim)
+  kept = [(index >> ((l // 2) % bits)) % 2 == 0 for l in range(num_layers)]
+  return jnp.stack([k if l % 2 == 0 else ~k for l, k in enumerate(kept)])
 
 
 def _marginal_spline(p: jax.Array, bound: float) -> distrax.Bijector:
@@ -86,7 +97,8 @@ def _marginal_spline(p: jax.Array, bound: float) -> distrax.Bijector:
 
 def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim: int,
                inner: Callable[[jax.Array], distrax.Bijector], base_scale: float,
-               marginal_bins: int = 0, marginal_bound: float = 5.0) -> Flow:
+               marginal_bins: int = 0, marginal_bound: float = 5.0,
+               masks: str = "parity") -> Flow:
   if dim < 2:
     raise ValueError(f"dim must be >= 2 for coupling layers, got {dim}")
   if num_layers < 1:
@@ -96,8 +108,10 @@ def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim:
   if marginal_bins < 0 or marginal_bound <= 0:
     raise ValueError(f"marginal_bins must be >= 0 and marginal_bound > 0, got "
                      f"{marginal_bins} and {marginal_bound}")
+  if masks not in _MASKS:
+    raise ValueError(f"masks must be one of {_MASKS}, got {masks!r}")
   conditioner = _Conditioner(tuple(hidden), dim, params_per_dim)
-  masks = _masks(dim, num_layers)
+  masks = _masks(dim, num_layers, masks)
   base = distrax.MultivariateNormalDiag(jnp.zeros(dim), jnp.full(dim, base_scale))
 
   def layer(p, mask):
@@ -155,7 +169,7 @@ def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim:
 
 def real_nvp(dim: int, *, num_layers: int = 12, hidden: Sequence[int] = (64, 64),
              scale_max: float = 3.0, base_scale: float = 1.0, marginal_bins: int = 0,
-             marginal_bound: float = 5.0) -> Flow:
+             marginal_bound: float = 5.0, masks: str = "parity") -> Flow:
   r"""RealNVP: affine couplings :math:`y = x e^{a} + b` with :math:`|a| \le` ``scale_max``.
 
   Example:
@@ -178,6 +192,8 @@ def real_nvp(dim: int, *, num_layers: int = 12, hidden: Sequence[int] = (64, 64)
       coordinate multimodal through other, dependent coordinates; this layer
       makes it directly (Many-Well's independent double wells need it).
     marginal_bound: Half-width of that spline's interval (data units).
+    masks: ``"parity"`` (even / odd coordinates) or ``"binary"`` (a pair of
+      complementary masks per bit of the coordinate index; see the module).
   """
   if scale_max <= 0:
     raise ValueError(f"scale_max must be > 0, got {scale_max}")
@@ -187,11 +203,12 @@ def real_nvp(dim: int, *, num_layers: int = 12, hidden: Sequence[int] = (64, 64)
     return distrax.ScalarAffine(shift=p[..., 0], log_scale=log_scale)
 
   return _make_flow(dim, num_layers, hidden, 2, affine, base_scale, marginal_bins,
-                    marginal_bound)
+                    marginal_bound, masks)
 
 
 def spline_flow(dim: int, *, num_layers: int = 8, hidden: Sequence[int] = (64, 64),
-                num_bins: int = 8, bound: float = 5.0, base_scale: float = 1.0) -> Flow:
+                num_bins: int = 8, bound: float = 5.0, base_scale: float = 1.0,
+                masks: str = "parity") -> Flow:
   r"""Rational-quadratic spline couplings on ``[-bound, bound]`` (identity outside).
 
   Zero conditioner outputs give equal bins and unit knot slopes, i.e. the
@@ -205,6 +222,7 @@ def spline_flow(dim: int, *, num_layers: int = 8, hidden: Sequence[int] = (64, 6
     bound: Half-width of the spline's interval; choose it to contain the
       target's support in base units.
     base_scale: Standard deviation of the Gaussian base.
+    masks: ``"parity"`` or ``"binary"`` (see :func:`real_nvp`).
   """
   if num_bins < 1:
     raise ValueError(f"num_bins must be >= 1, got {num_bins}")
@@ -217,4 +235,5 @@ def spline_flow(dim: int, *, num_layers: int = 8, hidden: Sequence[int] = (64, 6
     return distrax.RationalQuadraticSpline(p, range_min=-bound, range_max=bound,
                                            boundary_slopes="identity")
 
-  return _make_flow(dim, num_layers, hidden, 3 * num_bins + 1, spline, base_scale)
+  return _make_flow(dim, num_layers, hidden, 3 * num_bins + 1, spline, base_scale,
+                    masks=masks)

@@ -14,7 +14,9 @@ from fdiv_jax import targets
 KEY = jax.random.PRNGKey(0)
 FLOWS = {"real_nvp": lambda d: flows.real_nvp(d, num_layers=4, hidden=(16,), base_scale=1.5),
          "spline": lambda d: flows.spline_flow(d, num_layers=4, hidden=(16,), num_bins=5,
-                                               bound=6.0, base_scale=1.5)}
+                                               bound=6.0, base_scale=1.5),
+         "real_nvp_binary_masks": lambda d: flows.real_nvp(d, num_layers=4, hidden=(16,),
+                                                           base_scale=1.5, masks="binary")}
 
 
 def perturbed(flow, scale=0.1):
@@ -62,6 +64,22 @@ def test_flow_jit_and_gradients(name):
     flow.log_prob(p, jnp.zeros((3, 5)))
   with pytest.raises(ValueError, match="dim must be >= 2"):
     flows.real_nvp(1)
+
+
+@pytest.mark.parametrize("dim", [2, 3, 10, 32])
+def test_binary_masks_condition_every_coordinate_on_every_other(dim):
+  bits = max(1, (dim - 1).bit_length())
+  masks = np.asarray(flows._masks(dim, 2 * bits, "binary"))
+  # kept_before[i, j]: some layer keeps i and transforms j (j conditioned on i).
+  kept_before = np.einsum("li,lj->ij", masks, ~masks) > 0
+  assert kept_before[~np.eye(dim, dtype=bool)].all()
+  assert np.all(masks[0::2] == ~masks[1::2])
+  parity = np.asarray(flows._masks(dim, 2 * bits, "parity"))
+  np.testing.assert_array_equal(masks[:2], parity[:2])  # bit 0 is parity
+  if dim >= 3:  # parity never conditions x_2 on x_0 (both even); binary does
+    assert not (np.einsum("li,lj->ij", parity, ~parity) > 0)[0, 2]
+  with pytest.raises(ValueError, match="masks must be one of"):
+    flows.spline_flow(dim, masks="random")
 
 
 def test_marginal_spline_layer_identity_inverse_and_gradients():

@@ -61,7 +61,7 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
   if exact is not None and target.name.startswith("many_well"):
     out["exact_sign_patterns"] = M.sign_patterns(np.asarray(exact[:2000]))
   trainer = T.make_trainer(config, target, flow, exact)
-  keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
+  keys = jax.random.split(jax.random.PRNGKey(config.seed), config.seeds)
   init = jax.jit(jax.vmap(trainer.init))(keys)
   evaluate_seeds = jax.jit(jax.vmap(trainer.evaluate))  # compiled once, not op by op
   for method in config.methods:

@@ -40,11 +40,11 @@ def make_flow(config, dim: int) -> flows.Flow:
   if config.flow == "spline":
     return flows.spline_flow(dim, num_layers=config.layers, hidden=config.hidden,
                              num_bins=config.bins, bound=config.bound,
-                             base_scale=config.base_scale)
+                             base_scale=config.base_scale, masks=config.masks)
   if config.flow == "real_nvp":
     return flows.real_nvp(dim, num_layers=config.layers, hidden=config.hidden,
                           base_scale=config.base_scale, marginal_bins=config.marginal_bins,
-                          marginal_bound=config.marginal_bound)
+                          marginal_bound=config.marginal_bound, masks=config.masks)
   raise ValueError(f"flow must be 'spline' or 'real_nvp', got {config.flow!r}")
 
 
@@ -69,8 +69,6 @@ class Trainer(NamedTuple):
 
 def make_trainer(config, target: targets.Target, flow: flows.Flow,
                  exact: jax.Array | None) -> Trainer:
-  if config.resample not in ("gumbel", "inverse_cdf"):
-    raise ValueError(f"resample must be 'gumbel' or 'inverse_cdf', got {config.resample!r}")
   optimizer = optax.chain(optax.clip_by_global_norm(config.grad_clip),
                           optax.adam(config.learning_rate))
 
@@ -126,13 +124,8 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
       log_w = log_p(x, temperature) - log_q
       threshold = jnp.quantile(log_w, config.clip_quantile)
       clipped = jnp.minimum(log_w, threshold)
-      if config.resample == "inverse_cdf":
-        # Multinomial resampling by inverse CDF: O(n log n) time, O(n) memory.
-        idx = jax.random.choice(k_r, n, shape=(n,), replace=True, p=jax.nn.softmax(clipped))
-      else:
-        # Gumbel-max: draws an n x n array (fine at 10 000, 10 GB at 50 000);
-        # kept as the default because the published GMM-40 numbers used it.
-        idx = jax.random.categorical(k_r, clipped, shape=(n,))
+      # Multinomial resampling by inverse CDF: O(n log n) time, O(n) memory.
+      idx = jax.random.choice(k_r, n, shape=(n,), replace=True, p=jax.nn.softmax(clipped))
       buffer = x[idx]
       ess = M.reverse_ess(clipped, jnp.zeros_like(clipped))
 

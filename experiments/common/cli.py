@@ -32,9 +32,41 @@ def load_config(package: str, name: str) -> Any:
   return module.get_config()
 
 
+def override(config: Any, assignments: list[str]) -> Any:
+  """``config`` with ``name=value`` assignments applied (``--set seeds=8``).
+
+  Values are Python literals (``8``, ``1e-3``, ``"js"``, ``(64, 64)``); a bare
+  word is a string. The field must exist and keep its type (an int field takes
+  an int, a float field an int or a float).
+  """
+  import ast
+  import dataclasses
+  fields = {f.name: f for f in dataclasses.fields(config)}
+  changes = {}
+  for item in assignments:
+    name, sep, text = item.partition("=")
+    if not sep or name not in fields:
+      raise ValueError(f"--set {item!r}: expected name=value with name one of "
+                       f"{', '.join(fields)}")
+    try:
+      value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      value = text
+    old = getattr(config, name)
+    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+      value = float(value)
+    if isinstance(old, tuple) and isinstance(value, (list, str)):
+      value = tuple(value) if isinstance(value, list) else (value,)
+    if type(value) is not type(old):
+      raise ValueError(f"--set {item!r}: {name} is {type(old).__name__}, got "
+                       f"{type(value).__name__} {value!r}")
+    changes[name] = value
+  return dataclasses.replace(config, **changes)
+
+
 def run_main(argv, *, package: str, doc: str, default_workdir: str, run, outputs: str,
              fresh_help: str = "start over (ignore saved results)") -> None:
-  """The shared command line: ``--config``, ``--workdir``, ``--fresh``,
+  """The shared command line: ``--config``, ``--set``, ``--workdir``, ``--fresh``,
   ``--distributed``; runs ``run(config, workdir, fresh=...)`` under a data mesh
   over every device (batches split, parameters replicated; see
   :mod:`fdiv_jax.parallel`) and prints what it wrote and how long it took."""
@@ -48,11 +80,13 @@ def run_main(argv, *, package: str, doc: str, default_workdir: str, run, outputs
   parser.add_argument("--config", default="default", help="configs/<name>.py")
   parser.add_argument("--workdir", default=default_workdir)
   parser.add_argument("--fresh", action="store_true", help=fresh_help)
+  parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                      help="override a config field (repeatable), e.g. --set seeds=8")
   parser.add_argument("--distributed", action="store_true",
                       help="multi-host: jax.distributed.initialize() first (Cloud TPU "
                       "pods, SLURM); the data mesh then spans every host's devices")
   args = parser.parse_args(argv)
-  config = load_config(package, args.config)
+  config = override(load_config(package, args.config), args.set)
   if args.distributed:
     parallel.initialize_distributed()
   start = time.perf_counter()
