@@ -220,20 +220,45 @@ def test_boltzmann_other_targets_run(tmp_path, config_name):
       assert all(1 <= s <= 2**16 for s in last["sign_patterns"])
 
 
-def test_boltzmann_tabg_level_resamples_and_fits():
-  """One TA-BG level (clipped importance weights, inverse-CDF resampling, ML fit) on RealNVP."""
+def test_boltzmann_annealing_paths():
+  from experiments.boltzmann import train as T
+  target = T.make_target("funnel10")
+  x = 2.0 * jax.random.normal(jax.random.PRNGKey(0), (64, 10))
+  lp = target.log_prob(x)
+  base = jax.scipy.stats.norm.logpdf(x, scale=1.5).sum(-1)
+  for path in T.PATHS:  # T = 1 is the target on both paths
+    np.testing.assert_allclose(T.annealed_log_prob(lp, x, 1.0, path=path, base_scale=1.5),
+                               lp, rtol=1e-6)
+  np.testing.assert_allclose(T.annealed_log_prob(lp, x, 4.0, path="temperature",
+                                                 base_scale=1.5), lp / 4, rtol=1e-6)
+  np.testing.assert_allclose(T.annealed_log_prob(lp, x, 4.0, path="base", base_scale=1.5),
+                             0.75 * base + 0.25 * lp, rtol=1e-5)
+  with pytest.raises(ValueError, match="path must be one of"):
+    T.annealed_log_prob(lp, x, 2.0, path="prior", base_scale=1.5)
+
+
+@pytest.mark.parametrize("path", ["temperature", "base"])
+def test_boltzmann_tabg_level_resamples_and_fits(path):
+  """One TA-BG level (clipped importance weights, inverse-CDF resampling, ML fit) on
+  RealNVP, along either annealing path."""
   from experiments.boltzmann import train as T
   from experiments.boltzmann.configs import test as test_config
   config = dataclasses.replace(test_config.get_config(), seeds=1, flow="real_nvp")
   target = T.make_target(config.target)
   trainer = T.make_trainer(config, target, T.make_flow(config, target.dim), None)
   keys = jax.random.split(jax.random.PRNGKey(0), 1)
-  state, metrics = trainer.tabg_level(3.0, "level").run(jax.vmap(trainer.init)(keys), keys)
+  state, metrics = trainer.tabg_level(3.0, "level", path).run(jax.vmap(trainer.init)(keys),
+                                                               keys)
   assert np.all(np.isfinite(metrics["loss"]))
   assert 0.0 < float(metrics["buffer_ess"][0]) <= 1.0
   # The clip sits at the 99.9% quantile of 256 weights: at most one sample above it.
   assert 0.0 <= float(metrics["clipped_fraction"][0]) <= 1.0 / config.buffer_size + 1e-6
   assert int(state.step[0]) == config.ml_steps
+  labels = [s.label for s in T.stages_for(f"tabg:{path}", config, trainer)]
+  assert labels[0].startswith("reverse_kl " + ("T=30" if path == "temperature" else
+                                                "beta=0.0333"))
+  with pytest.raises(ValueError, match="TA-BG path must be one of"):
+    T.stages_for("tabg:prior", config, trainer)
 
 
 @pytest.mark.parametrize("package", ["boltzmann", "divergence_estimation",
@@ -250,5 +275,5 @@ def test_every_config_loads_and_names_known_methods(package):
     cfg = cli.load_config(f"experiments.{package}", name)
     assert dataclasses.is_dataclass(cfg), name
     for spec in getattr(cfg, "divergences", ()) + tuple(
-        m for m in getattr(cfg, "methods", ()) if m != "tabg"):
+        m for m in getattr(cfg, "methods", ()) if not m.startswith("tabg")):
       cli.parse_divergence(spec)

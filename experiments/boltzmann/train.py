@@ -4,7 +4,11 @@ Every method is a list of *stages*, each a pure, jitted, seed-vmapped function
 ``state -> (state, metrics)``: ``log_every`` steps of an f-divergence
 objective (``fdiv_jax.monte_carlo.f_divergence`` with the registry entry, at a
 temperature), or one TA-BG level (importance-resample a buffer at the next
-temperature, then maximum likelihood on it). The runner in ``main.py``
+temperature, then maximum likelihood on it). A level ``T`` anneals along one of
+two paths to the target (``T = 1``): by temperature, ``log p / T`` (TA-BG), or
+geometrically from the flow's base ``N(0, s^2 I)``,
+``(1 - 1/T) log N(x; 0, s^2 I) + log p / T`` (``"tabg:base"``; for targets
+that tempering distorts, such as Neal's funnel). The runner in ``main.py``
 evaluates, checkpoints and NaN-checks between stages. Under a ``jax.set_mesh``
 context every batch is split over the devices (``fdiv_jax.parallel``).
 """
@@ -24,6 +28,9 @@ from fdiv_jax import flows
 from fdiv_jax import metrics as M
 from fdiv_jax import parallel
 from fdiv_jax import targets
+
+
+PATHS = ("temperature", "base")
 
 
 def make_target(name: str) -> targets.Target:
@@ -48,6 +55,24 @@ def make_flow(config, dim: int) -> flows.Flow:
   raise ValueError(f"flow must be 'spline' or 'real_nvp', got {config.flow!r}")
 
 
+def annealed_log_prob(log_p: jax.Array, x: jax.Array, temperature, *, path: str,
+                      base_scale: float) -> jax.Array:
+  r"""Unnormalised log density of an annealing level ``T`` (``T = 1``: the target).
+
+  ``"temperature"``: :math:`\log p(x) / T` (TA-BG; Schopmans & Friederich,
+  2025). ``"base"``: the geometric path from the flow's base,
+  :math:`(1 - 1/T)\log N(x; 0, s^2 I) + \log p(x) / T`, i.e.
+  :math:`\beta = 1/T` of the way from the base to the target.
+  """
+  out = log_p / temperature
+  if path == "base":
+    base = jax.scipy.stats.norm.logpdf(x, scale=base_scale).sum(-1)
+    out = out + (1.0 - 1.0 / temperature) * base
+  elif path != "temperature":
+    raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+  return out
+
+
 class State(NamedTuple):
   params: Any
   opt_state: Any
@@ -62,8 +87,8 @@ class Stage(NamedTuple):
 
 class Trainer(NamedTuple):
   init: Callable
-  f_stage: Callable    # (divergence, temperature, steps) -> Stage
-  tabg_level: Callable  # (temperature, label) -> Stage
+  f_stage: Callable    # (divergence, temperature, steps, path) -> Stage
+  tabg_level: Callable  # (temperature, label, path) -> Stage
   evaluate: Callable   # (params, key) -> dict (one seed)
 
 
@@ -76,17 +101,18 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     params = flow.init(key)
     return State(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
-  def log_p(x, temperature):
-    """Tempered log density with the energy clipped at ``energy_clip``."""
-    return jnp.maximum(target.log_prob(x), -config.energy_clip) / temperature
+  def log_p(x, temperature, path):
+    """Annealed log density at level ``temperature``, the energy clipped at ``energy_clip``."""
+    return annealed_log_prob(jnp.maximum(target.log_prob(x), -config.energy_clip), x,
+                             temperature, path=path, base_scale=config.base_scale)
 
   def update(state, loss_fn, key):
     value, grads = jax.value_and_grad(loss_fn)(state.params, key)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     return State(optax.apply_updates(state.params, updates), opt_state, state.step + 1), value
 
-  @functools.partial(jax.jit, static_argnames=("steps",))
-  def f_run(states, keys, divergence, temperature, *, steps):
+  @functools.partial(jax.jit, static_argnames=("steps", "path"))
+  def f_run(states, keys, divergence, temperature, *, steps, path):
     # Reverse KL needs no normaliser (its gradient is the ELBO's); every other
     # entry is estimated with self-normalised importance weights.
     self_normalize = divergence.name != "reverse_kl"
@@ -94,7 +120,7 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     def loss_fn(params, key):
       x, log_q = parallel.shard_batch(flow.sample_and_log_prob(params, key,
                                                                config.batch_size))
-      return fd.f_divergence(log_p(x, temperature), log_q, divergence=divergence,
+      return fd.f_divergence(log_p(x, temperature, path), log_q, divergence=divergence,
                              self_normalize=self_normalize)
 
     def one(state, key):
@@ -106,22 +132,23 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     states, losses = jax.vmap(one)(states, keys)
     return states, {"loss": losses}
 
-  def f_stage(divergence: fd.Divergence, temperature: float, steps: int) -> Stage:
+  def f_stage(divergence: fd.Divergence, temperature: float, steps: int,
+              path: str = "temperature") -> Stage:
     run = functools.partial(f_run, divergence=divergence,
-                            temperature=jnp.float32(temperature), steps=steps)
-    label = f"{divergence.name} T={temperature:g} x{steps}"
+                            temperature=jnp.float32(temperature), steps=steps, path=path)
+    label = f"{divergence.name} {level_label(temperature, path)} x{steps}"
     return Stage(label, run, steps * config.batch_size)
 
   n = config.buffer_size
 
-  @jax.jit
-  def tabg_run(states, keys, temperature):
+  @functools.partial(jax.jit, static_argnames=("path",))
+  def tabg_run(states, keys, temperature, *, path):
 
     def one(state, key):
       k_s, k_r, k_t = jax.random.split(jax.random.fold_in(key, state.step), 3)
       x, log_q = flow.sample_and_log_prob(jax.lax.stop_gradient(state.params), k_s, n)
       x, log_q = parallel.shard_batch(jax.lax.stop_gradient((x, log_q)))
-      log_w = log_p(x, temperature) - log_q
+      log_w = log_p(x, temperature, path) - log_q
       threshold = jnp.quantile(log_w, config.clip_quantile)
       clipped = jnp.minimum(log_w, threshold)
       # Multinomial resampling by inverse CDF: O(n log n) time, O(n) memory.
@@ -142,9 +169,9 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
 
     return jax.vmap(one)(states, keys)
 
-  def tabg_level(temperature: float, label: str) -> Stage:
-    return Stage(label, functools.partial(tabg_run, temperature=jnp.float32(temperature)),
-                 n)
+  def tabg_level(temperature: float, label: str, path: str = "temperature") -> Stage:
+    return Stage(label, functools.partial(tabg_run, temperature=jnp.float32(temperature),
+                                          path=path), n)
 
   def evaluate(params, key) -> dict:
     k1, _ = jax.random.split(key)
@@ -173,17 +200,27 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
   return Trainer(init, f_stage, tabg_level, evaluate)
 
 
+def level_label(temperature: float, path: str) -> str:
+  return f"T={temperature:.3g}" if path == "temperature" else f"beta={1 / temperature:.3g}"
+
+
 def stages_for(method: str, config, trainer: Trainer) -> list[Stage]:
-  """The stage list of a method: ``"tabg"`` or a registry spec (``"alpha:2"``)."""
+  """The stage list of a method: ``"tabg"`` (by temperature), ``"tabg:base"``
+  (the geometric path from the base) or a registry spec (``"alpha:2"``)."""
   from experiments.common import cli
-  if method == "tabg":
+  name, _, path = method.partition(":")
+  if name == "tabg":
+    path = path or "temperature"
+    if path not in PATHS:
+      raise ValueError(f"method {method!r}: the TA-BG path must be one of {PATHS}")
     rkl = fd.get("reverse_kl")
     chunk = config.log_every
-    stages = [trainer.f_stage(rkl, config.t_high, chunk)
+    stages = [trainer.f_stage(rkl, config.t_high, chunk, path)
               for _ in range(config.high_steps // chunk)]
     temps = np.geomspace(config.t_high, 1.0, config.levels + 1)[1:]
-    stages += [trainer.tabg_level(float(t), f"TA-BG level T={t:.3g}") for t in temps]
-    stages += [trainer.tabg_level(1.0, f"TA-BG refit {i + 1} at T=1")
+    stages += [trainer.tabg_level(float(t), f"TA-BG level {level_label(t, path)}", path)
+               for t in temps]
+    stages += [trainer.tabg_level(1.0, f"TA-BG refit {i + 1} at T=1", path)
                for i in range(config.final_levels)]
     return stages
   div = cli.parse_divergence(method)

@@ -3,9 +3,10 @@
 Every coordinate's scale is set by ``x_0`` (``x_i | x_0 ~ N(0, e^{x_0})``), so
 the couplings use ``masks="binary"``: with parity masks an even coordinate is
 never conditioned on ``x_0``. Tempering is the wrong path for this target:
-``p^{1/T}`` has the ``x_0`` marginal ``N(40.5 (T - 1), 9 T)`` (the ``x_{1:9}``
-integrals add ``4.5 x_0``), so every TA-BG rung above ``T = 1`` sits far out
-in the funnel's mouth; the TA-BG row shows what that costs.
+``p^{1/T}`` has the ``x_0`` marginal ``N(40.5 (T - 1), 9 T)`` (each ``x_i``
+integral adds ``x_0 (1 - 1/T) / 2`` to the log density), so every TA-BG rung
+above ``T = 1`` sits far out in the funnel's mouth; the TA-BG row shows what
+that costs.
 """
 
 import dataclasses
