@@ -2,11 +2,13 @@
 
 Usage:
   python -m experiments.boltzmann.main --config default --workdir runs/boltzmann_gmm40
+  python -m experiments.boltzmann.main --config gmm40_methods --set seeds=5
   python -m experiments.boltzmann.main --config many_well --workdir runs/boltzmann_mw32
   python -m experiments.boltzmann.main --config funnel --workdir runs/boltzmann_funnel
 
 For each method (a registry divergence, estimated by ``fdiv_jax.monte_carlo``,
-or the TA-BG temperature ladder) ``seeds`` flows are trained side by side
+or the TA-BG ladder: ``tabg`` by temperature, ``tabg:base`` along the
+geometric path from the flow's base) ``seeds`` flows are trained side by side
 (vmapped). After every stage the run evaluates log Z error, reverse / forward
 ESS, ELBO / EUBO, mode coverage and energy distance to exact samples, saves an
 orbax checkpoint and ``results.json``; a killed run resumes at the last
