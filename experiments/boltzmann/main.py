@@ -2,7 +2,7 @@
 
 Usage:
   python -m experiments.boltzmann.main --config default --workdir runs/boltzmann_gmm40
-  python -m experiments.boltzmann.main --config gmm40_methods --set seeds=5
+  python -m experiments.boltzmann.main --config gmm40_methods --workdir runs/boltzmann_gmm40_methods
   python -m experiments.boltzmann.main --config many_well --workdir runs/boltzmann_mw32
   python -m experiments.boltzmann.main --config funnel --workdir runs/boltzmann_funnel
 
