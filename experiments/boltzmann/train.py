@@ -220,7 +220,8 @@ def stages_for(method: str, config, trainer: Trainer) -> list[Stage]:
     temps = np.geomspace(config.t_high, 1.0, config.levels + 1)[1:]
     stages += [trainer.tabg_level(float(t), f"TA-BG level {level_label(t, path)}", path)
                for t in temps]
-    stages += [trainer.tabg_level(1.0, f"TA-BG refit {i + 1} at T=1", path)
+    stages += [trainer.tabg_level(1.0, f"TA-BG refit {i + 1} at {level_label(1.0, path)}",
+                                  path)
                for i in range(config.final_levels)]
     return stages
   div = cli.parse_divergence(method)
