@@ -10,6 +10,7 @@ import time
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -111,10 +112,14 @@ def hlo_counts(compiled) -> dict:
           "hlo_instructions": len(body)}
 
 
-def matmul_flops(n: int = 4096, dtype=np.float32) -> float:
-  """Measured FLOP/s of an ``n x n`` matmul on the default device (the ceiling)."""
+def matmul_flops(n: int = 4096, dtype=np.float32, precision=None) -> float:
+  """Measured FLOP/s of an ``n x n`` matmul on the default device (the ceiling).
+
+  ``precision``: the ``jax.lax.Precision`` of the product (None: XLA's default,
+  which on GPU / TPU multiplies float32 in TF32 / bf16 passes).
+  """
   a = jax.random.normal(jax.random.PRNGKey(0), (n, n), dtype)
-  f = jax.jit(lambda a: a @ a)
+  f = jax.jit(lambda a: jnp.matmul(a, a, precision=precision))
   return 2.0 * n**3 / timeit(lambda: f(a), min_time=1.0)
 
 

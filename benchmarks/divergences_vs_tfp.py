@@ -79,6 +79,8 @@ def largest_finite(loss, sign: float) -> float:
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--max-batch", type=float, default=1e7)
+  parser.add_argument("--min-time", type=float, default=1.0,
+                      help="seconds of interleaved calls per (divergence, batch) cell")
   args = parser.parse_args(argv)
   batches = [int(b) for b in (1e3, 1e4, 1e5, 1e6, 1e7) if b <= args.max_batch]
   key = jax.random.PRNGKey(0)
@@ -102,7 +104,8 @@ def main(argv=None):
       if n == batches[-1]:  # the compiled programs side by side
         rec["hlo"] = {name: common.hlo_counts(f.lower(lp, lq).compile())
                       for name, f in (("fdiv_jax", f_ours), ("tfp", f_tfp))}
-      t_ours, t_tfp = common.compare(lambda: f_ours(lp, lq), lambda: f_tfp(lp, lq))
+      t_ours, t_tfp = common.compare(lambda: f_ours(lp, lq), lambda: f_tfp(lp, lq),
+                                    min_time=args.min_time)
       rec["throughput"][str(n)] = {"fdiv_jax_per_s": n / t_ours, "tfp_per_s": n / t_tfp,
                                    "ratio": t_tfp / t_ours}
     rows.append(rec)

@@ -18,26 +18,80 @@ Usage: python -m benchmarks.kernels [--sizes 1000 10000 100000] [--dims 2 16 64]
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import fdiv_jax as fd
 from benchmarks import common
+from fdiv_jax import kernels as K
 
-DENSE_LIMIT = 12 * 2**30   # run the dense program only if XLA plans <= 12 GiB
+DENSE_LIMIT_GIB = 12   # run the dense program only if XLA plans at most this much
 
 
 def dense_cs(x, y, bandwidth):
   def mean_k(a, b):
-    d2 = jnp.sum(a * a, 1)[:, None] + jnp.sum(b * b, 1)[None, :] - 2 * a @ b.T
+    # Same inner-product precision as the blocked estimator (full float32).
+    d2 = (jnp.sum(a * a, 1)[:, None] + jnp.sum(b * b, 1)[None, :] -
+          2 * jnp.matmul(a, b.T, precision=K._PRECISION))
     return jnp.mean(jnp.exp(-jnp.maximum(d2, 0) / (2 * bandwidth**2)))
   return jnp.log(mean_k(x, x)) + jnp.log(mean_k(y, y)) - 2 * jnp.log(mean_k(x, y))
 
 
-def blocked_cs(x, y, bandwidth):
-  return fd.cauchy_schwarz_divergence(x, y, bandwidth=bandwidth)
+def blocked_cs(x, y, bandwidth, block_size=1024):
+  return fd.cauchy_schwarz_divergence(x, y, bandwidth=bandwidth, block_size=block_size)
+
+
+def reference_cs(x, y, bandwidth) -> float:
+  """The same estimate in float64 NumPy (row chunks of the three Gram matrices)."""
+  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+
+  def log_mean_k(a, b):
+    total, b2 = 0.0, (b * b).sum(1)
+    for i in range(0, a.shape[0], 1000):
+      ai = a[i:i + 1000]
+      d2 = np.maximum((ai * ai).sum(1)[:, None] + b2[None, :] - 2.0 * ai @ b.T, 0.0)
+      total += np.exp(-d2 / (2.0 * bandwidth**2)).sum()
+    return np.log(total / (a.shape[0] * b.shape[0]))
+
+  return log_mean_k(x, x) + log_mean_k(y, y) - 2.0 * log_mean_k(x, y)
+
+
+def precision_check(n: int, dims, scales) -> list[dict]:
+  """Blocked CS estimate at full float32 inner products (fdiv_jax's choice) and
+  at XLA's default precision (TF32 / bf16 passes on GPU / TPU), each against
+  the float64 reference, for clouds scaled by ``scale`` (bandwidth sqrt(d)
+  fixed, so larger scales mean sharper kernels relative to the data)."""
+  rows = []
+  for d in dims:
+    for scale in scales:
+      k1, k2 = jax.random.split(jax.random.PRNGKey(7 + d))
+      x = scale * jax.random.normal(k1, (n, d))
+      y = scale * (0.3 + jax.random.normal(k2, (n, d)))
+      bw = float(np.sqrt(d))
+      ref = reference_cs(x, y, bw)
+      rec = {"n": n, "d": d, "scale": scale, "reference_f64": ref}
+      saved = K._PRECISION
+      for name, prec in (("highest", jax.lax.Precision.HIGHEST),
+                         ("default", jax.lax.Precision.DEFAULT)):
+        K._PRECISION = prec
+        try:
+          f = jax.jit(lambda x, y: blocked_cs(x, y, bw))
+          value = float(f(x, y))
+          seconds = common.timeit(lambda: f(x, y), min_time=0.5, max_reps=10)
+        finally:
+          K._PRECISION = saved
+        rec[name] = {"value": value, "abs_err": abs(value - ref),
+                     "rel_err": abs(value - ref) / max(abs(ref), 1e-30), "seconds": seconds}
+      rows.append(rec)
+      print(f"precision d={d} scale={scale}: f64 {ref:.6g}; highest {rec['highest']['value']:.6g}"
+            f" (rel err {rec['highest']['rel_err']:.1e}, {rec['highest']['seconds']:.3g}s);"
+            f" default {rec['default']['value']:.6g} (rel err {rec['default']['rel_err']:.1e},"
+            f" {rec['default']['seconds']:.3g}s)", flush=True)
+  return rows
 
 
 def population_cs(d: int) -> float:
@@ -54,10 +108,20 @@ def main(argv=None):
   parser.add_argument("--dims", type=int, nargs="+", default=[2, 16, 64])
   parser.add_argument("--plan-sizes", type=int, nargs="*", default=[1000000],
                       help="sizes only compiled (XLA's memory plan), not run")
+  parser.add_argument("--block-sizes", type=int, nargs="+", default=[1024],
+                      help="tile sides of the blocked estimator (each timed)")
+  parser.add_argument("--dense-limit-gib", type=float, default=DENSE_LIMIT_GIB,
+                      help="run the dense program only if XLA plans at most this")
+  parser.add_argument("--precision-n", type=int, default=0,
+                      help="n of the precision check (full vs default float32 "
+                           "matmul against float64); 0 skips it")
   parser.add_argument("--name", default="kernels", help="results file name")
   args = parser.parse_args(argv)
-  peak = common.matmul_flops()
-  print(f"matmul: {peak / 1e9:.1f} GFLOP/s", flush=True)
+  ceilings = {name: common.matmul_flops(precision=p) for name, p in
+              (("highest", jax.lax.Precision.HIGHEST), ("default", None))}
+  peak = ceilings["highest"]
+  print(f"matmul: {peak / 1e9:.1f} GFLOP/s at full float32 precision (the ceiling), "
+        f"{ceilings['default'] / 1e9:.1f} at XLA's default", flush=True)
   rows = []
   for d in args.dims:
     for n in list(args.sizes) + [s for s in args.plan_sizes if d == min(args.dims)]:
@@ -67,10 +131,20 @@ def main(argv=None):
       y = 0.3 + jax.random.normal(k2, (n, d))
       bw = jnp.float32(jnp.sqrt(d))
       rec = {"n": n, "d": d, "population_cs": population_cs(d)}
-      for name, fn in (("blocked", blocked_cs), ("dense", dense_cs)):
-        stats, compiled = common.compile_stats(fn, x, y, bw)
+      candidates = [(f"blocked_{b}", functools.partial(blocked_cs, block_size=b))
+                    for b in args.block_sizes] + [("dense", dense_cs)]
+      for name, fn in candidates:
+        try:
+          stats, compiled = common.compile_stats(fn, x, y, bw)
+        except Exception as e:  # e.g. a dense plan the compiler refuses to allocate
+          if name != "dense":
+            raise
+          rec[name] = {"error": f"{type(e).__name__}: {str(e)[:200]}", "seconds": None,
+                       "peak_bytes": 3 * 4 * n * n}
+          continue
         rec[name] = stats
-        if plan_only or (name == "dense" and stats.get("peak_bytes", 0) > DENSE_LIMIT):
+        if plan_only or (name == "dense" and
+                         stats.get("peak_bytes", 0) > args.dense_limit_gib * 2**30):
           rec[name]["seconds"] = None
           continue
         t0 = time.perf_counter()
@@ -79,6 +153,10 @@ def main(argv=None):
         seconds = first if first > 5 else common.timeit(lambda: compiled(x, y, bw),
                                                         min_time=1.0, max_reps=5)
         rec[name].update(seconds=seconds, value=float(value))
+      # "blocked": the fastest tile side (all are kept under blocked_<b>).
+      timed = [f"blocked_{b}" for b in args.block_sizes]
+      best = timed[0] if plan_only else min(timed, key=lambda k: rec[k]["seconds"])
+      rec["blocked"] = dict(rec[best], block_size=int(best.split("_")[1]))
       flops = 3 * n * n * (2 * d + 5)
       if plan_only:
         rows.append(rec)
@@ -86,18 +164,24 @@ def main(argv=None):
               f"{rec['blocked']['peak_bytes'] / 2**20:.1f} MiB, dense "
               f"{rec['dense']['peak_bytes'] / 2**30:.1f} GiB (compiled, not run)", flush=True)
         continue
-      rec["blocked"]["gflops"] = flops / rec["blocked"]["seconds"] / 1e9
-      rec["blocked"]["fraction_of_matmul"] = flops / rec["blocked"]["seconds"] / peak
+      for key in timed + ["blocked"]:
+        rec[key]["gflops"] = flops / rec[key]["seconds"] / 1e9
+        rec[key]["fraction_of_matmul"] = flops / rec[key]["seconds"] / peak
       rows.append(rec)
       dense = rec["dense"]
+      tiles = ", ".join(f"{k.split('_')[1]}: {rec[k]['seconds']:.3g}s" for k in timed)
       print(f"d={d} n={n}: blocked {rec['blocked']['seconds']:.3g}s "
             f"{rec['blocked']['peak_bytes'] / 2**20:.1f} MiB "
-            f"({100 * rec['blocked']['fraction_of_matmul']:.0f}% of matmul) | dense "
+            f"({100 * rec['blocked']['fraction_of_matmul']:.0f}% of matmul; tiles {tiles})"
+            f" | dense "
             f"{'-' if dense['seconds'] is None else format(dense['seconds'], '.3g')}s "
             f"{dense['peak_bytes'] / 2**20:.1f} MiB; values "
             f"{rec['blocked'].get('value')} / {dense.get('value')} (population "
             f"{rec['population_cs']:.4g})", flush=True)
-  print("wrote", common.save(args.name, {"matmul_flops": peak, "rows": rows}))
+  payload = {"matmul_flops": peak, "matmul_flops_by_precision": ceilings, "rows": rows}
+  if args.precision_n:
+    payload["precision"] = precision_check(args.precision_n, args.dims, (1.0, 4.0))
+  print("wrote", common.save(args.name, payload))
 
 
 if __name__ == "__main__":

@@ -49,21 +49,30 @@ def sinkhorn_table(res):
     s, v = r["seconds"], r["value"]
     lines.append("| " + " | ".join([
         str(r["n"]), str(r["iters"]), _fmt(s["fdiv_jax"]), _fmt(s["ott"]),
-        f"{100 * r['overhead_vs_ott']:+.1f}%", _fmt(s.get("pot")),
+        f"{100 * r['overhead_vs_ott']:+.1f}%",
+        _fmt(s.get("pot")) + (f" ({r['pot_backend']})" if "pot_backend" in r else ""),
         _fmt(r.get("speedup_vs_pot"), ".1f") + ("x" if "speedup_vs_pot" in r else ""),
         f"{v['fdiv_jax']:.4f} / {v['ott']:.4f} / {_fmt(v.get('pot'), '.4f')}"]) + " |")
   return "\n".join(lines)
 
 
 def kernels_table(res):
-  head = ["d", "n", "blocked s", "blocked peak MiB", "GFLOP/s", "% of matmul", "dense s",
-          "dense peak MiB", "CS estimate (population)"]
-  lines = [f"Measured matmul rate (the ceiling): {res['matmul_flops'] / 1e9:.0f} GFLOP/s.", "",
-           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  head = ["d", "n", "tile", "blocked s", "blocked peak MiB", "GFLOP/s", "% of matmul",
+          "dense s", "dense peak MiB", "CS estimate (population)"]
+  rates = res.get("matmul_flops_by_precision", {})
+  rate = f"Measured float32 matmul rate (the ceiling): {res['matmul_flops'] / 1e9:.0f} GFLOP/s"
+  if "default" in rates:
+    rate += (f" at full precision, as the kernel sums run; "
+             f"{rates['default'] / 1e9:.0f} at XLA's default precision")
+  lines = [rate + ".", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   for r in res["rows"]:
     b, d = r["blocked"], r["dense"]
+    tiles = sorted(int(k.split("_")[1]) for k in r if k.startswith("blocked_"))
+    tile = str(b.get("block_size", 1024))
+    if len(tiles) > 1:
+      tile += " (of " + ", ".join(map(str, tiles)) + ")"
     lines.append("| " + " | ".join([
-        str(r["d"]), f"{r['n']:.0e}",
+        str(r["d"]), f"{r['n']:.0e}", tile,
         "compiled only" if b.get("seconds") is None else _fmt(b["seconds"]),
         f"{b['peak_bytes'] / 2**20:.1f}", _fmt(b.get("gflops"), ".1f"),
         _fmt(None if b.get("fraction_of_matmul") is None else
@@ -71,6 +80,16 @@ def kernels_table(res):
         "not run" if d.get("seconds") is None else _fmt(d["seconds"]),
         f"{d['peak_bytes'] / 2**20:.1f}",
         f"{_fmt(b.get('value'), '.5f')} ({kernels.population_cs(r['d']):.5f})"]) + " |")
+  if res.get("precision"):
+    lines += ["", "Inner-product precision of the blocked estimator against a float64 "
+              "reference (clouds scaled by `scale`, bandwidth sqrt(d)):", "",
+              "| d | n | scale | float64 | full f32: rel. error, s | XLA default: rel. error, s |",
+              "|---|---|---|---|---|---|"]
+    for r in res["precision"]:
+      h, dflt = r["highest"], r["default"]
+      lines.append(f"| {r['d']} | {r['n']:.0e} | {r['scale']} | {r['reference_f64']:.5g} | "
+                   f"{h['rel_err']:.1e}, {_fmt(h['seconds'])} | "
+                   f"{dflt['rel_err']:.1e}, {_fmt(dflt['seconds'])} |")
   return "\n".join(lines)
 
 

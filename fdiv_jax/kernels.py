@@ -43,15 +43,29 @@ __all__ = [
 
 KERNELS = ("gaussian", "laplace", "inverse_multiquadric")
 
+# Inner products in the kernel sums run at full float32 precision. XLA's
+# default on GPUs since Ampere (and on TPUs) multiplies float32 matrices in
+# TF32 / bf16, whose ~1e-3 relative error in x.y becomes an absolute error of
+# ~1e-3 |x| |y| / sigma^2 in every log kernel value: large for sharp kernels
+# and far-apart points (benchmarks/kernels.py measures it). On CPU this is a
+# no-op.
+_PRECISION = jax.lax.Precision.HIGHEST
+
+
+def _inner(x: jax.Array, y: jax.Array) -> jax.Array:
+  """``x @ y.T`` at :data:`_PRECISION`."""
+  return jnp.matmul(x, y.T, precision=_PRECISION)
+
 
 def squared_distances(x: ArrayLike, y: ArrayLike) -> jax.Array:
   r"""Pairwise :math:`\|x_i - y_j\|^2 = \|x_i\|^2 + \|y_j\|^2 - 2 x_i^\top y_j`, ``[n, m]``.
 
-  The matmul form runs at matrix-multiply speed; it is clamped at 0.
+  The matmul form runs at matrix-multiply speed (at full float32 precision, also
+  on GPU / TPU); it is clamped at 0.
   """
   x, y = jnp.asarray(x), jnp.asarray(y)
   sq = (jnp.sum(x * x, axis=-1)[:, None] + jnp.sum(y * y, axis=-1)[None, :] -
-        2.0 * x @ y.T)
+        2.0 * _inner(x, y))
   return jnp.maximum(sq, 0.0)
 
 
@@ -140,7 +154,7 @@ def _gaussian_row_sums(x: jax.Array, y: jax.Array, log_w: jax.Array, *,
 
     def col_step(acc, block):
       yc, cc = block
-      return acc + jnp.sum(jnp.exp(xr @ yc.T + cc[None, :] - shift[:, None]), axis=1), None
+      return acc + jnp.sum(jnp.exp(_inner(xr, yc) + cc[None, :] - shift[:, None]), axis=1), None
 
     acc, _ = jax.lax.scan(col_step, jnp.zeros((b,), x.dtype), (yb, col_terms))
     return acc
