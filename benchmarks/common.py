@@ -61,25 +61,35 @@ def timeit(fn: Callable[[], Any], *, min_time: float = 0.2, max_reps: int = 50,
 
 
 def compare(fn_a: Callable[[], Any], fn_b: Callable[[], Any], *, min_time: float = 1.0,
-            max_reps: int = 2000) -> tuple[float, float]:
-  """Median seconds of ``fn_a()`` and ``fn_b()``, called alternately (A B A B ...).
+            max_reps: int = 2000) -> tuple[float, float, tuple[float, float]]:
+  """Median seconds of ``fn_a()`` and ``fn_b()``, called alternately, and a 95%
+  bootstrap interval of the ratio ``median(b) / median(a)``.
 
   Interleaving makes both see the same machine state (frequency, cache, other
-  load), so their ratio is far less noisy than two separate timings.
+  load), so their ratio is far less noisy than two separate timings; the order
+  alternates (A B, B A, ...) so that neither always runs first.
   """
   block(fn_a())
   block(fn_b())
   ta, tb = [], []
   start = time.perf_counter()
-  while len(ta) < max_reps and (len(ta) < 5 or time.perf_counter() - start < min_time):
-    t0 = time.perf_counter()
-    block(fn_a())
-    t1 = time.perf_counter()
-    block(fn_b())
-    t2 = time.perf_counter()
-    ta.append(t1 - t0)
-    tb.append(t2 - t1)
-  return statistics.median(ta), statistics.median(tb)
+  while len(ta) < max_reps and (len(ta) < 6 or time.perf_counter() - start < min_time):
+    for fn, times in ((fn_a, ta), (fn_b, tb))[::1 if len(ta) % 2 == 0 else -1]:
+      t0 = time.perf_counter()
+      block(fn())
+      times.append(time.perf_counter() - t0)
+  return statistics.median(ta), statistics.median(tb), ratio_interval(ta, tb)
+
+
+def ratio_interval(ta, tb, *, reps: int = 2000, level: float = 0.95,
+                   seed: int = 0) -> tuple[float, float]:
+  """Bootstrap interval of ``median(tb) / median(ta)`` over the paired calls
+  (pairs resampled together, so shared machine states stay paired)."""
+  ta, tb = np.asarray(ta), np.asarray(tb)
+  idx = np.random.default_rng(seed).integers(0, len(ta), size=(reps, len(ta)))
+  ratios = np.median(tb[idx], axis=1) / np.median(ta[idx], axis=1)
+  lo, hi = np.quantile(ratios, [(1 - level) / 2, (1 + level) / 2])
+  return float(lo), float(hi)
 
 
 def compile_stats(fn: Callable, *args) -> dict:

@@ -60,37 +60,61 @@ def reference_cs(x, y, bandwidth) -> float:
   return log_mean_k(x, x) + log_mean_k(y, y) - 2.0 * log_mean_k(x, y)
 
 
-def precision_check(n: int, dims, scales) -> list[dict]:
-  """Blocked CS estimate at full float32 inner products (fdiv_jax's choice) and
-  at XLA's default precision (TF32 / bf16 passes on GPU / TPU), each against
-  the float64 reference, for clouds scaled by ``scale`` (bandwidth sqrt(d)
-  fixed, so larger scales mean sharper kernels relative to the data)."""
+def _round_to_tf32(a: jax.Array) -> jax.Array:
+  """float32 rounded to TF32's 10 mantissa bits (nearest), as tensor cores read it."""
+  bits = jax.lax.bitcast_convert_type(a, jnp.uint32)
+  bits = (bits + jnp.uint32(0x1000)) & jnp.uint32(0xFFFFE000)
+  return jax.lax.bitcast_convert_type(bits, jnp.float32)
+
+
+def _tf32_inner(x, y):
+  """TF32 matmul emulated on any backend: TF32 inputs, float32 accumulation."""
+  return jnp.matmul(_round_to_tf32(x), _round_to_tf32(y).T,
+                    precision=jax.lax.Precision.HIGHEST)
+
+
+# (scale, offset) of the precision check's clouds: x = offset + scale * N(0, I).
+PRECISION_CASES = ((1.0, 0.0), (4.0, 0.0), (1.0, 20.0))
+
+
+def precision_check(n: int, dims) -> list[dict]:
+  """Blocked CS estimate against the float64 reference with three kinds of inner
+  products: full float32 (fdiv_jax's choice), XLA's default precision (TF32 /
+  bf16 passes on GPU / TPU; the same as full on CPU) and TF32 emulated (what a
+  GPU's default does, on any backend). Clouds ``offset + scale * N(0, I)``
+  with bandwidth sqrt(d): a larger scale means sharper kernels relative to the
+  data, an offset puts the points far from the origin, where the
+  ``|x|^2 + |y|^2 - 2 x.y`` form multiplies the matmul's relative error by
+  ``|x|^2 / bandwidth^2``."""
   rows = []
+  variants = (("highest", {"_PRECISION": jax.lax.Precision.HIGHEST}),
+              ("default", {"_PRECISION": jax.lax.Precision.DEFAULT}),
+              ("tf32_emulated", {"_inner": _tf32_inner}))
   for d in dims:
-    for scale in scales:
+    for scale, offset in PRECISION_CASES:
       k1, k2 = jax.random.split(jax.random.PRNGKey(7 + d))
-      x = scale * jax.random.normal(k1, (n, d))
-      y = scale * (0.3 + jax.random.normal(k2, (n, d)))
+      x = offset + scale * jax.random.normal(k1, (n, d))
+      y = offset + scale * (0.3 + jax.random.normal(k2, (n, d)))
       bw = float(np.sqrt(d))
       ref = reference_cs(x, y, bw)
-      rec = {"n": n, "d": d, "scale": scale, "reference_f64": ref}
-      saved = K._PRECISION
-      for name, prec in (("highest", jax.lax.Precision.HIGHEST),
-                         ("default", jax.lax.Precision.DEFAULT)):
-        K._PRECISION = prec
+      rec = {"n": n, "d": d, "scale": scale, "offset": offset, "reference_f64": ref}
+      for name, patch in variants:
+        saved = {k: getattr(K, k) for k in patch}
+        for k, v in patch.items():
+          setattr(K, k, v)
         try:
           f = jax.jit(lambda x, y: blocked_cs(x, y, bw))
           value = float(f(x, y))
           seconds = common.timeit(lambda: f(x, y), min_time=0.5, max_reps=10)
         finally:
-          K._PRECISION = saved
+          for k, v in saved.items():
+            setattr(K, k, v)
         rec[name] = {"value": value, "abs_err": abs(value - ref),
                      "rel_err": abs(value - ref) / max(abs(ref), 1e-30), "seconds": seconds}
       rows.append(rec)
-      print(f"precision d={d} scale={scale}: f64 {ref:.6g}; highest {rec['highest']['value']:.6g}"
-            f" (rel err {rec['highest']['rel_err']:.1e}, {rec['highest']['seconds']:.3g}s);"
-            f" default {rec['default']['value']:.6g} (rel err {rec['default']['rel_err']:.1e},"
-            f" {rec['default']['seconds']:.3g}s)", flush=True)
+      print(f"precision d={d} scale={scale} offset={offset}: f64 {ref:.6g}; " + "; ".join(
+          f"{name} {rec[name]['value']:.6g} (rel err {rec[name]['rel_err']:.1e}, "
+          f"{rec[name]['seconds']:.3g}s)" for name, _ in variants), flush=True)
   return rows
 
 
@@ -102,7 +126,7 @@ def population_cs(d: int) -> float:
   return 0.09 * d / (d + 2.0)
 
 
-def main(argv=None):
+def arg_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 30000, 100000])
   parser.add_argument("--dims", type=int, nargs="+", default=[2, 16, 64])
@@ -116,7 +140,11 @@ def main(argv=None):
                       help="n of the precision check (full vs default float32 "
                            "matmul against float64); 0 skips it")
   parser.add_argument("--name", default="kernels", help="results file name")
-  args = parser.parse_args(argv)
+  return parser
+
+
+def main(argv=None):
+  args = arg_parser().parse_args(argv)
   ceilings = {name: common.matmul_flops(precision=p) for name, p in
               (("highest", jax.lax.Precision.HIGHEST), ("default", None))}
   peak = ceilings["highest"]
@@ -180,7 +208,7 @@ def main(argv=None):
             f"{rec['population_cs']:.4g})", flush=True)
   payload = {"matmul_flops": peak, "matmul_flops_by_precision": ceilings, "rows": rows}
   if args.precision_n:
-    payload["precision"] = precision_check(args.precision_n, args.dims, (1.0, 4.0))
+    payload["precision"] = precision_check(args.precision_n, args.dims)
   print("wrote", common.save(args.name, payload))
 
 

@@ -21,17 +21,28 @@ def _fmt(v, spec=".3g"):
   return "-" if v is None else format(v, spec)
 
 
+def _ratio_cell(t):
+  if "ratio_ci95" not in t:
+    return f"{t['ratio']:.2f}"
+  lo, hi = t["ratio_ci95"]
+  cell = f"{t['ratio']:.2f} [{lo:.2f}, {hi:.2f}]"
+  return f"**{cell}**" if hi < 1.0 else cell
+
+
 def tfp_table(plat, res):
   batches = [str(b) for b in res["batches"]]
   head = ["divergence", "same value"] + [f"ratio @ {int(b):.0e}" for b in batches] + [
       "max finite log u (fdiv / tfp)", "min finite log u (fdiv / tfp)",
       "XLA fusions / instructions at the largest batch (fdiv vs tfp)"]
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  if any("ratio_ci95" in v for r in res["rows"] for v in r["throughput"].values()):
+    lines = ["Each ratio with its 95% bootstrap interval over the paired calls; "
+             "**bold**: the interval lies below 1 (fdiv_jax significantly slower).", ""] + lines
   for r in res["rows"]:
     pos, neg = r["max_finite_log_u_pos"], r["max_finite_log_u_neg"]
     cells = [r["divergence"], "yes" if r["value_rel_diff"] < 1e-5 else
              f"rel diff {r['value_rel_diff']:.1e}"]
-    cells += [f"{r['throughput'][b]['ratio']:.2f}" for b in batches]
+    cells += [_ratio_cell(r["throughput"][b]) for b in batches]
     cells += [f"{pos['fdiv_jax']:g} / {pos['tfp']:g}", f"-{neg['fdiv_jax']:g} / -{neg['tfp']:g}"]
     hlo = r.get("hlo")
     cells.append("-" if hlo is None else
@@ -81,15 +92,20 @@ def kernels_table(res):
         f"{d['peak_bytes'] / 2**20:.1f}",
         f"{_fmt(b.get('value'), '.5f')} ({kernels.population_cs(r['d']):.5f})"]) + " |")
   if res.get("precision"):
+    names = [k for k in ("highest", "default", "tf32_emulated") if k in res["precision"][0]]
+    titles = {"highest": "full f32 (fdiv_jax)", "default": "XLA default",
+              "tf32_emulated": "TF32 emulated"}
     lines += ["", "Inner-product precision of the blocked estimator against a float64 "
-              "reference (clouds scaled by `scale`, bandwidth sqrt(d)):", "",
-              "| d | n | scale | float64 | full f32: rel. error, s | XLA default: rel. error, s |",
-              "|---|---|---|---|---|---|"]
+              "reference (clouds `offset + scale * N(0, I)`, bandwidth sqrt(d); "
+              "relative error, seconds):", "",
+              "| d | n | scale | offset | float64 | " +
+              " | ".join(titles[k] for k in names) + " |",
+              "|---|---|---|---|---|" + "---|" * len(names)]
     for r in res["precision"]:
-      h, dflt = r["highest"], r["default"]
-      lines.append(f"| {r['d']} | {r['n']:.0e} | {r['scale']} | {r['reference_f64']:.5g} | "
-                   f"{h['rel_err']:.1e}, {_fmt(h['seconds'])} | "
-                   f"{dflt['rel_err']:.1e}, {_fmt(dflt['seconds'])} |")
+      lines.append(f"| {r['d']} | {r['n']:.0e} | {r['scale']} | {r.get('offset', 0.0)} | "
+                   f"{r['reference_f64']:.5g} | " +
+                   " | ".join(f"{r[k]['rel_err']:.1e}, {_fmt(r[k]['seconds'])}"
+                              for k in names) + " |")
   return "\n".join(lines)
 
 

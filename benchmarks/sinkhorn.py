@@ -48,7 +48,7 @@ def pot_sinkhorn(x, y, eps, iters, *, backend):
       xs, ys, eps, numIterMax=iters, stopThr=0.0, method="sinkhorn_log", warn=False))
 
 
-def main(argv=None):
+def arg_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000])
   parser.add_argument("--iters", type=int, default=100)
@@ -57,7 +57,11 @@ def main(argv=None):
   parser.add_argument("--pot-backend", choices=("numpy", "torch"), default="numpy",
                       help="POT's arrays: NumPy (CPU) or PyTorch (on CUDA when "
                            "available: what a GPU user of POT runs)")
-  args = parser.parse_args(argv)
+  return parser
+
+
+def main(argv=None):
+  args = arg_parser().parse_args(argv)
   eps, iters = args.epsilon, args.iters
   # OTT's own defaults otherwise (implicit differentiation, inner_iterations 10):
   # what a user calling OTT directly writes.

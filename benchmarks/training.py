@@ -117,10 +117,14 @@ def compile_vs_depth(depths, dim=32, hidden=(64, 64), batch=512):
   return rows
 
 
-def main(argv=None):
+def arg_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--depths", type=int, nargs="+", default=[2, 4, 8, 16, 32, 64])
-  args = parser.parse_args(argv)
+  return parser
+
+
+def main(argv=None):
+  args = arg_parser().parse_args(argv)
   out = {"one_step_diffusion": one_step_diffusion()}
   print("one-step diffusion:", out["one_step_diffusion"], flush=True)
   out["boltzmann"] = boltzmann()

@@ -68,7 +68,7 @@ def cauchy_schwarz_divergence(x: ArrayLike,
                               kernel: str = "gaussian",
                               log_weights_x: ArrayLike | None = None,
                               log_weights_y: ArrayLike | None = None,
-                              block_size: int = 1024) -> jax.Array:
+                              block_size: int | None = None) -> jax.Array:
   r"""Kernel (Parzen) estimate of the Cauchy-Schwarz divergence, log domain.
 
   .. math::
@@ -89,7 +89,8 @@ def cauchy_schwarz_divergence(x: ArrayLike,
     kernel: One of :data:`fdiv_jax.kernels.KERNELS`.
     log_weights_x: Log weights of ``x`` ``[n]`` (any scale; uniform if None).
     log_weights_y: Log weights of ``y`` ``[m]``.
-    block_size: Tile side of the blocked kernel sums.
+    block_size: Tile side of the blocked kernel sums (None:
+      :func:`fdiv_jax.kernels.default_block_size`).
 
   Returns:
     Scalar divergence.
@@ -109,7 +110,7 @@ def conditional_cauchy_schwarz_divergence(x: ArrayLike,
                                           bandwidth_x: ArrayLike,
                                           bandwidth_y: ArrayLike,
                                           kernel: str = "gaussian",
-                                          block_size: int = 1024) -> jax.Array:
+                                          block_size: int | None = None) -> jax.Array:
   r"""Conditional CS divergence :math:`D_{CS}(p(y|x)\,\|\,q(\hat y|x))` on shared inputs.
 
   Samples :math:`(x_i, y_i) \sim p` and :math:`(x_i, \hat y_i) \sim q` share
@@ -135,7 +136,7 @@ def conditional_cauchy_schwarz_divergence(x: ArrayLike,
     bandwidth_x: Bandwidth on ``x``, > 0.
     bandwidth_y: Bandwidth on ``y``, > 0.
     kernel: One of :data:`fdiv_jax.kernels.KERNELS` (used for both).
-    block_size: Tile side.
+    block_size: Tile side (None: :func:`fdiv_jax.kernels.default_block_size`).
 
   Returns:
     Scalar divergence (0 when ``y_pred == y``).
@@ -173,7 +174,7 @@ def cauchy_schwarz_mutual_information(x: ArrayLike,
                                       bandwidth_x: ArrayLike,
                                       bandwidth_z: ArrayLike,
                                       kernel: str = "gaussian",
-                                      block_size: int = 1024) -> jax.Array:
+                                      block_size: int | None = None) -> jax.Array:
   r"""CS quadratic mutual information :math:`I_{CS}(x; z) = D_{CS}(p(x, z)\,\|\,p(x)p(z))`.
 
   With paired samples :math:`(x_i, z_i)`, :math:`K = k(x_i, x_j)`,
@@ -194,7 +195,7 @@ def cauchy_schwarz_mutual_information(x: ArrayLike,
     bandwidth_x: > 0.
     bandwidth_z: > 0.
     kernel: One of :data:`fdiv_jax.kernels.KERNELS` (used for both).
-    block_size: Tile side.
+    block_size: Tile side (None: :func:`fdiv_jax.kernels.default_block_size`).
 
   Returns:
     Scalar estimate.
@@ -229,7 +230,7 @@ def mmd(x: ArrayLike,
         bandwidth: ArrayLike,
         kernel: str = "gaussian",
         unbiased: bool = False,
-        block_size: int = 1024) -> jax.Array:
+        block_size: int | None = None) -> jax.Array:
   r"""Squared maximum mean discrepancy, from the same blocked kernel sums.
 
   .. math::
@@ -247,7 +248,7 @@ def mmd(x: ArrayLike,
     bandwidth: > 0.
     kernel: One of :data:`fdiv_jax.kernels.KERNELS`.
     unbiased: U-statistic instead of V-statistic.
-    block_size: Tile side.
+    block_size: Tile side (None: :func:`fdiv_jax.kernels.default_block_size`).
 
   Returns:
     Scalar MMD^2 estimate.

@@ -13,7 +13,8 @@ divergence and MMD non-negative. :func:`log_kernel_sum` computes
 ``block_size x block_size`` pairs (``lax.map`` over row blocks, ``lax.scan``
 over column blocks with a running ``logaddexp``), so memory is
 O(block_size^2 + n + m), never O(n m), and values stay finite when every
-kernel value underflows. The Gaussian kernel takes a faster path with the
+kernel value underflows (tiles of 1024 on CPU, 4096 on accelerators:
+:func:`default_block_size`). The Gaussian kernel takes a faster path with the
 log-sum-exp shift in closed form (one matmul + one exp per pair, about 2x
 faster) and falls back to the running maximum only when a row underflows.
 """
@@ -33,6 +34,7 @@ from fdiv_jax import parallel
 __all__ = [
     "KERNELS",
     "blocked_row_logsumexp",
+    "default_block_size",
     "log_kernel",
     "log_kernel_sum",
     "log_product_kernel_sum",
@@ -46,22 +48,53 @@ KERNELS = ("gaussian", "laplace", "inverse_multiquadric")
 # Inner products in the kernel sums run at full float32 precision. XLA's
 # default on GPUs since Ampere (and on TPUs) multiplies float32 matrices in
 # TF32 / bf16, whose ~1e-3 relative error in x.y becomes an absolute error of
-# ~1e-3 |x| |y| / sigma^2 in every log kernel value: large for sharp kernels
-# and far-apart points (benchmarks/kernels.py measures it). On CPU this is a
-# no-op.
+# ~1e-3 |x| |y| / sigma^2 in every log kernel value. On an H200, the
+# benchmark's CS estimates (benchmarks/kernels.py, precision check) had
+# relative errors up to 3.3e-4 at the default against at most 5.5e-5 at full
+# float32 (9-24x larger in 4 of 6 cases), and full float32 took 11-38% longer.
+# On CPU this is a no-op. A ``jax.default_matmul_precision(...)`` context or config set by the
+# user takes precedence.
 _PRECISION = jax.lax.Precision.HIGHEST
 
 
 def _inner(x: jax.Array, y: jax.Array) -> jax.Array:
-  """``x @ y.T`` at :data:`_PRECISION`."""
-  return jnp.matmul(x, y.T, precision=_PRECISION)
+  """``x @ y.T`` at :data:`_PRECISION`, unless the user set a default matmul
+  precision (``jax.default_matmul_precision``), which then applies."""
+  user_set = jax.config.jax_default_matmul_precision is not None
+  return jnp.matmul(x, y.T, precision=None if user_set else _PRECISION)
+
+
+# Tile sides used when none is given, measured with benchmarks/kernels.py: on a
+# 2-core CPU, 1024 beats 4096 / 16384 (0.24 / 0.36 / 0.72 s, n = 1e4, d = 2);
+# on an H200, 1024 leaves the GPU idle between scan steps: 4096 is 2.3-3.0x
+# faster at n = 1e5 (d = 2, 16, 64) and within 11% of 16384, at a sixteenth of
+# its 1 GiB tile.
+_BLOCK_SIZES = {"cpu": 1024}
+_ACCELERATOR_BLOCK_SIZE = 4096
+
+
+def default_block_size(backend: str | None = None) -> int:
+  """Tile side of the blocked kernel sums when none is given: 1024 on CPU, 4096
+  on GPU / TPU (``backend``: a JAX platform name; None: the default backend)."""
+  return _BLOCK_SIZES.get(backend or jax.default_backend(), _ACCELERATOR_BLOCK_SIZE)
+
+
+def _block_size(block_size: int | None) -> int:
+  """``block_size`` checked, or the default tile side."""
+  if block_size is None:
+    return default_block_size()
+  if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+    raise ValueError(f"block_size must be a positive int (or None for the default), got "
+                     f"{block_size!r}")
+  return block_size
 
 
 def squared_distances(x: ArrayLike, y: ArrayLike) -> jax.Array:
   r"""Pairwise :math:`\|x_i - y_j\|^2 = \|x_i\|^2 + \|y_j\|^2 - 2 x_i^\top y_j`, ``[n, m]``.
 
   The matmul form runs at matrix-multiply speed (at full float32 precision, also
-  on GPU / TPU); it is clamped at 0.
+  on GPU / TPU, unless a ``jax.default_matmul_precision`` context says
+  otherwise); it is clamped at 0.
   """
   x, y = jnp.asarray(x), jnp.asarray(y)
   sq = (jnp.sum(x * x, axis=-1)[:, None] + jnp.sum(y * y, axis=-1)[None, :] -
@@ -171,7 +204,7 @@ def log_kernel_sum(x: ArrayLike,
                    bandwidth: ArrayLike,
                    kernel: str = "gaussian",
                    log_weights: ArrayLike | None = None,
-                   block_size: int = 1024) -> jax.Array:
+                   block_size: int | None = None) -> jax.Array:
   r"""Blocked :math:`\log\sum_j w_j\, k(x_i, y_j)` for every ``i``, ``[n]``.
 
   Computed tile by tile in the log domain (see :func:`blocked_row_logsumexp`),
@@ -186,7 +219,7 @@ def log_kernel_sum(x: ArrayLike,
     bandwidth: Kernel bandwidth, > 0 (may be traced).
     kernel: One of :data:`KERNELS`.
     log_weights: Log weights of ``y``, ``[m]`` (all ones if None).
-    block_size: Tile side.
+    block_size: Tile side (None: :func:`default_block_size`).
 
   Returns:
     ``[n]`` log kernel sums.
@@ -201,7 +234,7 @@ def log_product_kernel_sum(xs: Sequence[ArrayLike],
                            bandwidths: Sequence[ArrayLike],
                            kernel: str = "gaussian",
                            log_weights: ArrayLike | None = None,
-                           block_size: int = 1024) -> jax.Array:
+                           block_size: int | None = None) -> jax.Array:
   r"""Blocked :math:`\log\sum_j w_j \prod_f k_f(x^f_i, y^f_j)` for every ``i``, ``[n]``.
 
   A product kernel over paired feature sets ``f`` (e.g. inputs and targets),
@@ -215,7 +248,7 @@ def log_product_kernel_sum(xs: Sequence[ArrayLike],
     bandwidths: One bandwidth > 0 per factor.
     kernel: One of :data:`KERNELS` (every factor).
     log_weights: Log weights of the rows of ``ys``, ``[m]`` (all ones if None).
-    block_size: Tile side.
+    block_size: Tile side (None: :func:`default_block_size`).
 
   Returns:
     ``[n]`` log kernel sums.
@@ -243,6 +276,7 @@ def _product_sum(xs, ys, bandwidths, *, kernel, log_weights, block_size,
                        f"{yn}.shape={b.shape}")
   bws = tuple(jnp.asarray(_checks.positive("bandwidth", b), xs[0].dtype) for b in bandwidths)
   _checks.one_of("kernel", kernel, KERNELS)
+  block_size = _block_size(block_size)
   if log_weights is None:
     log_w = jnp.zeros((m,), xs[0].dtype)
   else:

@@ -162,6 +162,37 @@ def test_errors():
                                              bandwidth_x=1.0, bandwidth_y=1.0)
 
 
+@pytest.mark.parametrize("block_size", [0, -3, 2.5, True])
+def test_block_size_errors(block_size):
+  with pytest.raises(ValueError, match="block_size must be a positive int"):
+    cs.cauchy_schwarz_divergence(X, Y, bandwidth=1.0, block_size=block_size)
+
+
+def test_default_block_size_per_backend():
+  assert K.default_block_size("cpu") == 1024
+  assert K.default_block_size("gpu") == K.default_block_size("tpu") == 4096
+  assert K.default_block_size() == K.default_block_size(jax.default_backend())
+  # None resolves to the backend's tile side: the same program as passing it.
+  chex.assert_trees_all_close(
+      cs.cauchy_schwarz_divergence(X, Y, bandwidth=0.7),
+      cs.cauchy_schwarz_divergence(X, Y, bandwidth=0.7, block_size=K.default_block_size()))
+
+
+def test_inner_products_at_full_float32_precision():
+  # XLA's default would multiply float32 in TF32 / bf16 passes on GPU / TPU.
+  x = jnp.ones((4, 3))
+  for fn in (K.squared_distances,
+             lambda a, b: K.log_kernel_sum(a, b, bandwidth=1.0)):
+    text = jax.jit(fn).lower(x, x).as_text()
+    dots = [line for line in text.splitlines() if "dot_general" in line]
+    assert dots and all("HIGHEST" in line for line in dots), dots
+  # A precision the user sets through JAX's own switch applies instead.
+  with jax.default_matmul_precision("tensorfloat32"):
+    text = jax.jit(K.squared_distances).lower(x, x).as_text()
+  dots = [line for line in text.splitlines() if "dot_general" in line]
+  assert dots and not any("HIGHEST" in line for line in dots), dots
+
+
 def test_cs_mutual_information_dense_reference_and_limits():
   z = X[:, :2] * 0.5 + jax.random.normal(jax.random.fold_in(KEY, 11), (157, 2))
   got = cs.cauchy_schwarz_mutual_information(X, z, bandwidth_x=1.0, bandwidth_z=0.7,
