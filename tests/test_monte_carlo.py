@@ -207,6 +207,8 @@ def test_errors_name_the_argument():
     fd.renyi_divergence(jnp.zeros(3), jnp.zeros(3), alpha=-1.0)
   with pytest.raises(ValueError, match="sample axis"):
     fd.f_divergence(jnp.float32(0.0), jnp.float32(0.0), divergence="kl")
+  with pytest.raises(ValueError, match="at least one sample on the last axis"):
+    fd.f_divergence(jnp.zeros((2, 0)), jnp.zeros((2, 0)), divergence="kl")
   with pytest.raises(ValueError, match="at least 2 samples"):
     fd.f_divergence(jnp.zeros(1), jnp.zeros(1), divergence="kl",
                     gradient="score_function")
