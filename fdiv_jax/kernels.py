@@ -21,6 +21,7 @@ faster) and falls back to the running maximum only when a row underflows.
 
 from __future__ import annotations
 
+import operator
 from typing import Callable, Sequence
 
 import jax
@@ -52,8 +53,8 @@ KERNELS = ("gaussian", "laplace", "inverse_multiquadric")
 # benchmark's CS estimates (benchmarks/kernels.py, precision check) had
 # relative errors up to 3.3e-4 at the default against at most 5.5e-5 at full
 # float32 (9-24x larger in 4 of 6 cases), and full float32 took 11-38% longer.
-# On CPU this is a no-op. A ``jax.default_matmul_precision(...)`` context or config set by the
-# user takes precedence.
+# On CPU this is a no-op. A ``jax.default_matmul_precision(...)`` context or
+# config set by the user takes precedence.
 _PRECISION = jax.lax.Precision.HIGHEST
 
 
@@ -83,10 +84,14 @@ def _block_size(block_size: int | None) -> int:
   """``block_size`` checked, or the default tile side."""
   if block_size is None:
     return default_block_size()
-  if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+  try:
+    size = operator.index(block_size)  # ints, NumPy integers; not floats
+  except TypeError:
+    size = 0
+  if isinstance(block_size, bool) or size < 1:
     raise ValueError(f"block_size must be a positive int (or None for the default), got "
                      f"{block_size!r}")
-  return block_size
+  return size
 
 
 def squared_distances(x: ArrayLike, y: ArrayLike) -> jax.Array:
