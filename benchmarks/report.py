@@ -156,8 +156,11 @@ def plots(plat):
   if ker:
     for d in sorted({r["d"] for r in ker["rows"]}):
       rows = [r for r in ker["rows"] if r["d"] == d]
-      axes[1].plot([r["n"] for r in rows], [r["blocked"]["peak_bytes"] / 2**20 for r in rows],
-                   marker="o", label=f"blocked d={d}")
+      # The library's default tile for this platform where the sweep has it.
+      tile = f"blocked_{kernels.K.default_block_size(plat)}"
+      axes[1].plot([r["n"] for r in rows],
+                   [r.get(tile, r["blocked"])["peak_bytes"] / 2**20 for r in rows],
+                   marker="o", label=f"blocked d={d} (tile {tile.split('_')[1]})")
       axes[1].plot([r["n"] for r in rows], [r["dense"]["peak_bytes"] / 2**20 for r in rows],
                    marker="x", ls="--", label=f"dense d={d}")
     axes[1].set_xscale("log")
