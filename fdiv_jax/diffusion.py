@@ -35,17 +35,23 @@ from jax.typing import ArrayLike
 from fdiv_jax import _checks
 
 __all__ = [
+    "EDMPreconditioning",
     "GaussianMixture",
     "add_noise",
     "denoiser_from_eps",
     "denoiser_from_score",
     "denoising_score_matching_loss",
     "edm_loss_weight",
+    "edm_preconditioning",
     "eps_from_denoiser",
+    "heun_sample",
     "karras_sigmas",
+    "sample_sigmas",
     "score_from_denoiser",
     "vp_alpha_sigma",
 ]
+
+SIGMA_DISTRIBUTIONS = ("log_uniform", "polynomial", "lognormal")
 
 
 def karras_sigmas(num: int, *, sigma_min: float = 0.002, sigma_max: float = 80.0,
@@ -66,6 +72,73 @@ def karras_sigmas(num: int, *, sigma_min: float = 0.002, sigma_max: float = 80.0
   ramp = jnp.linspace(0.0, 1.0, num)
   lo, hi = sigma_min**(1.0 / rho), sigma_max**(1.0 / rho)
   return (hi + ramp * (lo - hi))**rho
+
+
+def sample_sigmas(key: jax.Array, shape: tuple[int, ...] | int, *,
+                  sigma_min: float, sigma_max: float,
+                  distribution: str = "log_uniform", rho: float = 7.0,
+                  num_steps: int = 1000, min_step_percent: float = 0.002,
+                  max_step_percent: float = 0.998, p_mean: float = -1.2,
+                  p_std: float = 1.2) -> jax.Array:
+  r"""Training noise levels :math:`\sigma \in [\sigma_{\min}, \sigma_{\max}]`, ``shape``.
+
+  ``distribution``:
+
+  - ``"log_uniform"``: :math:`\log\sigma \sim U(\log\sigma_{\min}, \log\sigma_{\max})`.
+  - ``"polynomial"``: FastGen's default for DMD2 / f-distill: an index drawn
+    uniformly from ``[int(min_step_percent N), int(max_step_percent N)]`` into
+    the increasing Karras grid of ``N = num_steps`` levels (:func:`karras_sigmas`
+    with ``rho``), so the density of :math:`\sigma` is that of the EDM sampler's
+    steps: heavy near :math:`\sigma_{\min}`.
+  - ``"lognormal"``: EDM's training distribution,
+    :math:`\log\sigma \sim N(P_\text{mean}, P_\text{std}^2)` truncated to the
+    range (inverse CDF, so every draw is inside).
+
+  Args:
+    key: PRNG key.
+    shape: Output shape (an int for a batch).
+    sigma_min: Smallest level, > 0.
+    sigma_max: Largest level, > ``sigma_min``.
+    distribution: One of ``"log_uniform"``, ``"polynomial"``, ``"lognormal"``.
+    rho: Karras grid exponent (``"polynomial"``).
+    num_steps: Karras grid size (``"polynomial"``).
+    min_step_percent: Lowest grid index as a fraction of ``num_steps``.
+    max_step_percent: Highest grid index as a fraction of ``num_steps``.
+    p_mean: Mean of :math:`\log\sigma` (``"lognormal"``).
+    p_std: Standard deviation of :math:`\log\sigma` (``"lognormal"``).
+
+  Returns:
+    Noise levels of shape ``shape``.
+
+  References:
+    Karras et al. (2022), Table 1; NVlabs/FastGen ``EDMNoiseSchedule.sample_t``.
+
+  Example:
+    >>> s = sample_sigmas(jax.random.PRNGKey(0), 4, sigma_min=0.002, sigma_max=80.0,
+    ...                   distribution="polynomial")
+    >>> bool(((s >= 0.002) & (s <= 80.0)).all())
+    True
+  """
+  _checks.one_of("distribution", distribution, SIGMA_DISTRIBUTIONS)
+  if not 0 < sigma_min < sigma_max:
+    raise ValueError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
+  shape = (shape,) if isinstance(shape, int) else tuple(shape)
+  lo, hi = jnp.log(sigma_min), jnp.log(sigma_max)
+  if distribution == "log_uniform":
+    return jnp.exp(lo + jax.random.uniform(key, shape) * (hi - lo))
+  if distribution == "polynomial":
+    if not 0 <= min_step_percent <= max_step_percent <= 1:
+      raise ValueError("need 0 <= min_step_percent <= max_step_percent <= 1, got "
+                       f"{min_step_percent}, {max_step_percent}")
+    grid = karras_sigmas(num_steps, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho)[::-1]
+    first, last = int(min_step_percent * num_steps), int(max_step_percent * num_steps)
+    last = min(last, num_steps - 1)
+    return grid[jax.random.randint(key, shape, first, last + 1)]
+  _checks.positive("p_std", p_std)
+  cdf = jax.scipy.stats.norm.cdf
+  u = jax.random.uniform(key, shape, minval=cdf(lo, p_mean, p_std),
+                         maxval=cdf(hi, p_mean, p_std))
+  return jnp.clip(jnp.exp(jax.scipy.stats.norm.ppf(u, p_mean, p_std)), sigma_min, sigma_max)
 
 
 def vp_alpha_sigma(t: ArrayLike, *, beta_min: float = 0.1,
@@ -135,6 +208,74 @@ def edm_loss_weight(sigma: ArrayLike, *, sigma_data: float = 0.5) -> jax.Array:
   r"""EDM weighting :math:`\lambda(\sigma) = (\sigma^2 + \sigma_d^2) / (\sigma\sigma_d)^2`."""
   sigma = jnp.asarray(sigma)
   return (sigma**2 + sigma_data**2) / (sigma * sigma_data)**2
+
+
+class EDMPreconditioning(NamedTuple):
+  r"""EDM's scalings: :math:`D(x, \sigma) = c_\text{skip} x + c_\text{out} F(c_\text{in} x, c_\text{noise})`."""
+
+  c_skip: jax.Array
+  c_out: jax.Array
+  c_in: jax.Array
+  c_noise: jax.Array
+
+
+def edm_preconditioning(sigma: ArrayLike, *, sigma_data: float = 0.5) -> EDMPreconditioning:
+  r"""EDM preconditioning of a denoiser network (Karras et al., 2022, Table 1).
+
+  .. math::
+    c_\text{skip} = \frac{\sigma_d^2}{\sigma^2 + \sigma_d^2},\quad
+    c_\text{out} = \frac{\sigma\sigma_d}{\sqrt{\sigma^2 + \sigma_d^2}},\quad
+    c_\text{in} = \frac{1}{\sqrt{\sigma^2 + \sigma_d^2}},\quad
+    c_\text{noise} = \tfrac14\log\sigma,
+
+  so the network :math:`F` sees unit-variance inputs and targets at every noise
+  level, and :math:`\lambda(\sigma) = 1 / c_\text{out}^2` (:func:`edm_loss_weight`)
+  gives its loss unit weight.
+
+  Args:
+    sigma: Noise levels ``[...]`` (> 0).
+    sigma_data: Standard deviation of the data.
+
+  Returns:
+    :class:`EDMPreconditioning` of arrays of the shape of ``sigma``.
+  """
+  s = _checks.positive("sigma", sigma)
+  sd = _checks.positive("sigma_data", sigma_data)
+  norm = jnp.sqrt(s**2 + sd**2)
+  return EDMPreconditioning(sd**2 / norm**2, s * sd / norm, 1.0 / norm, jnp.log(s) / 4)
+
+
+def heun_sample(denoise, noise: ArrayLike, *, sigmas: ArrayLike) -> jax.Array:
+  r"""EDM's deterministic Heun sampler (Karras et al., 2022, Algorithm 1).
+
+  Integrates the probability-flow ODE :math:`dx/d\sigma = (x - D(x, \sigma))/\sigma`
+  from :math:`x = \sigma_0 \cdot` ``noise`` down the decreasing grid ``sigmas``
+  (e.g. :func:`karras_sigmas`) and a last Euler step to :math:`\sigma = 0`:
+  ``2 len(sigmas) - 1`` denoiser evaluations.
+
+  Args:
+    denoise: ``(x [n, dim], sigma [n]) -> D(x, sigma) [n, dim]``.
+    noise: Standard normal draws ``[n, dim]``.
+    sigmas: Decreasing noise levels ``[num]``, all > 0.
+
+  Returns:
+    Samples ``[n, dim]``.
+  """
+  noise = _checks.floating("noise", noise, min_ndim=2)
+  sigmas = jnp.append(_checks.floating("sigmas", sigmas, min_ndim=1), 0.0)
+  n = noise.shape[0]
+
+  def step(x, i):
+    s, s_next = sigmas[i], sigmas[i + 1]
+    d = (x - denoise(x, jnp.full((n,), s))) / s
+    x_euler = x + (s_next - s) * d
+    s_safe = jnp.where(s_next > 0, s_next, 1.0)
+    d2 = (x_euler - denoise(x_euler, jnp.full((n,), s_safe))) / s_safe
+    x_heun = x + (s_next - s) * 0.5 * (d + d2)
+    return jnp.where(s_next > 0, x_heun, x_euler), None
+
+  x, _ = jax.lax.scan(step, sigmas[0] * noise, jnp.arange(sigmas.shape[0] - 1))
+  return x
 
 
 def denoising_score_matching_loss(denoised: ArrayLike, x0: ArrayLike, *,

@@ -20,6 +20,34 @@ forward KL has :math:`h = r`, JS :math:`h = r/(1+r)`, squared Hellinger
 
 :func:`generator_loss` is a surrogate whose gradient is exactly the formula
 above: :math:`-\sum_d \mathrm{sg}[w\,h\,(s_p - s_q)]_d\, x_{t,d}`.
+:func:`denoiser_generator_loss` is the same step in the form of the reference
+implementation (NVlabs/FastGen, ``variational_score_distillation_loss``): an
+MSE of :math:`x_0` to the target
+:math:`\mathrm{sg}[x_0 - c\,h\,(D_q - D_p)]` in denoiser (:math:`x_0`) space,
+with DMD's normaliser :math:`c = 1/\mathrm{mean}_d|x_0 - D_p|`.
+
+Noise-level weighting. Since :math:`D_p - D_q = \sigma^2 (s_p - s_q)/\alpha` and
+:math:`\partial x_t/\partial\theta = \alpha\,\partial x_0/\partial\theta`, the
+denoiser-space step at one noise level is the score-space step with the
+per-example scale
+
+.. math::
+  w(\sigma) = \frac{c\,\sigma^2}{\alpha^2\, d}
+  \qquad\text{(} d \text{: data dimension, from the MSE's mean over dimensions)},
+
+which :func:`dmd_score_scale` returns for :func:`generator_loss`. Without the
+:math:`\sigma^2`, :func:`dmd_scale` applied to a *score* difference weighs a
+sample at :math:`\sigma` by an extra :math:`1/\sigma^2` (25 600 times more at
+:math:`\sigma = 0.05` than at :math:`\sigma = 8`) and discards the large-noise
+levels that move mass between modes. Integrated over the training
+distribution :math:`\pi(\sigma)` (:func:`fdiv_jax.diffusion.sample_sigmas`),
+the generator follows
+
+.. math::
+  \nabla_\theta \int \pi(\sigma)\, \mathbb E[w]\, D_f(p_\sigma \,\|\, q_{\theta,\sigma})\,d\sigma
+
+when :math:`w` depends on :math:`\sigma` only (``normalize=False``: the DMD
+normaliser varies per sample and only approximately so).
 :func:`weights` implements the stabilisers of the public reference
 implementation as explicit options (logit clamp, ratio clipping, per-noise-bin
 ratio normalisation, weight normalisation).
@@ -41,8 +69,11 @@ from fdiv_jax import _checks
 from fdiv_jax.divergences import Divergence, resolve
 
 __all__ = [
+    "denoiser_generator_loss",
     "discriminator_loss",
     "dmd_scale",
+    "dmd_score_scale",
+    "fake_score_loss",
     "gan_generator_loss",
     "generator_loss",
     "noise_level_bins",
@@ -132,15 +163,122 @@ def weights(log_r: ArrayLike,
 
 def dmd_scale(x0: ArrayLike, teacher_denoised: ArrayLike, *,
               eps: float = 1e-6) -> jax.Array:
-  r"""DMD's per-example scale :math:`1 / \mathrm{mean}_d|x_0 - D_{\text{teacher}}(x_t)|`, ``[...]``.
+  r"""DMD's per-example normaliser :math:`c = 1 / (\mathrm{mean}_d|x_0 - D_p(x_t)| + \epsilon)`, ``[...]``.
 
-  Multiplying the score difference by it makes the gradient magnitude roughly
-  independent of the noise level (Yin et al., 2024, eq. 8). Under
+  It scales the **denoiser** difference :math:`D_q - D_p` (Yin et al., 2024,
+  eq. 8; FastGen's ``variational_score_distillation_loss``), as
+  :func:`denoiser_generator_loss` does. Applied to a **score** difference
+  it weighs each noise level by an extra :math:`1/\sigma^2`; use
+  :func:`dmd_score_scale` with :func:`generator_loss` instead. Under
   ``stop_gradient``.
+
+  Args:
+    x0: Clean student samples ``[..., dim]``.
+    teacher_denoised: :math:`D_p(x_t)`, ``[..., dim]``.
+    eps: Added to the mean absolute error.
+
+  Returns:
+    ``[...]``.
   """
-  x0 = jnp.asarray(x0)
-  err = jnp.mean(jnp.abs(x0 - jnp.asarray(teacher_denoised)), axis=-1)
+  x0 = _checks.floating("x0", x0, min_ndim=1)
+  teacher_denoised = _checks.floating("teacher_denoised", teacher_denoised)
+  _checks.same_shape("x0", x0, "teacher_denoised", teacher_denoised)
+  err = jnp.mean(jnp.abs(x0 - teacher_denoised), axis=-1)
   return jax.lax.stop_gradient(1.0 / (err + eps))
+
+
+def dmd_score_scale(x0: ArrayLike, teacher_denoised: ArrayLike, *, sigma: ArrayLike,
+                    alpha: ArrayLike = 1.0, eps: float = 1e-6) -> jax.Array:
+  r"""The score-space scale :math:`w = c\,\sigma^2 / (\alpha^2 d)` of FastGen's step, ``[...]``.
+
+  With it, :func:`generator_loss` has the gradient of
+  :func:`denoiser_generator_loss` (the reference implementation's x0-space
+  MSE, averaged over the ``d`` data dimensions), because
+  :math:`D_p - D_q = \sigma^2 (s_p - s_q)/\alpha`. Under ``stop_gradient``.
+
+  Args:
+    x0: Clean student samples ``[..., dim]``.
+    teacher_denoised: :math:`D_p(x_t)`, ``[..., dim]``.
+    sigma: Noise level per example ``[...]`` or a scalar.
+    alpha: Signal scale :math:`\alpha_t` (1 for EDM / VE).
+    eps: Added to the mean absolute error.
+
+  Returns:
+    ``[...]``.
+  """
+  c = dmd_scale(x0, teacher_denoised, eps=eps)
+  sigma = jnp.asarray(_checks.positive("sigma", sigma), c.dtype)
+  alpha = jnp.asarray(alpha, c.dtype)
+  return jax.lax.stop_gradient(c * sigma**2 / (alpha**2 * jnp.shape(x0)[-1]))
+
+
+def denoiser_generator_loss(x0: ArrayLike,
+                            teacher_denoised: ArrayLike,
+                            fake_denoised: ArrayLike,
+                            weight: ArrayLike = 1.0,
+                            *,
+                            normalize: bool = True,
+                            eps: float = 1e-6) -> jax.Array:
+  r"""Per-example f-distill generator loss in denoiser space (FastGen's form).
+
+  .. math::
+    \ell_i = \tfrac12\,\mathrm{mean}_d\Big(x_{0,i} - \mathrm{sg}\big[x_{0,i}
+      - c_i\,h_i\,(D_q(x_{t,i}) - D_p(x_{t,i}))\big]\Big)^2,\qquad
+    \nabla_{x_{0,i}}\ell_i = \frac{c_i h_i}{d}\,(D_q - D_p),
+
+  with :math:`c_i` from :func:`dmd_scale` (``normalize=True``) or 1. The step
+  at noise level :math:`\sigma` is the score-space step of
+  :func:`generator_loss` with :math:`w = c\,\sigma^2/(\alpha^2 d)`
+  (:func:`dmd_score_scale`): every noise level contributes by the size of its
+  denoiser difference, not its score difference.
+
+  Args:
+    x0: Student samples ``G(z)`` ``[B, dim]``, carrying the generator's gradient.
+    teacher_denoised: :math:`D_p(x_t)` of the teacher at the noised samples, ``[B, dim]``.
+    fake_denoised: :math:`D_q(x_t)` of the fake (student) denoiser, ``[B, dim]``.
+    weight: :math:`h` per example (:func:`weights`), ``[B]`` or a scalar.
+    normalize: Multiply by DMD's normaliser :math:`c` (the reference's choice).
+    eps: Added to the normaliser's mean absolute error.
+
+  Returns:
+    ``[B]``; the caller takes the mean. As in the reference, the value is
+    :math:`\tfrac12\mathrm{mean}_d (c h (D_q - D_p))^2`, not a divergence.
+
+  References:
+    NVlabs/FastGen, ``fastgen/methods/common_loss.py``:
+    ``variational_score_distillation_loss``; ``methods/distribution_matching/f_distill.py``.
+  """
+  x0 = _checks.floating("x0", x0, min_ndim=1)
+  dp = _checks.floating("teacher_denoised", teacher_denoised)
+  dq = _checks.floating("fake_denoised", fake_denoised)
+  _checks.same_shape("x0", x0, "teacher_denoised", dp)
+  _checks.same_shape("x0", x0, "fake_denoised", dq)
+  w = jnp.asarray(weight, x0.dtype)
+  if w.shape not in ((), x0.shape[:-1]):
+    raise ValueError(f"weight must be scalar or of shape {x0.shape[:-1]}, got {w.shape}")
+  if normalize:
+    w = w * dmd_scale(x0, dp, eps=eps)
+  target = jax.lax.stop_gradient(x0 - w[..., None] * (dq - dp))
+  return 0.5 * jnp.mean((x0 - target)**2, axis=-1)
+
+
+def fake_score_loss(fake_denoised: ArrayLike, x0: ArrayLike) -> jax.Array:
+  r"""Per-example DSM loss of the fake denoiser as FastGen trains it, ``[B]``.
+
+  .. math::
+    \ell_i = \mathrm{mean}_d\big(D_q(x_{t,i}, \sigma_i) - x_{0,i}\big)^2
+
+  in :math:`x_0`-prediction space with no noise-level weighting (FastGen's
+  ``denoising_score_matching_loss(pred_type="x0")``), ``x0`` being stopped
+  student samples. Its minimiser is the student's posterior mean, so
+  :math:`D_q` gives the student score by Tweedie's formula. For EDM's
+  weighting use :func:`fdiv_jax.diffusion.denoising_score_matching_loss` with
+  :func:`fdiv_jax.diffusion.edm_loss_weight`.
+  """
+  fake_denoised = _checks.floating("fake_denoised", fake_denoised, min_ndim=1)
+  x0 = _checks.floating("x0", x0, min_ndim=1)
+  _checks.same_shape("fake_denoised", fake_denoised, "x0", x0)
+  return jnp.mean((fake_denoised - jax.lax.stop_gradient(x0))**2, axis=-1)
 
 
 def generator_loss(x_t: ArrayLike,
@@ -158,8 +296,9 @@ def generator_loss(x_t: ArrayLike,
 
   with ``x_t`` carrying the generator's gradient (``alpha * G(z) + sigma * eps``),
   :math:`h` from :func:`weights` and :math:`c` a per-example scale (the
-  noise-level weight :math:`w_t`, :func:`dmd_scale`, or both multiplied). The
-  value itself is not a divergence; only its gradient is meaningful.
+  noise-level weight :math:`w(\sigma)`; :func:`dmd_score_scale` for the
+  reference implementation's weighting). The value itself is not a
+  divergence; only its gradient is meaningful.
 
   Args:
     x_t: Noised student samples ``[B, dim]`` (differentiable).

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import fdiv_jax as fd
+from fdiv_jax import diffusion as D
 from fdiv_jax import distill
 from conftest import textbook_f
 
@@ -150,3 +151,103 @@ def test_discriminator_optimum_is_log_ratio():
   np.testing.assert_allclose(d, log_normal(x, 0.0, vp) - log_normal(x, MU, vq), atol=2e-3)
   np.testing.assert_allclose(distill.gan_generator_loss(jnp.array([0.0])), np.log(2.0),
                              rtol=1e-6)
+
+
+def test_denoiser_loss_is_fastgen_step_and_score_form_with_sigma_squared():
+  """FastGen's x0-space MSE: value, gradient c h (D_q - D_p) / (B d), and the
+  score-form surrogate with w = c sigma^2 / d (dmd_score_scale) has that gradient."""
+  k = jax.random.split(jax.random.PRNGKey(3), 5)
+  b, d = 16, 3
+  x0 = jax.random.normal(k[0], (b, d))
+  sigma = jnp.exp(jax.random.uniform(k[1], (b,), minval=-3.0, maxval=2.0))
+  eps = jax.random.normal(k[2], (b, d))
+  dp = x0 + 0.3 * jax.random.normal(k[3], (b, d))
+  dq = x0 + 0.5 * jax.random.normal(k[4], (b, d))
+  h = jnp.linspace(0.2, 2.0, b)
+  c = 1.0 / (jnp.mean(jnp.abs(x0 - dp), -1) + 1e-6)
+  # FastGen: pseudo_target = gen - (fake - teacher) * w; 0.5 * mse(gen, target), mean.
+  target = x0 - (dq - dp) * (c * h)[:, None]
+  want_value = 0.5 * jnp.mean((x0 - target)**2)
+  loss = lambda x: distill.denoiser_generator_loss(x, dp, dq, h).mean()
+  np.testing.assert_allclose(loss(x0), want_value, rtol=1e-6)
+  np.testing.assert_allclose(jax.grad(loss)(x0), (c * h)[:, None] * (dq - dp) / (b * d),
+                             rtol=1e-5)
+  # The same step in score space: s = (D - x_t) / sigma^2 at x_t = x0 + sigma eps.
+  def score_form(x):
+    xt = D.add_noise(x, eps, sigma=sigma)
+    xs = jax.lax.stop_gradient(xt)
+    sp = D.score_from_denoiser(xs, dp, sigma=sigma)
+    sq = D.score_from_denoiser(xs, dq, sigma=sigma)
+    w = distill.dmd_score_scale(x, dp, sigma=sigma)
+    return distill.generator_loss(xt, sp, sq, h, scale=w).mean()
+  np.testing.assert_allclose(jax.grad(score_form)(x0), jax.grad(loss)(x0), rtol=2e-4,
+                             atol=1e-7)
+  # dmd_scale alone on the score difference carries an extra 1 / sigma^2.
+  def score_dmd(x):
+    xt = D.add_noise(x, eps, sigma=sigma)
+    xs = jax.lax.stop_gradient(xt)
+    sp, sq = (D.score_from_denoiser(xs, v, sigma=sigma) for v in (dp, dq))
+    return distill.generator_loss(xt, sp, sq, h, scale=distill.dmd_scale(x, dp)).mean()
+  np.testing.assert_allclose(jax.grad(score_dmd)(x0) * (sigma**2 / d)[:, None],
+                             jax.grad(loss)(x0), rtol=2e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["kl", "reverse_kl", "squared_hellinger"])
+def test_sigma_integrated_step_is_gradient_of_weighted_divergence(name):
+  """Without the DMD normaliser, E_sigma E[denoiser_generator_loss] has the gradient
+  of sum_j pi_j sigma_j^2 / d D_f(p_sigma_j || q_sigma_j): w(sigma) = sigma^2 / d.
+  Teacher N(0, 1), student mu + s z (d = 1), closed-form D_f, Gauss-Hermite in (z, eps)."""
+  from gaussians import closed_form
+  sigmas = jnp.array([0.1, 0.7, 3.0])
+  pis = jnp.array([0.5, 0.3, 0.2])
+  nodes, w = np.polynomial.hermite_e.hermegauss(60)
+  w = w / w.sum()
+  ww = np.outer(w, w).ravel()
+  keep = ww > 1e-25
+  z, e = [jnp.asarray(a.ravel()[keep], jnp.float32) for a in np.meshgrid(nodes, nodes)]
+  ww = jnp.asarray(ww[keep], jnp.float32)
+  div = fd.get(name)
+
+  def expected(theta):
+    mu, s = theta
+    total = 0.0
+    for sigma, pi in zip(sigmas, pis):
+      x0 = (mu + s * z)[:, None]
+      xt = jax.lax.stop_gradient(x0 + sigma * e[:, None])
+      vp, vq = 1 + sigma**2, s**2 + sigma**2
+      dp = xt + sigma**2 * (-xt / vp)
+      dq = xt + sigma**2 * jax.lax.stop_gradient(-(xt - mu) / vq)
+      log_r = (log_normal(xt, 0.0, vp) - log_normal(xt, mu, vq))[:, 0]
+      h = distill.weights(jax.lax.stop_gradient(log_r), divergence=div, logit_clip=None)
+      total += pi * jnp.sum(ww * distill.denoiser_generator_loss(x0, dp, dq, h,
+                                                                  normalize=False))
+    return total
+
+  def weighted_divergence(theta):
+    mu, s = theta
+    return sum(pi * sigma**2 * closed_form(name, 0.0, jnp.sqrt(1 + sigma**2), mu,
+                                           jnp.sqrt(s**2 + sigma**2))
+               for sigma, pi in zip(sigmas, pis))
+
+  theta = jnp.array([MU, S])
+  np.testing.assert_allclose(jax.grad(expected)(theta), jax.grad(weighted_divergence)(theta),
+                             rtol=2e-3, atol=1e-5)
+
+
+def test_fake_score_loss_and_errors():
+  x0 = jnp.ones((4, 2))
+  den = jnp.zeros((4, 2))
+  np.testing.assert_allclose(distill.fake_score_loss(den, x0), jnp.ones(4))
+  g = jax.grad(lambda x: distill.fake_score_loss(den, x).sum())(x0)
+  np.testing.assert_allclose(g, 0.0)  # x0 is a stopped target
+  with pytest.raises(ValueError, match="fake_denoised and x0"):
+    distill.fake_score_loss(den, jnp.ones((4, 3)))
+  with pytest.raises(ValueError, match="x0 and fake_denoised"):
+    distill.denoiser_generator_loss(x0, den, jnp.ones((4, 3)))
+  with pytest.raises(ValueError, match="weight must be scalar"):
+    distill.denoiser_generator_loss(x0, den, den, jnp.ones(3))
+  with pytest.raises(ValueError, match="sigma must be > 0"):
+    distill.dmd_score_scale(x0, den, sigma=0.0)
+  loss = lambda x: distill.denoiser_generator_loss(x, den, 2 * x, jnp.ones(4))
+  np.testing.assert_allclose(jax.jit(loss)(x0), loss(x0))
+  np.testing.assert_allclose(jax.vmap(loss)(x0[None])[0], loss(x0))

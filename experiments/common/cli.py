@@ -53,6 +53,10 @@ def override(config: Any, assignments: list[str]) -> Any:
     except (ValueError, SyntaxError):
       value = text
     old = getattr(config, name)
+    if old is None or value is None:
+      value = _check_optional(item, fields[name], value)
+      changes[name] = value
+      continue
     if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
       value = float(value)
     if isinstance(old, tuple) and isinstance(value, (list, str)):
@@ -62,6 +66,31 @@ def override(config: Any, assignments: list[str]) -> Any:
                        f"{type(value).__name__} {value!r}")
     changes[name] = value
   return dataclasses.replace(config, **changes)
+
+
+def _check_optional(item: str, field: Any, value: Any) -> Any:
+  """``value`` for a field declared ``T | None`` whose current value or new value is None."""
+  import types
+  import typing
+  tp = field.type
+  if isinstance(tp, str):
+    raise ValueError(f"--set {item!r}: cannot check the type {tp!r}")
+  args = typing.get_args(tp) if isinstance(tp, types.UnionType) or typing.get_origin(
+      tp) is typing.Union else (tp,)
+  if value is None:
+    if type(None) not in args:
+      raise ValueError(f"--set {item!r}: {field.name} cannot be None")
+    return None
+  if isinstance(value, list):
+    value = tuple(value)
+  for a in args:
+    origin = typing.get_origin(a) or a
+    if origin is float and isinstance(value, int) and not isinstance(value, bool):
+      return float(value)
+    if origin is not type(None) and isinstance(value, origin):
+      return value
+  raise ValueError(f"--set {item!r}: {field.name} is {tp}, got {type(value).__name__} "
+                   f"{value!r}")
 
 
 def run_main(argv, *, package: str, doc: str, default_workdir: str, run, outputs: str,

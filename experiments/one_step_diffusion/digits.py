@@ -35,62 +35,13 @@ def _teacher_denoiser(model, params, x, sigma):
 
 
 def train_teacher(config, data: Data, workdir: str, verbose: bool = True):
-  """DSM with EDM weighting and log-normal noise levels (Karras et al., 2022,
-  Table 1); returns ``(denoiser module, params, restored_from_checkpoint)``."""
+  """DSM with EDM weighting and (truncated) log-normal noise levels (Karras et
+  al., 2022, Table 1); returns ``(denoiser module, params, restored_from_checkpoint)``."""
   model = T.FakeDenoiser(tuple(config.hidden), config.sigma_data)
   x = jnp.asarray(data.x_train)
-  opt = optax.adam(optax.cosine_decay_schedule(config.teacher_lr, config.teacher_steps))
-  key = jax.random.PRNGKey(2024)
-
-  def init():
-    return jax.jit(model.init)(key, x[:1], jnp.ones((1,)))  # one compile, not op by op
-
-  def loss(params, k):
-    k1, k2, k3 = jax.random.split(k, 3)
-    x0 = x[jax.random.randint(k1, (config.teacher_batch,), 0, x.shape[0])]
-    sigma = jnp.exp(-1.2 + 1.2 * jax.random.normal(k2, (config.teacher_batch,)))
-    xt = D.add_noise(x0, jax.random.normal(k3, x0.shape), sigma=sigma)
-    w = D.edm_loss_weight(sigma, sigma_data=config.sigma_data)
-    return D.denoising_score_matching_loss(model.apply(params, xt, sigma), x0,
-                                           weight=w).mean() / x.shape[1]
-
-  def train(params):
-    def step(carry, i):
-      params, opt_state = carry
-      value, grads = jax.value_and_grad(loss)(params, jax.random.fold_in(key, i))
-      updates, opt_state = opt.update(grads, opt_state, params)
-      return (optax.apply_updates(params, updates), opt_state), value
-
-    (params, _), losses = jax.jit(lambda p: jax.lax.scan(
-        step, (p, opt.init(p)), jnp.arange(config.teacher_steps)))(params)
-    R.check_finite(losses, what="teacher denoising loss")
-    if verbose:
-      print(f"teacher DSM loss: first 100 steps {float(losses[:100].mean()):.4f}, "
-            f"last 100 {float(losses[-100:].mean()):.4f}")
-    return params
-
-  params, restored = checkpoint.restore_or_init(os.path.join(workdir, "ckpt", "teacher"),
-                                                init, train)
-  return model, params, restored
-
-
-def heun_sample(denoise, key, n: int, dim: int, sigmas: jax.Array) -> jax.Array:
-  """EDM's deterministic Heun sampler (Karras et al., 2022, Algorithm 1);
-  ``2 len(sigmas) - 1`` denoiser evaluations."""
-  sigmas = jnp.append(sigmas, 0.0)
-  x = sigmas[0] * jax.random.normal(key, (n, dim))
-
-  def step(x, i):
-    s, s_next = sigmas[i], sigmas[i + 1]
-    d = (x - denoise(x, jnp.full((n,), s))) / s
-    x_euler = x + (s_next - s) * d
-    s_safe = jnp.where(s_next > 0, s_next, 1.0)
-    d2 = (x_euler - denoise(x_euler, jnp.full((n,), s_safe))) / s_safe
-    x_heun = x + (s_next - s) * 0.5 * (d + d2)
-    return jnp.where(s_next > 0, x_heun, x_euler), None
-
-  x, _ = jax.lax.scan(step, x, jnp.arange(len(sigmas) - 1))
-  return x
+  draw = lambda k, n: x[jax.random.randint(k, (n,), 0, x.shape[0])]
+  return model, *T.fit_or_restore_teacher(config, draw, x.shape[1], workdir,
+                                          jax.random.PRNGKey(2024), verbose)
 
 
 def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:

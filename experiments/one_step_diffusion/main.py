@@ -54,7 +54,12 @@ def make_task(config, workdir, verbose) -> Task:
     reference = np.asarray(gmm.sample(jax.random.PRNGKey(99), config.eval_samples)[0])
     evaluate = functools.partial(T.evaluate, teacher=gmm, reference=reference,
                                  cover_fraction=config.cover_fraction)
-    return Task(2, T.mixture_teacher(gmm), None, evaluate, evaluate(reference), gmm)
+    summary, init = evaluate(reference), None
+    if config.generator == "denoiser":  # a teacher network to start from (FastGen)
+      init, restored = T.fit_or_restore_teacher(config, _gmm_draw(gmm), 2, workdir,
+                                                jax.random.PRNGKey(2024), verbose)
+      summary["teacher_network"] = _network_summary(config, init, evaluate, restored)
+    return Task(2, T.mixture_teacher(gmm), init, evaluate, summary, gmm)
   if config.dataset == "digits":
     data = digits.load()
     model, params, restored = digits.train_teacher(config, data, workdir, verbose)
@@ -62,9 +67,9 @@ def make_task(config, workdir, verbose) -> Task:
     sigmas = fd.diffusion.karras_sigmas(config.teacher_heun_steps,
                                         sigma_min=config.teacher_sigma_min,
                                         sigma_max=config.sigma_max)
-    x_teacher = jax.jit(lambda k: digits.heun_sample(
-        lambda x, s: model.apply(params, x, s), k, config.eval_samples, 64, sigmas))(
-            jax.random.PRNGKey(3))
+    x_teacher = jax.jit(lambda k: fd.diffusion.heun_sample(
+        lambda x, s: model.apply(params, x, s), jax.random.normal(k, (config.eval_samples, 64)),
+        sigmas=sigmas))(jax.random.PRNGKey(3))
     summary = dict(evaluator(x_teacher), nfe=2 * config.teacher_heun_steps - 1,
                    restored_from_checkpoint=restored,
                    classifier_test_accuracy=evaluator.accuracy,
@@ -72,6 +77,27 @@ def make_task(config, workdir, verbose) -> Task:
     return Task(64, digits.teacher_pytree(model, params, data), params, evaluator, summary,
                 (data, np.asarray(x_teacher)))
   raise ValueError(f"dataset must be 'ring' or 'digits', got {config.dataset!r}")
+
+
+def _gmm_draw(gmm):
+  return lambda k, n: gmm.sample(k, n)[0]
+
+
+def _network_summary(config, params, evaluate, restored):
+  """The teacher network's own metrics: its Heun samples (35 NFE) and its one-step
+  output D(sigma_max z, sigma_max), the student's starting point."""
+  model = T.FakeDenoiser(tuple(config.hidden), config.sigma_data)
+  sigmas = fd.diffusion.karras_sigmas(18, sigma_min=config.teacher_sigma_min,
+                                      sigma_max=config.sigma_max)
+  noise = jax.random.normal(jax.random.PRNGKey(3), (config.eval_samples, 2))
+  heun = jax.jit(lambda z: fd.diffusion.heun_sample(
+      lambda x, s: model.apply(params, x, s), z, sigmas=sigmas))(noise)
+  one_step = model.apply(params, config.sigma_init * noise,
+                         jnp.full((noise.shape[0],), config.sigma_init))
+  pick = ("modes_covered", "mode_tv", "off_mode_fraction", "mmd")
+  return {"heun_35_nfe": {k: evaluate(np.asarray(heun), False)[k] for k in pick},
+          "one_step_at_init": {k: evaluate(np.asarray(one_step), False)[k] for k in pick},
+          "restored_from_checkpoint": restored}
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3))

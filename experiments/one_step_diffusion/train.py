@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from typing import Any, Callable, NamedTuple, Sequence
 
 import flax.linen as nn
@@ -23,6 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from experiments.common import checkpoint
+from experiments.common import results as R
 import fdiv_jax as fd
 from fdiv_jax import diffusion as D
 from fdiv_jax import distill
@@ -115,13 +118,10 @@ class FakeDenoiser(nn.Module):
 
   @nn.compact
   def __call__(self, x, sigma):
-    sd = self.sigma_data
-    s = sigma[..., None]
-    c_skip = sd**2 / (s**2 + sd**2)
-    c_out = s * sd / jnp.sqrt(s**2 + sd**2)
-    c_in = 1.0 / jnp.sqrt(s**2 + sd**2)
-    f = MLP(self.hidden, x.shape[-1])(jnp.concatenate([c_in * x, jnp.log(s) / 4], -1))
-    return c_skip * x + c_out * f
+    c = D.edm_preconditioning(sigma, sigma_data=self.sigma_data)
+    f = MLP(self.hidden, x.shape[-1])(jnp.concatenate([c.c_in[..., None] * x,
+                                                       c.c_noise[..., None]], -1))
+    return c.c_skip[..., None] * x + c.c_out[..., None] * f
 
 
 class DenoiserGenerator(nn.Module):
@@ -148,9 +148,63 @@ class Discriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x, sigma):
-    s = sigma[..., None]
-    c_in = 1.0 / jnp.sqrt(s**2 + self.sigma_data**2)
-    return MLP(self.hidden, 1)(jnp.concatenate([c_in * x, jnp.log(s) / 4], -1))[..., 0]
+    c = D.edm_preconditioning(sigma, sigma_data=self.sigma_data)
+    return MLP(self.hidden, 1)(jnp.concatenate([c.c_in[..., None] * x,
+                                                c.c_noise[..., None]], -1))[..., 0]
+
+
+def train_teacher_denoiser(config, draw_x0: Callable, *, dim: int, key: jax.Array):
+  """A teacher denoiser (:class:`FakeDenoiser`, ``config.hidden``) fitted by DSM
+  with EDM weighting to samples ``draw_x0(key, n) -> [n, dim]``; noise levels
+  from ``config.teacher_sigma_distribution`` over
+  ``[config.teacher_sigma_min, config.sigma_max]``. Returns ``(params, losses)``;
+  jit it."""
+  model = FakeDenoiser(tuple(config.hidden), config.sigma_data)
+  opt = optax.adam(optax.cosine_decay_schedule(config.teacher_lr, config.teacher_steps))
+  n = config.teacher_batch
+
+  def loss(params, k):
+    k1, k2, k3 = jax.random.split(k, 3)
+    x0 = draw_x0(k1, n)
+    sigma = D.sample_sigmas(k2, n, sigma_min=config.teacher_sigma_min,
+                            sigma_max=config.sigma_max,
+                            distribution=config.teacher_sigma_distribution)
+    xt = D.add_noise(x0, jax.random.normal(k3, x0.shape), sigma=sigma)
+    w = D.edm_loss_weight(sigma, sigma_data=config.sigma_data)
+    return D.denoising_score_matching_loss(model.apply(params, xt, sigma), x0,
+                                           weight=w).mean() / dim
+
+  def step(carry, i):
+    params, opt_state = carry
+    value, grads = jax.value_and_grad(loss)(params, jax.random.fold_in(key, i))
+    updates, opt_state = opt.update(grads, opt_state, params)
+    return (optax.apply_updates(params, updates), opt_state), value
+
+  params = model.init(key, jnp.zeros((1, dim)), jnp.ones((1,)))
+  (params, _), losses = jax.lax.scan(step, (params, opt.init(params)),
+                                     jnp.arange(config.teacher_steps))
+  return params, losses
+
+
+def fit_or_restore_teacher(config, draw_x0: Callable, dim: int, workdir: str,
+                           key: jax.Array, verbose: bool = True):
+  """:func:`train_teacher_denoiser` once, checkpointed under ``workdir/ckpt/teacher``;
+  returns ``(params, restored_from_checkpoint)``."""
+  model = FakeDenoiser(tuple(config.hidden), config.sigma_data)
+
+  def init():
+    return jax.jit(model.init)(key, jnp.zeros((1, dim)), jnp.ones((1,)))
+
+  def train(_):
+    params, losses = jax.jit(lambda k: train_teacher_denoiser(config, draw_x0, dim=dim,
+                                                              key=k))(key)
+    R.check_finite(losses, what="teacher denoising loss")
+    if verbose:
+      print(f"teacher DSM loss: first 100 steps {float(losses[:100].mean()):.4f}, "
+            f"last 100 {float(losses[-100:].mean()):.4f}")
+    return params
+
+  return checkpoint.restore_or_init(os.path.join(workdir, "ckpt", "teacher"), init, train)
 
 
 class State(NamedTuple):
@@ -169,10 +223,21 @@ class Student(NamedTuple):
   sample: Any       # (gen params, key, n) -> [n, dim]
 
 
+WEIGHTINGS = ("dmd", "score_dmd", "none")
+
+
+def _checks_config(config):
+  if config.weighting not in WEIGHTINGS:
+    raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {config.weighting!r}")
+  if config.fake_loss not in ("edm", "fastgen"):
+    raise ValueError(f"fake_loss must be 'edm' or 'fastgen', got {config.fake_loss!r}")
+
+
 def make_student(config, *, dim: int = 2) -> Student:
   """Networks and the pure train step. With ``config.generator == "denoiser"``
   the generator and the fake denoiser share the teacher's architecture
   (``config.hidden``) and ``init(key, teacher_params)`` copies its weights."""
+  _checks_config(config)
   if config.generator == "mlp":
     gen = Generator(tuple(config.hidden), config.sigma_data, dim)
     latent = config.latent_dim
@@ -183,7 +248,10 @@ def make_student(config, *, dim: int = 2) -> Student:
     raise ValueError(f"generator must be 'mlp' or 'denoiser', got {config.generator!r}")
   fake = FakeDenoiser(tuple(config.hidden), config.sigma_data)
   disc = Discriminator(tuple(config.disc_hidden or config.hidden), config.sigma_data)
-  gen_opt = optax.adam(config.generator_lr, b1=0.0, b2=0.99)
+  gen_lr = (config.generator_lr if config.generator_lr_final is None else
+            optax.cosine_decay_schedule(config.generator_lr, config.steps,
+                                        alpha=config.generator_lr_final / config.generator_lr))
+  gen_opt = optax.adam(gen_lr, b1=0.0, b2=0.99)
   critic_opt = optax.adam(config.critic_lr, b1=0.0, b2=0.99)
   b, sd = config.batch_size, config.sigma_data
 
@@ -202,9 +270,9 @@ def make_student(config, *, dim: int = 2) -> Student:
     return gen.apply(pg, parallel.shard_batch(jax.random.normal(key, (n, latent))))
 
   def noise_levels(key):
-    u = parallel.shard_batch(jax.random.uniform(key, (b,)))
-    return jnp.exp(jnp.log(config.sigma_min) +
-                   u * (jnp.log(config.sigma_max) - jnp.log(config.sigma_min)))
+    return parallel.shard_batch(D.sample_sigmas(
+        key, b, sigma_min=config.sigma_min, sigma_max=config.sigma_max,
+        distribution=config.sigma_distribution))
 
   def critic_update(state, key, teacher):
     k = jax.random.split(key, 6)
@@ -217,9 +285,11 @@ def make_student(config, *, dim: int = 2) -> Student:
     xt_p = D.add_noise(x_p, e_p, sigma=sig_p)
 
     def fake_loss(pf):
+      denoised = fake.apply(pf, xt_q, sig_q)
+      if config.fake_loss == "fastgen":
+        return distill.fake_score_loss(denoised, x_q).mean()
       w = D.edm_loss_weight(sig_q, sigma_data=sd)
-      return D.denoising_score_matching_loss(fake.apply(pf, xt_q, sig_q), x_q,
-                                             weight=w).mean()
+      return D.denoising_score_matching_loss(denoised, x_q, weight=w).mean()
 
     def disc_loss(pd):
       lp, lq = distill.discriminator_loss(disc.apply(pd, xt_p, sig_p),
@@ -248,8 +318,8 @@ def make_student(config, *, dim: int = 2) -> Student:
       x0 = sample(pg, k[0], b)
       xt = D.add_noise(x0, eps, sigma=sig)
       xs = jax.lax.stop_gradient(xt)
-      s_p = teacher.score(xs, sig)
-      s_q = D.score_from_denoiser(xs, fake.apply(state.fake, xs, sig), sigma=sig)
+      d_p = teacher.denoiser(xs, sig)
+      d_q = fake.apply(state.fake, xs, sig)
       logit = disc.apply(state.disc, xt, sig)
       h = distill.weights(logit, divergence=divergence, logit_clip=config.logit_clip,
                           ratio_clip=config.ratio_clip, bins=bins,
@@ -257,9 +327,13 @@ def make_student(config, *, dim: int = 2) -> Student:
                           normalize=config.normalize_weight)
       raw_h = distill.weights(logit, divergence=divergence, logit_clip=config.logit_clip,
                               ratio_clip=config.ratio_clip)
-      scale = (distill.dmd_scale(x0, teacher.denoiser(xs, sig))
-               if config.scale == "dmd" else 1.0)
-      f_loss = distill.generator_loss(xt, s_p, s_q, h, scale=scale).mean()
+      if config.weighting == "dmd":      # FastGen: x0-space MSE, w = c sigma^2 / dim
+        f_loss = distill.denoiser_generator_loss(x0, d_p, d_q, h).mean()
+      else:                              # score space: "score_dmd" (w = c) or "none" (w = 1)
+        s_p = D.score_from_denoiser(xs, d_p, sigma=sig)
+        s_q = D.score_from_denoiser(xs, d_q, sigma=sig)
+        scale = distill.dmd_scale(x0, d_p) if config.weighting == "score_dmd" else 1.0
+        f_loss = distill.generator_loss(xt, s_p, s_q, h, scale=scale).mean()
       gan = distill.gan_generator_loss(logit).mean()
       return f_loss + config.gan_weight * gan, (raw_h, logit)
 
@@ -310,7 +384,9 @@ def evaluate(x: np.ndarray, final: bool = True, *, teacher: D.GaussianMixture,
 
   Each sample is assigned to its most responsible component; mode ``k`` is
   covered if it holds at least ``cover_fraction * w_k`` of the samples.
-  Samples farther than 4 component scales from every mean are "off-mode".
+  Samples farther than 4 component scales from every mean are "off-mode";
+  ``mode_tv`` is the TV distance between the histogram over the K modes plus
+  an off-mode bin (all samples) and the weights (off-mode bin 0).
   MMD uses 2 000 points per side (median bandwidth); the Sinkhorn divergence
   (OTT, squared Euclidean cost, epsilon = 1) uses 1 000 and is computed only
   when ``final`` (it costs seconds on a CPU; NaN otherwise).
@@ -324,10 +400,12 @@ def evaluate(x: np.ndarray, final: bool = True, *, teacher: D.GaussianMixture,
                 axis=1)
   on_mode = dist < 4 * float(teacher.scales[0, 0])
   hist = np.bincount(np.asarray(assign)[on_mode], minlength=k) / len(assign)
+  off = 1.0 - on_mode.mean()
   return {
       "modes_covered": int(np.sum(hist >= cover_fraction * w)),
-      "mode_tv": float(0.5 * np.abs(hist / max(hist.sum(), 1e-12) - w).sum()),
-      "off_mode_fraction": float(1.0 - on_mode.mean()),
+      # TV over the K modes plus an off-mode bin (the teacher puts ~0 mass there).
+      "mode_tv": float(0.5 * (np.abs(hist - w).sum() + off)),
+      "off_mode_fraction": float(off),
       "mmd": float(mmd),
       "sinkhorn": float(sink),
       "log_p_teacher": float(log_p),

@@ -12,6 +12,7 @@ class DigitsConfig(default.Config):
   teacher_lr: float = 1e-3
   teacher_heun_steps: int = 18
   teacher_sigma_min: float = 0.02  # the Heun sampler's last noise level
+  teacher_sigma_distribution: str = "lognormal"  # EDM's P_mean = -1.2, P_std = 1.2
 
 
 def get_config() -> DigitsConfig:
