@@ -69,6 +69,37 @@ def test_config_overrides_keep_field_types():
     cli.override(base, ["sedes=2"])
   with pytest.raises(ValueError, match="expected name=value"):
     cli.override(base, ["seeds"])
+  # Fields whose default is None (or that are set to None) keep their declared type.
+  osd = cli.load_config("experiments.one_step_diffusion", "default")
+  cfg = cli.override(osd, ["init_modes=(0, 1, 2)", "disc_hidden=None",
+                           "generator_lr_final=None"])
+  assert (cfg.init_modes, cfg.disc_hidden, cfg.generator_lr_final) == ((0, 1, 2), None, None)
+  assert cli.override(cfg, ["disc_hidden=[64, 64]"]).disc_hidden == (64, 64)
+  assert cli.override(cfg, ["generator_lr_final=1"]).generator_lr_final == 1.0
+  with pytest.raises(ValueError, match="init_modes is tuple"):
+    cli.override(osd, ["init_modes=3.5"])
+  with pytest.raises(ValueError, match="seeds cannot be None"):
+    cli.override(osd, ["seeds=None"])
+
+
+def test_ring_mode_tv_counts_off_mode_mass():
+  """mode_tv is the TV over the K modes plus an off-mode bin, over all samples."""
+  from experiments.one_step_diffusion import train as osd_train
+  from experiments.common import cli
+  cfg = cli.load_config("experiments.one_step_diffusion", "default")
+  gmm = osd_train.ring_teacher(cfg)
+  ref = np.asarray(gmm.sample(jax.random.PRNGKey(0), 4000)[0])
+  ev = lambda x: osd_train.evaluate(x, False, teacher=gmm, reference=ref,
+                                    cover_fraction=cfg.cover_fraction)
+  exact = ev(ref)
+  assert exact["off_mode_fraction"] < 0.005 and exact["mode_tv"] < 0.03
+  assert exact["modes_covered"] == 8
+  # 40% of the samples moved to the origin (off every mode): TV >= 0.4.
+  moved = ref.copy()
+  moved[:1600] = 0.0
+  m = ev(moved)
+  np.testing.assert_allclose(m["off_mode_fraction"], 0.4)
+  assert 0.4 <= m["mode_tv"] <= 0.45
 
 
 def test_knowledge_distillation_end_to_end_and_resume(tmp_path):

@@ -159,6 +159,7 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
       state, job["history"] = init_state, []
       job["history"].append(_record(0, _evaluate_seeds(student, state, task, config,
                                                        jax.random.PRNGKey(7)), None))
+      job["gradient_noise_at_start"] = _gradient_noise(student, state, task, div)
       R.write_json(path, out)
     state = parallel.replicate(state)
     done = int(np.asarray(state.step)[0]) - int(np.asarray(init_state.step)[0])
@@ -177,6 +178,8 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
       evals = _evaluate_seeds(student, state, task, config, jax.random.PRNGKey(7),
                               final=i == chunks - 1)
       job["history"].append(_record((i + 1) * config.log_every, evals, metrics))
+      if i == chunks - 1:
+        job["gradient_noise"] = _gradient_noise(student, state, task, div)
       checkpoint.save(ckpt, state)
       R.write_json(path, out)
       last = job["history"][-1]
@@ -186,6 +189,18 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
     R.write_json(path, out)
   write_reports(out, workdir, task, student, verbose=verbose)
   return out
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _gradient_noise_seeds(student, state, teacher, divergence):
+  return jax.vmap(lambda s: T.gradient_noise(student, s, jax.random.PRNGKey(11), teacher,
+                                             divergence))(state)
+
+
+def _gradient_noise(student, state, task, divergence) -> dict:
+  """Per seed: the generator gradient's spread over 32 batches (T.gradient_noise)."""
+  noise = jax.device_get(_gradient_noise_seeds(student, state, task.teacher, divergence))
+  return {k: [float(v) for v in np.asarray(vals)] for k, vals in noise.items()}
 
 
 def _record(step, evals, metrics):
@@ -227,6 +242,8 @@ def write_reports(out, workdir, task, student, *, verbose):
     cells += [f"{np.min(last.get('h_min', [np.nan])):.3g}",
               f"{np.mean(last.get('h_mean', [np.nan])):.3g}",
               f"{np.max(last.get('h_max', [np.nan])):.3g}"]
+    noise = job.get("gradient_noise", {}).get("relative_variance", [np.nan])
+    cells.append(f"{np.mean(noise):.3g}")
     if config["dataset"] == "ring":
       recover = steps_to_cover_all(job, config["modes"])
       cells.append("/".join("-" if r is None else str(r) for r in recover))
@@ -234,7 +251,7 @@ def write_reports(out, workdir, task, student, *, verbose):
     rows.append(cells)
   t = out["teacher"]
   header = ["divergence"] + [f"{k} (teacher {t[k]:.4g})" for k in keys] + [
-      "h min", "h mean", "h max"]
+      "h min", "h mean", "h max", "grad rel. var"]
   if config["dataset"] == "ring":
     header.append("steps to cover all (per seed)")
   header.append("train wall s")

@@ -5,8 +5,12 @@ denoiser (the student's score, by denoising score matching on student samples)
 and a discriminator on noised samples (``log r = log p_t / q_t``). One
 ``train_step(state, key) -> (state, metrics)`` runs ``critic_updates``
 fake-score/discriminator updates and one generator update with the f-distill
-surrogate of :mod:`fdiv_jax.distill`; the divergence is data (a registry
-record), so every divergence reuses the same code. Under a ``jax.set_mesh``
+step of :mod:`fdiv_jax.distill` (by default FastGen's x0-space form,
+:func:`fdiv_jax.distill.denoiser_generator_loss`); the divergence is data (a
+registry record), so every divergence reuses the same code. With
+``config.generator == "denoiser"`` the generator is ``G(z) = D(sigma_init z,
+sigma_init)`` and it and the fake denoiser start from a teacher network's
+weights (:func:`train_teacher_denoiser`), as in FastGen. Under a ``jax.set_mesh``
 context every batch is split over the devices (``fdiv_jax.parallel``):
 data-parallel training with replicated parameters.
 """
@@ -20,6 +24,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -221,6 +226,7 @@ class Student(NamedTuple):
   init: Any         # (key, teacher denoiser params or None) -> State
   train_step: Any   # (state, key, teacher, divergence) -> (state, metrics)
   sample: Any       # (gen params, key, n) -> [n, dim]
+  generator_grads: Any  # (state, key, teacher, divergence) -> (grads, (h, logit))
 
 
 WEIGHTINGS = ("dmd", "score_dmd", "none")
@@ -231,6 +237,8 @@ def _checks_config(config):
     raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {config.weighting!r}")
   if config.fake_loss not in ("edm", "fastgen"):
     raise ValueError(f"fake_loss must be 'edm' or 'fastgen', got {config.fake_loss!r}")
+  if config.generator_lr_final is not None and not config.generator_lr_final > 0:
+    raise ValueError(f"generator_lr_final must be > 0 or None, got {config.generator_lr_final}")
 
 
 def make_student(config, *, dim: int = 2) -> Student:
@@ -305,7 +313,8 @@ def make_student(config, *, dim: int = 2) -> Student:
                            fake_opt=new_fake_opt, disc_opt=new_disc_opt)
     return state, (lf, ld)
 
-  def generator_update(state, key, teacher, divergence):
+  def generator_grads(state, key, teacher, divergence):
+    """Gradient of the generator loss on one batch, and ``(raw h, logit)``."""
     k = jax.random.split(key, 3)
     sig = noise_levels(k[1])
     eps = parallel.shard_batch(jax.random.normal(k[2], (b, dim)))
@@ -337,7 +346,10 @@ def make_student(config, *, dim: int = 2) -> Student:
       gan = distill.gan_generator_loss(logit).mean()
       return f_loss + config.gan_weight * gan, (raw_h, logit)
 
-    grads, (raw_h, logit) = jax.grad(loss, has_aux=True)(state.gen)
+    return jax.grad(loss, has_aux=True)(state.gen)
+
+  def generator_update(state, key, teacher, divergence):
+    grads, (raw_h, logit) = generator_grads(state, key, teacher, divergence)
     updates, new_opt = gen_opt.update(grads, state.gen_opt, state.gen)
     state = state._replace(gen=optax.apply_updates(state.gen, updates), gen_opt=new_opt)
     return state, {"h_min": raw_h.min(), "h_mean": raw_h.mean(), "h_max": raw_h.max(),
@@ -353,7 +365,24 @@ def make_student(config, *, dim: int = 2) -> Student:
     metrics = dict(metrics, fake_loss=lf[-1], disc_loss=ld[-1])
     return state._replace(step=state.step + 1), metrics
 
-  return Student(init, train_step, sample)
+  return Student(init, train_step, sample, generator_grads)
+
+
+def gradient_noise(student: Student, state: State, key: jax.Array, teacher, divergence,
+                   batches: int = 32) -> dict:
+  r"""Spread of the generator's gradient across ``batches`` independent batches.
+
+  ``relative_variance`` is :math:`\mathbb E\|g - \bar g\|^2 / \|\bar g\|^2` (the
+  noise-to-signal ratio of one batch's gradient; Adam's step follows its
+  direction), with the statistics of the raw weights :math:`h` over all batches.
+  """
+  grads, (h, _) = jax.vmap(lambda k: student.generator_grads(state, k, teacher, divergence))(
+      jax.random.split(key, batches))
+  flat = jax.vmap(lambda g: jax.flatten_util.ravel_pytree(g)[0])(grads)
+  mean = flat.mean(0)
+  return {"relative_variance": jnp.mean(jnp.sum((flat - mean)**2, -1)) / jnp.sum(mean**2),
+          "h_std_over_mean": jnp.std(h) / jnp.mean(h), "h_max": jnp.max(h),
+          "h_min": jnp.min(h)}
 
 
 def train_chunk(student: Student, state: State, keys: jax.Array, teacher, divergence,

@@ -18,7 +18,7 @@ class Config:
   # Divergences trained side by side (registry names; "alpha:a" for a family).
   divergences: tuple[str, ...] = ("reverse_kl", "kl", "js")
   seeds: int = 5
-  steps: int = 3000          # generator updates
+  steps: int = 1500          # generator updates (ring_full: 6 000)
   critic_updates: int = 2    # fake-score + discriminator updates per generator update
   batch_size: int = 256
   latent_dim: int = 8        # "mlp" generator only ("denoiser": z has the data's dim)
@@ -56,7 +56,7 @@ class Config:
   init_modes: tuple[int, ...] | None = None
   init_steps: int = 0
   # Evaluation.
-  log_every: int = 500
+  log_every: int = 250
   eval_samples: int = 4000
   cover_fraction: float = 0.2  # mode k covered if it holds >= this * w_k of samples
 
