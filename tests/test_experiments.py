@@ -98,7 +98,7 @@ def test_ring_mode_tv_counts_off_mode_mass():
   moved = ref.copy()
   moved[:1600] = 0.0
   m = ev(moved)
-  np.testing.assert_allclose(m["off_mode_fraction"], 0.4)
+  np.testing.assert_allclose(m["off_mode_fraction"], 0.4, atol=0.005)
   assert 0.4 <= m["mode_tv"] <= 0.45
 
 
