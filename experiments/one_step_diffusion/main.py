@@ -106,7 +106,7 @@ def _sample_seeds(student, gen_params, keys, n):
 
 
 def _evaluate_seeds(student, state, task, config, key, final=False):
-  xs = _sample_seeds(student, state.gen, jax.random.split(key, config.seeds),
+  xs = _sample_seeds(student, state.gen_ema, jax.random.split(key, config.seeds),
                      config.eval_samples)
   return [task.evaluate(np.asarray(x), final) for x in xs]
 
@@ -266,7 +266,7 @@ def write_reports(out, workdir, task, student, *, verbose):
         jax.random.split(jax.random.PRNGKey(0), config["seeds"]))
     state = checkpoint.restore(os.path.join(workdir, "ckpt", spec.replace(":", "_")), like)
     if state is not None:
-      samples[spec] = np.asarray(student.sample(jax.tree.map(lambda a: a[0], state.gen),
+      samples[spec] = np.asarray(student.sample(jax.tree.map(lambda a: a[0], state.gen_ema),
                                                 jax.random.PRNGKey(5), 1500))
   if config["dataset"] == "ring":
     plot_ring_samples(out, samples, task.extra, os.path.join(workdir, "samples.png"))

@@ -214,6 +214,7 @@ def fit_or_restore_teacher(config, draw_x0: Callable, dim: int, workdir: str,
 
 class State(NamedTuple):
   gen: Any
+  gen_ema: Any      # EMA of the generator (evaluated); equals gen when ema_decay is None
   fake: Any
   disc: Any
   gen_opt: Any
@@ -237,6 +238,8 @@ def _checks_config(config):
     raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {config.weighting!r}")
   if config.fake_loss not in ("edm", "fastgen"):
     raise ValueError(f"fake_loss must be 'edm' or 'fastgen', got {config.fake_loss!r}")
+  if config.ema_decay is not None and not 0 < config.ema_decay < 1:
+    raise ValueError(f"ema_decay must be in (0, 1) or None, got {config.ema_decay}")
   if config.generator_lr_final is not None and not config.generator_lr_final > 0:
     raise ValueError(f"generator_lr_final must be > 0 or None, got {config.generator_lr_final}")
 
@@ -271,7 +274,7 @@ def make_student(config, *, dim: int = 2) -> Student:
     if teacher_params is not None:
       pf = teacher_params
       pg = {"params": {"denoiser": teacher_params["params"]}}
-    return State(pg, pf, pd, gen_opt.init(pg), critic_opt.init(pf), critic_opt.init(pd),
+    return State(pg, pg, pf, pd, gen_opt.init(pg), critic_opt.init(pf), critic_opt.init(pd),
                  jnp.zeros((), jnp.int32))
 
   def sample(pg, key, n):
@@ -351,7 +354,10 @@ def make_student(config, *, dim: int = 2) -> Student:
   def generator_update(state, key, teacher, divergence):
     grads, (raw_h, logit) = generator_grads(state, key, teacher, divergence)
     updates, new_opt = gen_opt.update(grads, state.gen_opt, state.gen)
-    state = state._replace(gen=optax.apply_updates(state.gen, updates), gen_opt=new_opt)
+    gen = optax.apply_updates(state.gen, updates)
+    ema = (gen if config.ema_decay is None else
+           optax.incremental_update(gen, state.gen_ema, 1.0 - config.ema_decay))
+    state = state._replace(gen=gen, gen_ema=ema, gen_opt=new_opt)
     return state, {"h_min": raw_h.min(), "h_mean": raw_h.mean(), "h_max": raw_h.max(),
                    "log_r_mean": logit.mean(),
                    "grad_norm": optax.tree.norm(grads)}

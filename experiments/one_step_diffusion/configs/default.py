@@ -30,6 +30,7 @@ class Config:
   generator_lr: float = 3e-3
   generator_lr_final: float | None = 1e-4  # cosine decay to it over `steps`; None: constant
   critic_lr: float = 1e-3
+  ema_decay: float | None = None  # evaluate an EMA of the generator (FastGen keeps several)
   sigma_min: float = 0.05
   sigma_max: float = 8.0
   sigma_data: float = 3.0
