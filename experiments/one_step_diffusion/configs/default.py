@@ -18,7 +18,7 @@ class Config:
   # Divergences trained side by side (registry names; "alpha:a" for a family).
   divergences: tuple[str, ...] = ("reverse_kl", "kl", "js")
   seeds: int = 5
-  steps: int = 1500          # generator updates (ring_full: 6 000)
+  steps: int = 1000          # generator updates (ring_full: 6 000)
   critic_updates: int = 2    # fake-score + discriminator updates per generator update
   batch_size: int = 256
   latent_dim: int = 8        # "mlp" generator only ("denoiser": z has the data's dim)
