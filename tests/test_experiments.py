@@ -157,12 +157,16 @@ def test_one_step_diffusion_end_to_end_resume_and_nan_guard(tmp_path, monkeypatc
     assert np.all(np.isfinite(last["sinkhorn"])) and np.all(np.isfinite(last["h_max"]))
     if spec == "reverse_kl":  # h = 1 exactly
       assert last["h_min"] == [1.0] * cfg["seeds"] and last["h_max"] == [1.0] * cfg["seeds"]
+    noise = job["gradient_noise"]
+    assert len(noise["relative_variance"]) == cfg["seeds"]
+    assert all(np.isfinite(v) and v >= 0 for v in noise["relative_variance"])
   assert out["teacher"]["modes_covered"] == cfg["modes"]
   for name in ("samples.png", "curves.png"):
     assert os.path.getsize(os.path.join(workdir, name)) > 10_000
   # A NaN in training stops with a message and keeps the last good checkpoint.
   cfg_nan = dataclasses.replace(osd_main.cli.load_config(
-      "experiments.one_step_diffusion", "test"), divergences=("js",))
+      "experiments.one_step_diffusion", "test"), divergences=("js",), generator="mlp",
+      gradient_noise_batches=0)
   real = osd_train.train_chunk
 
   def poisoned(*args, **kw):

@@ -5,9 +5,11 @@ Usage:
       --workdir runs/one_step_diffusion
   python -m experiments.one_step_diffusion.main --config mode_recovery \
       --workdir runs/one_step_recovery
+  (configs: default, ring_full, unequal, mode_recovery, digits_fastgen, digits)
 
 For each divergence, ``seeds`` students (vmapped) are trained with f-distill
-against the exact score of a ring mixture with unequal weights. Every
+against the exact score of a ring mixture with unequal weights, starting from a
+teacher network fitted by DSM (generator and fake denoiser), as in FastGen. Every
 ``log_every`` steps the run evaluates mode coverage, the TV distance of the
 per-mode histogram to the true weights, MMD and Sinkhorn divergence to teacher
 samples and E_q[log p_teacher], saves an orbax checkpoint of the full training
@@ -92,8 +94,8 @@ def _network_summary(config, params, evaluate, restored):
   noise = jax.random.normal(jax.random.PRNGKey(3), (config.eval_samples, 2))
   heun = jax.jit(lambda z: fd.diffusion.heun_sample(
       lambda x, s: model.apply(params, x, s), z, sigmas=sigmas))(noise)
-  one_step = model.apply(params, config.sigma_init * noise,
-                         jnp.full((noise.shape[0],), config.sigma_init))
+  one_step = jax.jit(lambda z: model.apply(params, config.sigma_init * z,
+                                           jnp.full((z.shape[0],), config.sigma_init)))(noise)
   pick = ("modes_covered", "mode_tv", "off_mode_fraction", "mmd")
   return {"heun_35_nfe": {k: evaluate(np.asarray(heun), False)[k] for k in pick},
           "one_step_at_init": {k: evaluate(np.asarray(one_step), False)[k] for k in pick},
@@ -159,7 +161,8 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
       state, job["history"] = init_state, []
       job["history"].append(_record(0, _evaluate_seeds(student, state, task, config,
                                                        jax.random.PRNGKey(7)), None))
-      job["gradient_noise_at_start"] = _gradient_noise(student, state, task, div)
+      if config.gradient_noise_batches:
+        job["gradient_noise_at_start"] = _gradient_noise(student, state, task, div, config)
       R.write_json(path, out)
     state = parallel.replicate(state)
     done = int(np.asarray(state.step)[0]) - int(np.asarray(init_state.step)[0])
@@ -178,8 +181,8 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
       evals = _evaluate_seeds(student, state, task, config, jax.random.PRNGKey(7),
                               final=i == chunks - 1)
       job["history"].append(_record((i + 1) * config.log_every, evals, metrics))
-      if i == chunks - 1:
-        job["gradient_noise"] = _gradient_noise(student, state, task, div)
+      if i == chunks - 1 and config.gradient_noise_batches:
+        job["gradient_noise"] = _gradient_noise(student, state, task, div, config)
       checkpoint.save(ckpt, state)
       R.write_json(path, out)
       last = job["history"][-1]
@@ -191,15 +194,17 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
   return out
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _gradient_noise_seeds(student, state, teacher, divergence):
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _gradient_noise_seeds(student, state, teacher, divergence, batches):
   return jax.vmap(lambda s: T.gradient_noise(student, s, jax.random.PRNGKey(11), teacher,
-                                             divergence))(state)
+                                             divergence, batches))(state)
 
 
-def _gradient_noise(student, state, task, divergence) -> dict:
-  """Per seed: the generator gradient's spread over 32 batches (T.gradient_noise)."""
-  noise = jax.device_get(_gradient_noise_seeds(student, state, task.teacher, divergence))
+def _gradient_noise(student, state, task, divergence, config) -> dict:
+  """Per seed: the generator gradient's spread over ``config.gradient_noise_batches``
+  batches (T.gradient_noise)."""
+  noise = jax.device_get(_gradient_noise_seeds(student, state, task.teacher, divergence,
+                                               config.gradient_noise_batches))
   return {k: [float(v) for v in np.asarray(vals)] for k, vals in noise.items()}
 
 
@@ -262,12 +267,13 @@ def write_reports(out, workdir, task, student, *, verbose):
     print(table)
   samples = {}
   for spec in config["divergences"]:
-    like = jax.vmap(lambda k: student.init(k, task.teacher_init))(
-        jax.random.split(jax.random.PRNGKey(0), config["seeds"]))
+    like = jax.jit(jax.vmap(student.init, in_axes=(0, None)))(
+        jax.random.split(jax.random.PRNGKey(0), config["seeds"]), task.teacher_init)
     state = checkpoint.restore(os.path.join(workdir, "ckpt", spec.replace(":", "_")), like)
     if state is not None:
-      samples[spec] = np.asarray(student.sample(jax.tree.map(lambda a: a[0], state.gen_ema),
-                                                jax.random.PRNGKey(5), 1500))
+      samples[spec] = np.asarray(_sample_seeds(
+          student, jax.tree.map(lambda a: a[:1], state.gen_ema),
+          jax.random.PRNGKey(5)[None], 1500)[0])
   if config["dataset"] == "ring":
     plot_ring_samples(out, samples, task.extra, os.path.join(workdir, "samples.png"))
   else:

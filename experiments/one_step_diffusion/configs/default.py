@@ -60,6 +60,7 @@ class Config:
   log_every: int = 250
   eval_samples: int = 4000
   cover_fraction: float = 0.2  # mode k covered if it holds >= this * w_k of samples
+  gradient_noise_batches: int = 32  # batches for the gradient-noise statistics (0: skip)
 
 
 def get_config() -> Config:
