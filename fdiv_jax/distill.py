@@ -66,6 +66,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from fdiv_jax import _checks
+from fdiv_jax.diffusion import denoising_score_matching_loss
 from fdiv_jax.divergences import Divergence, resolve
 
 __all__ = [
@@ -278,7 +279,7 @@ def fake_score_loss(fake_denoised: ArrayLike, x0: ArrayLike) -> jax.Array:
   fake_denoised = _checks.floating("fake_denoised", fake_denoised, min_ndim=1)
   x0 = _checks.floating("x0", x0, min_ndim=1)
   _checks.same_shape("fake_denoised", fake_denoised, "x0", x0)
-  return jnp.mean((fake_denoised - jax.lax.stop_gradient(x0))**2, axis=-1)
+  return denoising_score_matching_loss(fake_denoised, jax.lax.stop_gradient(x0)) / x0.shape[-1]
 
 
 def generator_loss(x_t: ArrayLike,

@@ -97,8 +97,8 @@ def _network_summary(config, params, evaluate, restored):
   one_step = jax.jit(lambda z: model.apply(params, config.sigma_init * z,
                                            jnp.full((z.shape[0],), config.sigma_init)))(noise)
   pick = ("modes_covered", "mode_tv", "off_mode_fraction", "mmd")
-  return {"heun_35_nfe": {k: evaluate(np.asarray(heun), False)[k] for k in pick},
-          "one_step_at_init": {k: evaluate(np.asarray(one_step), False)[k] for k in pick},
+  summarise = lambda x: {k: v for k, v in evaluate(np.asarray(x), False).items() if k in pick}
+  return {"heun_35_nfe": summarise(heun), "one_step_at_init": summarise(one_step),
           "restored_from_checkpoint": restored}
 
 
