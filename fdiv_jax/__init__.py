@@ -6,6 +6,7 @@ Modules (one concept each):
 * :mod:`fdiv_jax.monte_carlo` -- divergences from log densities (incl. unnormalised).
 * :mod:`fdiv_jax.variational` -- critic-based bounds (f-GAN, DV, NWJ, MINE, Renyi).
 * :mod:`fdiv_jax.diffusion` -- noise schedules, denoising score matching, exact mixture scores.
+* :mod:`fdiv_jax.annealing` -- paths, resampling, AIS (blackjax HMC / MALA), replay buffer, FAB, TA-BG.
 * :mod:`fdiv_jax.distill` -- f-distill weights, generator surrogate and discriminator losses.
 * :mod:`fdiv_jax.categorical` -- divergences between categoricals given logits (KD losses).
 * :mod:`fdiv_jax.transport` -- Sinkhorn divergence, SinKD loss, Monge gap (via OTT).
@@ -22,7 +23,8 @@ from fdiv_jax import _xla_workarounds
 
 _xla_workarounds.apply()  # before anything starts the CPU backend
 
-from fdiv_jax import categorical  # noqa: E402
+from fdiv_jax import annealing  # noqa: E402
+from fdiv_jax import categorical
 from fdiv_jax import cauchy_schwarz
 from fdiv_jax import diffusion
 from fdiv_jax import distill
@@ -66,6 +68,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Divergence",
     "ImportanceWeights",
+    "annealing",
     "available",
     "categorical",
     "cauchy_schwarz",
