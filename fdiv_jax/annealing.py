@@ -42,6 +42,7 @@ import numpy as np
 import optax
 from blackjax.mcmc import hmc as _hmc
 from blackjax.mcmc import mala as _mala
+from blackjax.mcmc import random_walk as _random_walk
 from jax.typing import ArrayLike
 
 from fdiv_jax import _checks
@@ -67,7 +68,7 @@ __all__ = [
     "temperature_path",
 ]
 
-KERNELS = ("hmc", "mala")
+KERNELS = ("hmc", "mala", "rwm")
 RESAMPLING = ("multinomial", "systematic")
 
 LogDensity = Callable[[jax.Array], jax.Array]  # x [N, d] -> [N]
@@ -278,7 +279,8 @@ def _check_betas(betas) -> jax.Array:
 def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogDensity,
         betas: ArrayLike, kernel: str = "hmc", step_size: ArrayLike = 0.1,
         num_integration_steps: int = 5, num_mcmc_steps: int = 1,
-        inverse_mass_matrix: ArrayLike | None = None) -> AISResult:
+        inverse_mass_matrix: ArrayLike | None = None,
+        alpha: "_divergences.Divergence | str | ArrayLike" = 1.0) -> AISResult:
   r"""Annealed importance sampling along the geometric path from ``log_base`` to ``log_target``.
 
   With levels :math:`0 = \beta_0 < \beta_1 < \dots < \beta_{L-1} = 1` and
@@ -290,8 +292,17 @@ def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogD
   (\log\gamma - \log q)(x_k)`). With ``num_mcmc_steps = 0`` or ``L = 2`` this
   is plain importance sampling, :math:`\log w = \log\gamma(x_0) - \log q(x_0)`.
 
-  Transitions are blackjax's HMC (``num_integration_steps`` leapfrog steps) or
-  MALA kernels, one step size per intermediate level. A proposal whose log
+  With ``alpha`` :math:`\neq 1` the path ends at FAB's
+  :math:`\gamma_\alpha \propto \gamma^\alpha q^{1-\alpha}` (:func:`alpha_target`):
+  :math:`\log\pi_k = (1-\alpha\beta_k)\log q + \alpha\beta_k\log\gamma`, computed
+  from the same two evaluations (the flow is not evaluated twice), and
+  :math:`\operatorname{logsumexp}(\log w) - \log N` estimates
+  :math:`\log\int\gamma^\alpha q^{1-\alpha}`.
+
+  Transitions are blackjax's HMC (``num_integration_steps`` leapfrog steps),
+  MALA or Gaussian random-walk Metropolis (``"rwm"``, proposal standard
+  deviation ``step_size``; no gradients, fab-jax's choice for GMM-40) kernels,
+  one step size per intermediate level. A proposal whose log
   density or gradient is NaN / :math:`\pm\infty` is rejected (the particle
   stays); a particle whose density is :math:`-\infty` or NaN at any level gets
   log weight :math:`-\infty` and never a NaN. Everything is jit-able and
@@ -304,14 +315,17 @@ def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogD
     log_target: ``x [N, d] -> [N]``, the target :math:`\log\gamma` (may be unnormalised).
     betas: ``[L]`` levels increasing strictly from 0 to 1 (may be traced; the
       check runs when concrete).
-    kernel: ``"hmc"`` or ``"mala"``.
+    kernel: ``"hmc"``, ``"mala"`` or ``"rwm"``.
     step_size: Scalar or ``[L - 2]`` per-level step sizes (> 0; traced).
     num_integration_steps: Leapfrog steps per HMC transition (static).
     num_mcmc_steps: Transitions per intermediate level (static, >= 0).
-    inverse_mass_matrix: ``[d]`` diagonal HMC inverse mass matrix (default ones).
+    inverse_mass_matrix: ``[d]`` diagonal inverse mass matrix of HMC (default
+      ones); for ``"rwm"`` the proposal variances are ``step_size^2`` times it.
+    alpha: Order of the final target :math:`\gamma^\alpha q^{1-\alpha}` (a number,
+      traced array or registry entry, :func:`alpha_of`); 1: ``log_target`` itself.
 
   Returns:
-    :class:`AISResult`.
+    :class:`AISResult` (``log_target`` holds :math:`\log\gamma`, not :math:`\log\gamma_\alpha`).
   """
   _checks.one_of("kernel", kernel, KERNELS)
   x0 = _checks.floating("x0", x0, min_ndim=2)
@@ -334,22 +348,31 @@ def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogD
   if inv_mass.shape != (d,):
     raise ValueError(f"inverse_mass_matrix must have shape [d] = [{d}], got {inv_mass.shape}")
 
+  a = alpha_of(alpha).astype(x0.dtype)
   base, target = _per_point(log_base), _per_point(log_target)
   vg_base, vg_target = jax.value_and_grad(base), jax.value_and_grad(target)
 
+  uses_grad = kernel != "rwm"
+
   def components(x):
-    (lb, gb), (lt, gt) = jax.vmap(vg_base)(x), jax.vmap(vg_target)(x)
+    if uses_grad:
+      (lb, gb), (lt, gt) = jax.vmap(vg_base)(x), jax.vmap(vg_target)(x)
+    else:
+      lb, lt = jax.vmap(base)(x), jax.vmap(target)(x)
+      gb = gt = jnp.zeros_like(x)
     return lb, gb, lt, gt
+
+  def path(lb, lt, beta):
+    return geometric_path(lb, lt, a * beta)
 
   def mix(beta, lb, gb, lt, gt):
     """Level-beta log density and gradient from the components (no 0 * inf)."""
-    value = geometric_path(lb, lt, beta)
-    grad = (1.0 - beta) * gb + jnp.where(beta == 0, 0.0, beta) * jnp.where(
-        jnp.isfinite(gt), gt, 0.0)
-    return value, grad
+    ab = a * beta
+    grad = (1.0 - ab) * gb + ab * jnp.where(jnp.isfinite(gt), gt, 0.0)
+    return path(lb, lt, beta), grad
 
   def increment(beta_from, beta_to, lb, lt):
-    inc = geometric_path(lb, lt, beta_to) - geometric_path(lb, lt, beta_from)
+    inc = path(lb, lt, beta_to) - path(lb, lt, beta_from)
     return jnp.where(jnp.isnan(inc), -jnp.inf, inc)
 
   def add(log_w, inc):
@@ -361,13 +384,26 @@ def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogD
 
     def transition(k, state, logdensity, eps):
       return hmc_kernel(k, state, logdensity, eps, inv_mass, num_integration_steps)
-    make_state = _hmc.HMCState
-  else:
+
+    def make_state(x, value, grad):
+      return _hmc.HMCState(x, value, grad)
+  elif kernel == "mala":
     mala_kernel = _mala.build_kernel()
 
     def transition(k, state, logdensity, eps):
       return mala_kernel(k, state, logdensity, eps)
-    make_state = _mala.MALAState
+
+    def make_state(x, value, grad):
+      return _mala.MALAState(x, value, grad)
+  else:
+    rwm_kernel = _random_walk.build_additive_step()
+
+    def transition(k, state, logdensity, eps):
+      return rwm_kernel(k, state, logdensity, _random_walk.normal(eps * jnp.sqrt(inv_mass)))
+
+    def make_state(x, value, grad):
+      del grad
+      return _random_walk.RWState(x, value)
 
   lb, gb, lt, gt = components(x0)
   log_w = add(jnp.zeros((n,), x0.dtype), increment(betas[0], betas[1], lb, lt))
@@ -377,7 +413,7 @@ def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogD
     k_level, beta, beta_next, eps = inputs
 
     def logdensity(y):
-      return geometric_path(base(y), target(y), beta)
+      return path(base(y), target(y), beta)
 
     value, grad = mix(beta, lb, gb, lt, gt)
     states = make_state(x, value, grad)
@@ -385,8 +421,9 @@ def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogD
     def one_step(states, k):
       keys = jax.random.split(k, n)
       new, info = jax.vmap(lambda kk, s: transition(kk, s, logdensity, eps))(keys, states)
-      ok = (jnp.isfinite(new.logdensity) & jnp.all(jnp.isfinite(new.position), -1)
-            & jnp.all(jnp.isfinite(new.logdensity_grad), -1))
+      ok = jnp.isfinite(new.logdensity) & jnp.all(jnp.isfinite(new.position), -1)
+      if uses_grad:
+        ok = ok & jnp.all(jnp.isfinite(new.logdensity_grad), -1)
       states = jax.tree.map(lambda a, b: jnp.where(
           ok.reshape(ok.shape + (1,) * (a.ndim - 1)), a, b), new, states)
       acc = jnp.where(ok & jnp.isfinite(info.acceptance_rate), info.acceptance_rate, 0.0)

@@ -126,6 +126,13 @@ def test_ais_without_transitions_is_importance_sampling():
                                atol=1e-4)
     iw = fd.importance_weights(log_target(x0), log_base(x0))
     np.testing.assert_allclose(out.log_normalizer, iw.log_normalizer, rtol=1e-5, atol=1e-5)
+  # FAB's target gamma^alpha q^(1 - alpha): the same two evaluations, weights alpha (lt - lb).
+  out = A.ais(jax.random.PRNGKey(1), x0, log_base=log_base, log_target=log_target,
+              betas=jnp.linspace(0, 1, 4), num_mcmc_steps=0, alpha=fd.get("alpha", alpha=2.0))
+  lb, lt = log_base(x0), log_target(x0)
+  np.testing.assert_allclose(out.log_weights, A.alpha_target(lt, lb, alpha=2.0) - lb,
+                             rtol=1e-5, atol=1e-4)
+  np.testing.assert_allclose(out.log_target, lt, rtol=1e-6)
 
 
 RUNS, N, LEVELS = 32, 128, 16

@@ -19,7 +19,11 @@ from fdiv_jax import parallel
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-@pytest.mark.parametrize("check", ["library", "boltzmann", "one_step"])
+@pytest.mark.parametrize("check", [
+    "library",
+    # The experiments' steps on 8 devices (a minute each): make test-slow.
+    pytest.param("boltzmann", marks=pytest.mark.slow),
+    pytest.param("one_step", marks=pytest.mark.slow)])
 def test_eight_devices_equal_one_device(check):
   env = dict(os.environ, JAX_PLATFORMS="cpu",
              XLA_FLAGS="--xla_force_host_platform_device_count=8",

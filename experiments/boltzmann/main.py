@@ -18,6 +18,7 @@ checkpoint. Writes ``table.md``, ``samples.png`` (2-D targets) and ``curves.png`
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -32,6 +33,8 @@ from experiments.common import results as R
 from experiments.boltzmann import train as T
 from fdiv_jax import metrics as M
 from fdiv_jax import parallel
+
+log = logging.getLogger("experiments.boltzmann")
 
 SUMMARY = ("log_z_error", "reverse_ess", "forward_ess", "elbo", "eubo", "modes_covered",
            "mode_entropy", "sign_patterns", "energy_distance", "energy_clipped_fraction")
@@ -64,7 +67,6 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
     out["exact_sign_patterns"] = M.sign_patterns(np.asarray(exact[:2000]))
   trainer = T.make_trainer(config, target, flow, exact)
   keys = jax.random.split(jax.random.PRNGKey(config.seed), config.seeds)
-  init = jax.jit(jax.vmap(trainer.init))(keys)
   evaluate_seeds = jax.jit(jax.vmap(trainer.evaluate))  # compiled once, not op by op
   for method in config.methods:
     job = out["methods"].setdefault(method, {"history": [], "done": False, "wall_s": 0.0,
@@ -72,6 +74,7 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
     if job["done"]:
       continue
     stages = T.stages_for(method, config, trainer)
+    init = jax.jit(jax.vmap(lambda k: trainer.init(k, method)))(keys)
     ckpt = os.path.join(workdir, "ckpt", method.replace(":", "_"))
     state = checkpoint.restore(ckpt, init) if job["history"] else None
     if state is None:
@@ -93,9 +96,21 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
       rec = {"stage": stage.label, "target_evals": job["target_evals"],
              "wall_s": job["wall_s"], "loss": np.asarray(metrics["loss"])[:, -1].tolist(),
              **evals}
-      for k in ("buffer_ess", "clipped_fraction"):
-        if k in metrics:
-          rec[k] = np.asarray(metrics[k]).tolist()
+      for k in ("buffer_ess", "clipped_fraction", "ais_ess", "acceptance", "batch_ess"):
+        if k in metrics:  # per seed; per-step series are summarised by their last value
+          v = np.asarray(metrics[k])
+          rec[k] = (v if v.ndim == 1 else v[:, -1]).tolist()
+          if v.ndim > 1:
+            rec[f"{k}_min"] = v.min(axis=1).tolist()
+      if "batch_ess_min" in rec:
+        collapsed = [i for i, e in enumerate(rec["batch_ess_min"])
+                     if e * config.batch_size < config.collapse_ess]
+        rec["collapsed_seeds"] = collapsed
+        if collapsed and method != "reverse_kl":  # reverse KL does not use the weights
+          log.warning("%s, stage %d (%s): the self-normalised weights collapsed onto one "
+                      "sample (batch ESS < %.3g samples) in seeds %s; the objective is "
+                      "training on a single point", method, i, stage.label,
+                      config.collapse_ess, collapsed)
       job["history"].append(rec)
       checkpoint.save(ckpt, state)
       np.save(os.path.join(workdir, f"samples_{method.replace(':', '_')}.npy"), samples)

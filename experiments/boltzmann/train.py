@@ -8,7 +8,11 @@ temperature, then maximum likelihood on it). A level ``T`` anneals along one of
 two paths to the target (``T = 1``): by temperature, ``log p / T`` (TA-BG), or
 geometrically from the flow's base ``N(0, s^2 I)``,
 ``(1 - 1/T) log N(x; 0, s^2 I) + log p / T`` (``"tabg:base"``; for targets
-that tempering distorts, such as Neal's funnel). The runner in ``main.py``
+that tempering distorts, such as Neal's funnel). FAB (``"fab"``, ``"fab:nobuffer"``;
+Midgley et al., 2023) alternates AIS from the flow towards
+:math:`p^\alpha q^{1-\alpha}` (``fdiv_jax.annealing.ais``, blackjax HMC) with
+weighted maximum likelihood on its samples, through a prioritised replay
+buffer or directly. The runner in ``main.py``
 evaluates, checkpoints and NaN-checks between stages. Under a ``jax.set_mesh``
 context every batch is split over the devices (``fdiv_jax.parallel``).
 """
@@ -24,6 +28,7 @@ import numpy as np
 import optax
 
 import fdiv_jax as fd
+from fdiv_jax import annealing
 from fdiv_jax import flows
 from fdiv_jax import metrics as M
 from fdiv_jax import parallel
@@ -60,23 +65,24 @@ def annealed_log_prob(log_p: jax.Array, x: jax.Array, temperature, *, path: str,
   r"""Unnormalised log density of an annealing level ``T`` (``T = 1``: the target).
 
   ``"temperature"``: :math:`\log p(x) / T` (TA-BG; Schopmans & Friederich,
-  2025). ``"base"``: the geometric path from the flow's base,
-  :math:`(1 - 1/T)\log N(x; 0, s^2 I) + \log p(x) / T`, i.e.
-  :math:`\beta = 1/T` of the way from the base to the target.
+  2025; ``fdiv_jax.annealing.temperature_path``). ``"base"``: the geometric
+  path from the flow's base, :math:`(1 - 1/T)\log N(x; 0, s^2 I) + \log p(x) / T`,
+  i.e. :math:`\beta = 1/T` of the way from the base to the target
+  (``fdiv_jax.annealing.geometric_path``).
   """
-  out = log_p / temperature
+  if path == "temperature":
+    return annealing.temperature_path(log_p, temperature)
   if path == "base":
     base = jax.scipy.stats.norm.logpdf(x, scale=base_scale).sum(-1)
-    out = out + (1.0 - 1.0 / temperature) * base
-  elif path != "temperature":
-    raise ValueError(f"path must be one of {PATHS}, got {path!r}")
-  return out
+    return annealing.geometric_path(base, log_p, 1.0 / temperature)
+  raise ValueError(f"path must be one of {PATHS}, got {path!r}")
 
 
 class State(NamedTuple):
   params: Any
   opt_state: Any
   step: jax.Array
+  fab: Any = ()       # FAB: {"step_size": [levels], "buffer": ReplayBuffer}; else empty
 
 
 class Stage(NamedTuple):
@@ -86,9 +92,10 @@ class Stage(NamedTuple):
 
 
 class Trainer(NamedTuple):
-  init: Callable
+  init: Callable       # (key, method) -> State (one seed)
   f_stage: Callable    # (divergence, temperature, steps, path) -> Stage
   tabg_level: Callable  # (temperature, label, path) -> Stage
+  fab_stage: Callable  # (kind, iterations, label) -> Stage; kind "fill", "buffer", "nobuffer"
   evaluate: Callable   # (params, key) -> dict (one seed)
 
 
@@ -97,9 +104,17 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
   optimizer = optax.chain(optax.clip_by_global_norm(config.grad_clip),
                           optax.adam(config.learning_rate))
 
-  def init(key):
+  betas = jnp.linspace(0.0, 1.0, config.ais_levels + 2)
+
+  def init(key, method: str = ""):
     params = flow.init(key)
-    return State(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    fab = ()
+    if method.partition(":")[0] == "fab":
+      fab = {"step_size": jnp.full((config.ais_levels,), config.ais_step_size, jnp.float32)}
+      if method == "fab":
+        fab["buffer"] = annealing.buffer_init(config.fab_buffer_batches * config.batch_size,
+                                              target.dim)
+    return State(params, optimizer.init(params), jnp.zeros((), jnp.int32), fab)
 
   def log_p(x, temperature, path):
     """Annealed log density at level ``temperature``, the energy clipped at ``energy_clip``."""
@@ -107,9 +122,10 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
                              temperature, path=path, base_scale=config.base_scale)
 
   def update(state, loss_fn, key):
-    value, grads = jax.value_and_grad(loss_fn)(state.params, key)
+    (value, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, key)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    return State(optax.apply_updates(state.params, updates), opt_state, state.step + 1), value
+    return state._replace(params=optax.apply_updates(state.params, updates),
+                          opt_state=opt_state, step=state.step + 1), (value, aux)
 
   @functools.partial(jax.jit, static_argnames=("steps", "path"))
   def f_run(states, keys, divergence, temperature, *, steps, path):
@@ -120,8 +136,12 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     def loss_fn(params, key):
       x, log_q = parallel.shard_batch(flow.sample_and_log_prob(params, key,
                                                                config.batch_size))
-      return fd.f_divergence(log_p(x, temperature, path), log_q, divergence=divergence,
-                             self_normalize=self_normalize)
+      lp = log_p(x, temperature, path)
+      # The batch's importance-weight ESS: near 1 / batch the self-normalised
+      # weights sit on one sample and the objective has collapsed.
+      ess = jax.lax.stop_gradient(fd.importance_weights(lp, log_q).ess_fraction)
+      return fd.f_divergence(lp, log_q, divergence=divergence,
+                             self_normalize=self_normalize), ess
 
     def one(state, key):
       def body(state, _):
@@ -129,8 +149,8 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
         return update(state, loss_fn, k)
       return jax.lax.scan(body, state, length=steps)
 
-    states, losses = jax.vmap(one)(states, keys)
-    return states, {"loss": losses}
+    states, (losses, ess) = jax.vmap(one)(states, keys)
+    return states, {"loss": losses, "batch_ess": ess}
 
   def f_stage(divergence: fd.Divergence, temperature: float, steps: int,
               path: str = "temperature") -> Stage:
@@ -145,33 +165,123 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
   def tabg_run(states, keys, temperature, *, path):
 
     def one(state, key):
-      k_s, k_r, k_t = jax.random.split(jax.random.fold_in(key, state.step), 3)
-      x, log_q = flow.sample_and_log_prob(jax.lax.stop_gradient(state.params), k_s, n)
-      x, log_q = parallel.shard_batch(jax.lax.stop_gradient((x, log_q)))
-      log_w = log_p(x, temperature, path) - log_q
-      threshold = jnp.quantile(log_w, config.clip_quantile)
-      clipped = jnp.minimum(log_w, threshold)
-      # Multinomial resampling by inverse CDF: O(n log n) time, O(n) memory.
-      idx = jax.random.choice(k_r, n, shape=(n,), replace=True, p=jax.nn.softmax(clipped))
-      buffer = x[idx]
-      ess = M.reverse_ess(clipped, jnp.zeros_like(clipped))
-
-      def nll(params, k):
-        idx = jax.random.randint(k, (config.batch_size,), 0, n)
-        return -jnp.mean(flow.log_prob(params, parallel.shard_batch(buffer[idx])))
-
-      def body(state, i):
-        return update(state, nll, jax.random.fold_in(k_t, i))
-
-      state, losses = jax.lax.scan(body, state, jnp.arange(config.ml_steps))
-      return state, {"loss": losses, "buffer_ess": ess,
-                     "clipped_fraction": jnp.mean(log_w > threshold)}
+      params, opt_state, info = annealing.tabg_level(
+          jax.random.fold_in(key, state.step), state.params, state.opt_state,
+          sample_and_log_prob=lambda p, k, m: parallel.shard_batch(
+              flow.sample_and_log_prob(p, k, m)),
+          log_prob=lambda p, x: flow.log_prob(p, parallel.shard_batch(x)),
+          log_target=lambda x: log_p(x, temperature, path), optimizer=optimizer,
+          buffer_size=n, batch_size=config.batch_size, num_steps=config.ml_steps,
+          clip_quantile=config.clip_quantile)
+      return state._replace(params=params, opt_state=opt_state,
+                            step=state.step + config.ml_steps), info
 
     return jax.vmap(one)(states, keys)
 
   def tabg_level(temperature: float, label: str, path: str = "temperature") -> Stage:
     return Stage(label, functools.partial(tabg_run, temperature=jnp.float32(temperature),
                                           path=path), n)
+
+  def ais_pass(params, step_size, key):
+    """AIS from flow samples towards p^alpha q^(1 - alpha), the flow held constant."""
+    params = jax.lax.stop_gradient(params)
+    k_s, k_a = jax.random.split(key)
+    x0, _ = flow.sample_and_log_prob(params, k_s, config.batch_size)
+    return annealing.ais(
+        k_a, parallel.shard_batch(jax.lax.stop_gradient(x0)),
+        log_base=lambda x: flow.log_prob(params, x),
+        log_target=lambda x: log_p(x, 1.0, "temperature"), betas=betas,
+        kernel=config.ais_kernel, step_size=step_size,
+        num_integration_steps=config.ais_integration_steps,
+        num_mcmc_steps=config.ais_mcmc_steps, alpha=config.fab_alpha)
+
+  def ais_info(res):
+    return {"ais_ess": res.ess_fraction, "acceptance": jnp.mean(res.acceptance_rate)}
+
+  @functools.partial(jax.jit, static_argnames=("kind", "iterations"))
+  def fab_run(states, keys, *, kind, iterations):
+
+    def fill(state, key):
+      """Add one AIS batch to the buffer (no gradient step): FAB's warm start."""
+      res = ais_pass(state.params, state.fab["step_size"], key)
+      buffer = annealing.buffer_add(state.fab["buffer"], res.samples, res.log_weights,
+                                    res.log_base)
+      fab = {"step_size": annealing.adapt_step_size(state.fab["step_size"],
+                                                    res.acceptance_rate),
+             "buffer": buffer}
+      return state._replace(fab=fab), {"loss": jnp.zeros(()), **ais_info(res)}
+
+    def with_buffer(state, key):
+      """fab-jax's step: updates on buffer samples, re-weighting, then one AIS batch."""
+      k_b, k_a = jax.random.split(key)
+      u = config.fab_updates_per_ais
+      x, log_q_old, idx = annealing.buffer_sample(k_b, state.fab["buffer"],
+                                                  u * config.batch_size)
+      batches = jax.tree.map(lambda a: a.reshape((u, config.batch_size) + a.shape[1:]),
+                             (x, log_q_old))
+
+      def loss_fn(params, batch):
+        xb, lq_old = batch
+        log_q = flow.log_prob(params, parallel.shard_batch(xb))
+        loss, _ = annealing.fab_buffer_loss(log_q, lq_old, alpha=config.fab_alpha,
+                                            max_weight=config.fab_max_weight)
+        return loss, log_q
+
+      def body(carry, batch):
+        params, opt_state = carry
+        (loss, log_q), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), (loss, log_q)
+
+      # AIS with the flow before this round's updates (as fab-jax).
+      res = ais_pass(state.params, state.fab["step_size"], k_a)
+      (params, opt_state), (losses, log_q) = jax.lax.scan(body, (state.params,
+                                                                 state.opt_state), batches)
+      buffer = annealing.buffer_adjust(state.fab["buffer"], idx, log_q.reshape(-1),
+                                       alpha=config.fab_alpha)
+      buffer = annealing.buffer_add(buffer, res.samples, res.log_weights, res.log_base)
+      fab = {"step_size": annealing.adapt_step_size(state.fab["step_size"],
+                                                    res.acceptance_rate),
+             "buffer": buffer}
+      return (State(params, opt_state, state.step + u, fab),
+              {"loss": jnp.mean(losses), **ais_info(res)})
+
+    def without_buffer(state, key):
+      """One gradient step of FAB's loss on one fresh AIS batch."""
+      res = ais_pass(state.params, state.fab["step_size"], key)
+
+      def loss_fn(params):
+        return annealing.fab_loss(flow.log_prob(params, parallel.shard_batch(res.samples)),
+                                  res.log_weights)
+
+      loss, grads = jax.value_and_grad(loss_fn)(state.params)
+      updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+      fab = {"step_size": annealing.adapt_step_size(state.fab["step_size"],
+                                                    res.acceptance_rate)}
+      return (State(optax.apply_updates(state.params, updates), opt_state, state.step + 1, fab),
+              {"loss": loss, **ais_info(res)})
+
+    step = {"fill": fill, "buffer": with_buffer, "nobuffer": without_buffer}[kind]
+
+    salt = {"fill": 1, "buffer": 2, "nobuffer": 3}[kind]
+
+    def one(state, key):
+      key = jax.random.fold_in(key, salt)
+
+      def body(state, i):
+        return step(state, jax.random.fold_in(jax.random.fold_in(key, state.step), i))
+      return jax.lax.scan(body, state, jnp.arange(iterations))
+
+    return jax.vmap(one)(states, keys)
+
+  # Target evaluations per AIS particle: the start, then per intermediate level
+  # every leapfrog / MALA gradient and one re-evaluation at the new point.
+  per_move = config.ais_integration_steps if config.ais_kernel == "hmc" else 1
+  ais_evals = config.batch_size * (1 + config.ais_levels * (config.ais_mcmc_steps * per_move + 1))
+
+  def fab_stage(kind: str, iterations: int, label: str) -> Stage:
+    run = functools.partial(fab_run, kind=kind, iterations=iterations)
+    return Stage(label, run, iterations * ais_evals)
 
   def evaluate(params, key) -> dict:
     k1, _ = jax.random.split(key)
@@ -197,7 +307,7 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     out["_samples"] = x[:2000]
     return out
 
-  return Trainer(init, f_stage, tabg_level, evaluate)
+  return Trainer(init, f_stage, tabg_level, fab_stage, evaluate)
 
 
 def level_label(temperature: float, path: str) -> str:
@@ -206,9 +316,21 @@ def level_label(temperature: float, path: str) -> str:
 
 def stages_for(method: str, config, trainer: Trainer) -> list[Stage]:
   """The stage list of a method: ``"tabg"`` (by temperature), ``"tabg:base"``
-  (the geometric path from the base) or a registry spec (``"alpha:2"``)."""
+  (the geometric path from the base), ``"fab"`` / ``"fab:nobuffer"`` or a
+  registry spec (``"alpha:2"``)."""
   from experiments.common import cli
   name, _, path = method.partition(":")
+  if name == "fab":
+    if path not in ("", "nobuffer"):
+      raise ValueError(f"method {method!r}: FAB is 'fab' or 'fab:nobuffer'")
+    chunk = config.log_every
+    if path == "nobuffer":
+      return [trainer.fab_stage("nobuffer", chunk, f"FAB (no buffer) x{chunk}")
+              for _ in range(config.fab_iterations // chunk)]
+    stages = [trainer.fab_stage("fill", config.fab_fill_batches,
+                                f"FAB buffer fill x{config.fab_fill_batches}")]
+    return stages + [trainer.fab_stage("buffer", chunk, f"FAB x{chunk}")
+                     for _ in range(config.fab_iterations // chunk)]
   if name == "tabg":
     path = path or "temperature"
     if path not in PATHS:

@@ -9,8 +9,9 @@ from this one; ``gmm40_methods`` runs every method on the same flow.
 import dataclasses
 
 # Every method the experiment compares: the registry's reverse KL (mode-seeking),
-# the mass-covering alpha = 2, forward KL and JS, and the TA-BG ladder.
-ALL_METHODS = ("reverse_kl", "alpha:2", "kl", "js", "tabg")
+# the mass-covering alpha = 2, forward KL and JS (self-normalised), the TA-BG
+# ladder, and FAB (AIS to p^2 / q with and without its replay buffer).
+ALL_METHODS = ("reverse_kl", "alpha:2", "kl", "js", "tabg", "fab", "fab:nobuffer")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +45,22 @@ class Config:
   ml_steps: int = 200                   # per level
   final_levels: int = 1                 # extra resample-and-fit rounds at T = 1
   clip_quantile: float = 0.999          # log w above this quantile is clipped
+  # FAB (Midgley et al. 2023; fab-jax's defaults where not said): AIS from the
+  # flow to p^alpha q^(1-alpha) over ais_levels intermediate levels (linear in
+  # beta), blackjax HMC with per-level step sizes adapted towards acceptance 0.65.
+  fab_alpha: float = 2.0
+  fab_iterations: int = 2000            # AIS batches after the buffer fill
+  fab_buffer_batches: int = 400         # capacity, in batches of batch_size
+  fab_fill_batches: int = 40            # AIS batches before the first update
+  fab_updates_per_ais: int = 4
+  fab_max_weight: float = 10.0          # clip of the buffer re-weighting
+  ais_levels: int = 4
+  ais_kernel: str = "hmc"               # "hmc" or "mala"
+  ais_step_size: float = 0.5            # initial, per level
+  ais_integration_steps: int = 5
+  ais_mcmc_steps: int = 1
   energy_clip: float = 1e4              # U = -log p clipped at this value
+  collapse_ess: float = 1.5             # warn when a batch's weight ESS falls below (samples)
   # Evaluation.
   eval_samples: int = 10_000
   log_every: int = 500
