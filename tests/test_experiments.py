@@ -302,35 +302,36 @@ def test_boltzmann_fab_stages_fill_train_and_adapt():
   AIS batches, the step sizes adapt, the no-buffer variant trains on AIS directly."""
   from experiments.boltzmann import train as T
   from experiments.boltzmann.configs import test as test_config
-  config = dataclasses.replace(test_config.get_config(), seeds=1, flow="real_nvp")
+  # HMC here (the end-to-end test runs the default random-walk kernel).
+  config = dataclasses.replace(test_config.get_config(), seeds=1, ais_kernel="hmc")
   target = T.make_target(config.target)
   trainer = T.make_trainer(config, target, T.make_flow(config, target.dim), None)
   keys = jax.random.split(jax.random.PRNGKey(0), 1)
   stages = T.stages_for("fab", config, trainer)
   assert stages[0].label.startswith("FAB buffer fill")
-  assert len(stages) == 1 + config.fab_iterations // config.log_every
+  assert len(stages) == 1 + config.fab_iterations // config.fab_log_every
   state = jax.vmap(lambda k: trainer.init(k, "fab"))(keys)
-  cap = config.fab_buffer_batches * config.batch_size
+  cap = config.fab_buffer_batches * config.fab_batch_size
   assert state.fab["buffer"].x.shape == (1, cap, 2)
   state, m = stages[0].run(state, keys)
-  assert int(state.fab["buffer"].size[0]) == config.fab_fill_batches * config.batch_size
+  assert int(state.fab["buffer"].size[0]) == config.fab_fill_batches * config.fab_batch_size
   assert int(state.step[0]) == 0  # no gradient step while filling
   eps0 = np.asarray(state.fab["step_size"])
   state, m = stages[1].run(state, keys)
-  assert int(state.step[0]) == config.log_every * config.fab_updates_per_ais
+  assert int(state.step[0]) == config.fab_log_every * config.fab_updates_per_ais
   assert np.all(np.isfinite(m["loss"])) and np.all((m["acceptance"] >= 0) & (m["acceptance"] <= 1))
   assert np.all((m["ais_ess"] > 0) & (m["ais_ess"] <= 1))
   assert not np.allclose(np.asarray(state.fab["step_size"]), eps0)
   assert int(state.fab["buffer"].size[0]) == min(cap, (config.fab_fill_batches +
-                                                     config.log_every) * config.batch_size)
-  per = config.batch_size * (1 + config.ais_levels * (config.ais_mcmc_steps *
-                                                      config.ais_integration_steps + 1))
-  assert stages[1].target_evals == config.log_every * per
+                                                     config.fab_log_every) * config.fab_batch_size)
+  per = config.fab_batch_size * (1 + config.ais_levels * (config.ais_mcmc_steps *
+                                                          config.ais_integration_steps + 1))
+  assert stages[1].target_evals == config.fab_log_every * per
   nb = T.stages_for("fab:nobuffer", config, trainer)
   s2 = jax.vmap(lambda k: trainer.init(k, "fab:nobuffer"))(keys)
   assert "buffer" not in s2.fab
   s2, m2 = nb[0].run(s2, keys)
-  assert int(s2.step[0]) == config.log_every and np.all(np.isfinite(m2["loss"]))
+  assert int(s2.step[0]) == config.fab_log_every and np.all(np.isfinite(m2["loss"]))
   with pytest.raises(ValueError, match="FAB is"):
     T.stages_for("fab:replay", config, trainer)
 

@@ -104,17 +104,26 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
   optimizer = optax.chain(optax.clip_by_global_norm(config.grad_clip),
                           optax.adam(config.learning_rate))
 
+  def fab_optimizer(method: str) -> optax.GradientTransformation:
+    """FAB's own schedule: cosine from fab_learning_rate to fab_learning_rate_final."""
+    updates = config.fab_iterations * (1 if method == "fab:nobuffer" else
+                                       config.fab_updates_per_ais)
+    schedule = optax.cosine_decay_schedule(
+        config.fab_learning_rate, updates,
+        alpha=config.fab_learning_rate_final / config.fab_learning_rate)
+    return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(schedule))
+
   betas = jnp.linspace(0.0, 1.0, config.ais_levels + 2)
+  fab_batch = config.fab_batch_size
 
   def init(key, method: str = ""):
     params = flow.init(key)
-    fab = ()
-    if method.partition(":")[0] == "fab":
-      fab = {"step_size": jnp.full((config.ais_levels,), config.ais_step_size, jnp.float32)}
-      if method == "fab":
-        fab["buffer"] = annealing.buffer_init(config.fab_buffer_batches * config.batch_size,
-                                              target.dim)
-    return State(params, optimizer.init(params), jnp.zeros((), jnp.int32), fab)
+    if method.partition(":")[0] != "fab":
+      return State(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    fab = {"step_size": jnp.full((config.ais_levels,), config.ais_step_size, jnp.float32)}
+    if method == "fab":
+      fab["buffer"] = annealing.buffer_init(config.fab_buffer_batches * fab_batch, target.dim)
+    return State(params, fab_optimizer(method).init(params), jnp.zeros((), jnp.int32), fab)
 
   def log_p(x, temperature, path):
     """Annealed log density at level ``temperature``, the energy clipped at ``energy_clip``."""
@@ -186,7 +195,7 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     """AIS from flow samples towards p^alpha q^(1 - alpha), the flow held constant."""
     params = jax.lax.stop_gradient(params)
     k_s, k_a = jax.random.split(key)
-    x0, _ = flow.sample_and_log_prob(params, k_s, config.batch_size)
+    x0, _ = flow.sample_and_log_prob(params, k_s, fab_batch)
     return annealing.ais(
         k_a, parallel.shard_batch(jax.lax.stop_gradient(x0)),
         log_base=lambda x: flow.log_prob(params, x),
@@ -200,6 +209,7 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
 
   @functools.partial(jax.jit, static_argnames=("kind", "iterations"))
   def fab_run(states, keys, *, kind, iterations):
+    opt = fab_optimizer("fab:nobuffer" if kind == "nobuffer" else "fab")
 
     def fill(state, key):
       """Add one AIS batch to the buffer (no gradient step): FAB's warm start."""
@@ -215,9 +225,8 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
       """fab-jax's step: updates on buffer samples, re-weighting, then one AIS batch."""
       k_b, k_a = jax.random.split(key)
       u = config.fab_updates_per_ais
-      x, log_q_old, idx = annealing.buffer_sample(k_b, state.fab["buffer"],
-                                                  u * config.batch_size)
-      batches = jax.tree.map(lambda a: a.reshape((u, config.batch_size) + a.shape[1:]),
+      x, log_q_old, idx = annealing.buffer_sample(k_b, state.fab["buffer"], u * fab_batch)
+      batches = jax.tree.map(lambda a: a.reshape((u, fab_batch) + a.shape[1:]),
                              (x, log_q_old))
 
       def loss_fn(params, batch):
@@ -230,7 +239,7 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
       def body(carry, batch):
         params, opt_state = carry
         (loss, log_q), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
+        updates, opt_state = opt.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), (loss, log_q)
 
       # AIS with the flow before this round's updates (as fab-jax).
@@ -255,7 +264,7 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
                                   res.log_weights)
 
       loss, grads = jax.value_and_grad(loss_fn)(state.params)
-      updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+      updates, opt_state = opt.update(grads, state.opt_state, state.params)
       fab = {"step_size": annealing.adapt_step_size(state.fab["step_size"],
                                                     res.acceptance_rate)}
       return (State(optax.apply_updates(state.params, updates), opt_state, state.step + 1, fab),
@@ -277,7 +286,7 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
   # Target evaluations per AIS particle: the start, then per intermediate level
   # every leapfrog / MALA gradient and one re-evaluation at the new point.
   per_move = config.ais_integration_steps if config.ais_kernel == "hmc" else 1
-  ais_evals = config.batch_size * (1 + config.ais_levels * (config.ais_mcmc_steps * per_move + 1))
+  ais_evals = fab_batch * (1 + config.ais_levels * (config.ais_mcmc_steps * per_move + 1))
 
   def fab_stage(kind: str, iterations: int, label: str) -> Stage:
     run = functools.partial(fab_run, kind=kind, iterations=iterations)
@@ -323,7 +332,7 @@ def stages_for(method: str, config, trainer: Trainer) -> list[Stage]:
   if name == "fab":
     if path not in ("", "nobuffer"):
       raise ValueError(f"method {method!r}: FAB is 'fab' or 'fab:nobuffer'")
-    chunk = config.log_every
+    chunk = config.fab_log_every
     if path == "nobuffer":
       return [trainer.fab_stage("nobuffer", chunk, f"FAB (no buffer) x{chunk}")
               for _ in range(config.fab_iterations // chunk)]

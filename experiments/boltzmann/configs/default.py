@@ -47,17 +47,23 @@ class Config:
   clip_quantile: float = 0.999          # log w above this quantile is clipped
   # FAB (Midgley et al. 2023; fab-jax's defaults where not said): AIS from the
   # flow to p^alpha q^(1-alpha) over ais_levels intermediate levels (linear in
-  # beta), blackjax HMC with per-level step sizes adapted towards acceptance 0.65.
+  # beta), blackjax random-walk Metropolis ("rwm", as fab-jax on GMM) or HMC,
+  # per-level step sizes adapted towards acceptance 0.65; its own batch size and
+  # a cosine learning-rate decay over its updates (fab-jax: warmup + cosine).
   fab_alpha: float = 2.0
-  fab_iterations: int = 2000            # AIS batches after the buffer fill
-  fab_buffer_batches: int = 400         # capacity, in batches of batch_size
+  fab_iterations: int = 400             # AIS batches after the buffer fill
+  fab_log_every: int = 100              # iterations per stage (evaluation, checkpoint)
+  fab_batch_size: int = 256
+  fab_learning_rate: float = 3e-3
+  fab_learning_rate_final: float = 1e-4
+  fab_buffer_batches: int = 400         # capacity, in batches of fab_batch_size
   fab_fill_batches: int = 40            # AIS batches before the first update
   fab_updates_per_ais: int = 4
   fab_max_weight: float = 10.0          # clip of the buffer re-weighting
-  ais_levels: int = 4
-  ais_kernel: str = "hmc"               # "hmc" or "mala"
-  ais_step_size: float = 0.5            # initial, per level
-  ais_integration_steps: int = 5
+  ais_levels: int = 3
+  ais_kernel: str = "rwm"               # "rwm", "hmc" or "mala"
+  ais_step_size: float = 1.0            # initial, per level
+  ais_integration_steps: int = 5        # HMC leapfrog steps
   ais_mcmc_steps: int = 1
   energy_clip: float = 1e4              # U = -log p clipped at this value
   collapse_ess: float = 1.5             # warn when a batch's weight ESS falls below (samples)
