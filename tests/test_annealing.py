@@ -146,7 +146,9 @@ def ais_runs(kernel):
     k0, k1 = jax.random.split(key)
     return A.ais(k1, base_samples(k0, N), log_base=log_base, log_target=log_target,
                  betas=jnp.linspace(0.0, 1.0, LEVELS), kernel=kernel, step_size=eps,
-                 num_integration_steps=3, num_mcmc_steps=2)
+                 num_integration_steps=3,
+                 # Random-walk moves are local and gradient-free: more of them per level.
+                 num_mcmc_steps=10 if kernel == "rwm" else 2)
 
   return jax.jit(jax.vmap(one)), jax.jit(one)
 

@@ -215,6 +215,11 @@ def test_boltzmann_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
     assert all(0 < e <= 1 for e in last["reverse_ess"])
     assert job["target_evals"] > 0
   assert "buffer_ess" in tabg["history"][-1]
+  snis = out["methods"]["alpha:2"]["history"][-1]  # the collapse monitor of SNIS objectives
+  assert all(0 < e <= 1 for e in snis["batch_ess_min"]) and "collapsed_seeds" in snis
+  fab = out["methods"]["fab"]["history"]
+  assert fab[0]["stage"].startswith("FAB buffer fill") and all(0 < e <= 1 for e in
+                                                              fab[-1]["ais_ess"])
   for name in ("samples.png", "curves.png", "table.md"):
     assert os.path.exists(os.path.join(workdir, name))
   bg_main.run(bg_main.cli.load_config("experiments.boltzmann", "test"), workdir,
