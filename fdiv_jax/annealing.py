@@ -276,6 +276,30 @@ def _check_betas(betas) -> jax.Array:
   return b
 
 
+def _blackjax_kernel(kernel: str, inv_mass: jax.Array, num_integration_steps: int):
+  """``(transition(key, state, logdensity, step_size), make_state(x, value, grad))``."""
+  if kernel == "hmc":
+    hmc_kernel = _hmc.build_kernel()
+
+    def transition(k, state, logdensity, eps):
+      return hmc_kernel(k, state, logdensity, eps, inv_mass, num_integration_steps)
+
+    return transition, _hmc.HMCState
+  if kernel == "mala":
+    mala_kernel = _mala.build_kernel()
+
+    def transition(k, state, logdensity, eps):
+      return mala_kernel(k, state, logdensity, eps)
+
+    return transition, _mala.MALAState
+  rwm_kernel = _random_walk.build_additive_step()
+
+  def transition(k, state, logdensity, eps):
+    return rwm_kernel(k, state, logdensity, _random_walk.normal(eps * jnp.sqrt(inv_mass)))
+
+  return transition, lambda x, value, grad: _random_walk.RWState(x, value)
+
+
 def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogDensity,
         betas: ArrayLike, kernel: str = "hmc", step_size: ArrayLike = 0.1,
         num_integration_steps: int = 5, num_mcmc_steps: int = 1,
@@ -320,7 +344,8 @@ def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogD
     num_integration_steps: Leapfrog steps per HMC transition (static).
     num_mcmc_steps: Transitions per intermediate level (static, >= 0).
     inverse_mass_matrix: ``[d]`` diagonal inverse mass matrix of HMC (default
-      ones); for ``"rwm"`` the proposal variances are ``step_size^2`` times it.
+      ones); for ``"rwm"`` the proposal variances are ``step_size^2`` times it
+      (MALA's blackjax kernel has none: identity).
     alpha: Order of the final target :math:`\gamma^\alpha q^{1-\alpha}` (a number,
       traced array or registry entry, :func:`alpha_of`); 1: ``log_target`` itself.
 
@@ -379,31 +404,7 @@ def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogD
     out = log_w + inc
     return jnp.where(jnp.isnan(out) | (log_w == -jnp.inf), -jnp.inf, out)
 
-  if kernel == "hmc":
-    hmc_kernel = _hmc.build_kernel()
-
-    def transition(k, state, logdensity, eps):
-      return hmc_kernel(k, state, logdensity, eps, inv_mass, num_integration_steps)
-
-    def make_state(x, value, grad):
-      return _hmc.HMCState(x, value, grad)
-  elif kernel == "mala":
-    mala_kernel = _mala.build_kernel()
-
-    def transition(k, state, logdensity, eps):
-      return mala_kernel(k, state, logdensity, eps)
-
-    def make_state(x, value, grad):
-      return _mala.MALAState(x, value, grad)
-  else:
-    rwm_kernel = _random_walk.build_additive_step()
-
-    def transition(k, state, logdensity, eps):
-      return rwm_kernel(k, state, logdensity, _random_walk.normal(eps * jnp.sqrt(inv_mass)))
-
-    def make_state(x, value, grad):
-      del grad
-      return _random_walk.RWState(x, value)
+  transition, make_state = _blackjax_kernel(kernel, inv_mass, num_integration_steps)
 
   lb, gb, lt, gt = components(x0)
   log_w = add(jnp.zeros((n,), x0.dtype), increment(betas[0], betas[1], lb, lt))
