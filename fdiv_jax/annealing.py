@@ -47,6 +47,7 @@ from jax.typing import ArrayLike
 
 from fdiv_jax import _checks
 from fdiv_jax import divergences as _divergences
+from fdiv_jax import monte_carlo as _monte_carlo
 
 __all__ = [
     "AISResult",
@@ -167,6 +168,11 @@ class Resampled(NamedTuple):
   clipped_fraction: jax.Array
 
 
+def _importance(log_weights: jax.Array) -> "_monte_carlo.ImportanceWeights":
+  """Log normaliser and Kish ESS of log weights (``monte_carlo.importance_weights``)."""
+  return _monte_carlo.importance_weights(log_weights, jnp.zeros_like(log_weights))
+
+
 def _valid_log_weights(log_weights: jax.Array) -> jax.Array:
   """NaN and +inf log weights are invalid: they get weight zero (log -inf)."""
   return jnp.where(jnp.isnan(log_weights) | (log_weights == jnp.inf), -jnp.inf, log_weights)
@@ -209,8 +215,7 @@ def resample(key: jax.Array, log_weights: ArrayLike, num_samples: int, *,
     clipped_fraction = jnp.mean(log_w > threshold)
     log_w = jnp.minimum(log_w, threshold)
   n = log_w.shape[0]
-  lse = jax.nn.logsumexp(log_w)
-  ess = jnp.exp(2.0 * lse - jax.nn.logsumexp(2.0 * log_w))
+  iw = _importance(log_w)
   cdf = jnp.cumsum(jax.nn.softmax(log_w))
   if method == "multinomial":
     # As jax.random.choice(p=...): the same draws for the same key.
@@ -222,7 +227,7 @@ def resample(key: jax.Array, log_weights: ArrayLike, num_samples: int, *,
   # entry (a flat step of the CDF) is never drawn; cdf[-1] may round below 1.
   idx = jnp.searchsorted(cdf, u * cdf[-1], side="left")
   idx = jnp.minimum(idx, n - 1).astype(jnp.int32)
-  return Resampled(idx, ess, ess / n, clipped_fraction)
+  return Resampled(idx, iw.ess, iw.ess_fraction, clipped_fraction)
 
 
 # ---------------------------------------------------------------------------
@@ -442,10 +447,9 @@ def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogD
 
   xs = (jax.random.split(key, num_levels), betas[1:-1], betas[2:], step_sizes)
   (x, lb, _, lt, _, log_w), acceptance = jax.lax.scan(level, (x0, lb, gb, lt, gt, log_w), xs)
-  lse = jax.nn.logsumexp(log_w)
-  ess = jnp.exp(2.0 * lse - jax.nn.logsumexp(2.0 * log_w)) / n
-  return AISResult(x, log_w, lb, lt, acceptance.astype(x0.dtype),
-                   lse - jnp.log(n).astype(lse.dtype), ess)
+  iw = _importance(log_w)
+  return AISResult(x, log_w, lb, lt, acceptance.astype(x0.dtype), iw.log_normalizer,
+                   iw.ess_fraction)
 
 
 def adapt_step_size(step_size: ArrayLike, acceptance_rate: ArrayLike, *,

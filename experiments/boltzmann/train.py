@@ -10,7 +10,7 @@ geometrically from the flow's base ``N(0, s^2 I)``,
 ``(1 - 1/T) log N(x; 0, s^2 I) + log p / T`` (``"tabg:base"``; for targets
 that tempering distorts, such as Neal's funnel). FAB (``"fab"``, ``"fab:nobuffer"``;
 Midgley et al., 2023) alternates AIS from the flow towards
-:math:`p^\alpha q^{1-\alpha}` (``fdiv_jax.annealing.ais``, blackjax HMC) with
+:math:`p^\alpha q^{1-\alpha}` (``fdiv_jax.annealing.ais``, blackjax kernels) with
 weighted maximum likelihood on its samples, through a prioritised replay
 buffer or directly. The runner in ``main.py``
 evaluates, checkpoints and NaN-checks between stages. Under a ``jax.set_mesh``
@@ -197,7 +197,7 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     k_s, k_a = jax.random.split(key)
     x0, _ = flow.sample_and_log_prob(params, k_s, fab_batch)
     return annealing.ais(
-        k_a, parallel.shard_batch(jax.lax.stop_gradient(x0)),
+        k_a, parallel.shard_batch(x0),
         log_base=lambda x: flow.log_prob(params, x),
         log_target=lambda x: log_p(x, 1.0, "temperature"), betas=betas,
         kernel=config.ais_kernel, step_size=step_size,
@@ -206,6 +206,11 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
 
   def ais_info(res):
     return {"ais_ess": res.ess_fraction, "acceptance": jnp.mean(res.acceptance_rate)}
+
+  def after_ais(state, res, **fab):
+    """The FAB state after an AIS batch: step sizes adapted, other fields replaced."""
+    return {**state.fab, "step_size": annealing.adapt_step_size(state.fab["step_size"],
+                                                                res.acceptance_rate), **fab}
 
   @functools.partial(jax.jit, static_argnames=("kind", "iterations"))
   def fab_run(states, keys, *, kind, iterations):
@@ -216,10 +221,8 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
       res = ais_pass(state.params, state.fab["step_size"], key)
       buffer = annealing.buffer_add(state.fab["buffer"], res.samples, res.log_weights,
                                     res.log_base)
-      fab = {"step_size": annealing.adapt_step_size(state.fab["step_size"],
-                                                    res.acceptance_rate),
-             "buffer": buffer}
-      return state._replace(fab=fab), {"loss": jnp.zeros(()), **ais_info(res)}
+      return (state._replace(fab=after_ais(state, res, buffer=buffer)),
+              {"loss": jnp.zeros(()), **ais_info(res)})
 
     def with_buffer(state, key):
       """fab-jax's step: updates on buffer samples, re-weighting, then one AIS batch."""
@@ -249,10 +252,7 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
       buffer = annealing.buffer_adjust(state.fab["buffer"], idx, log_q.reshape(-1),
                                        alpha=config.fab_alpha)
       buffer = annealing.buffer_add(buffer, res.samples, res.log_weights, res.log_base)
-      fab = {"step_size": annealing.adapt_step_size(state.fab["step_size"],
-                                                    res.acceptance_rate),
-             "buffer": buffer}
-      return (State(params, opt_state, state.step + u, fab),
+      return (State(params, opt_state, state.step + u, after_ais(state, res, buffer=buffer)),
               {"loss": jnp.mean(losses), **ais_info(res)})
 
     def without_buffer(state, key):
@@ -265,14 +265,13 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
 
       loss, grads = jax.value_and_grad(loss_fn)(state.params)
       updates, opt_state = opt.update(grads, state.opt_state, state.params)
-      fab = {"step_size": annealing.adapt_step_size(state.fab["step_size"],
-                                                    res.acceptance_rate)}
-      return (State(optax.apply_updates(state.params, updates), opt_state, state.step + 1, fab),
+      return (State(optax.apply_updates(state.params, updates), opt_state, state.step + 1,
+                    after_ais(state, res)),
               {"loss": loss, **ais_info(res)})
 
-    step = {"fill": fill, "buffer": with_buffer, "nobuffer": without_buffer}[kind]
-
-    salt = {"fill": 1, "buffer": 2, "nobuffer": 3}[kind]
+    # A per-kind salt keeps the fill's keys apart from the training stages'.
+    step, salt = {"fill": (fill, 1), "buffer": (with_buffer, 2),
+                  "nobuffer": (without_buffer, 3)}[kind]
 
     def one(state, key):
       key = jax.random.fold_in(key, salt)
