@@ -1,7 +1,36 @@
-"""Shared fixtures and reference formulas (float64 NumPy, textbook forms)."""
+"""Shared fixtures and reference formulas (float64 NumPy, textbook forms).
 
-import numpy as np
-import pytest
+Compiler effort. The suite's programs are small and XLA's compile time dominates
+its wall time, so by default the suite runs with JAX's
+``jax_disable_most_optimizations`` (XLA backend optimisation level 0, no
+expensive LLVM passes: about half the wall time, measured on the end-to-end
+tests). The programs and their semantics are the same; only how hard XLA
+optimises them changes. ``JAX_DISABLE_MOST_OPTIMIZATIONS=0 make test`` runs the
+suite fully optimised; tests of optimised-compiler behaviour (the CPU
+miscompilation that ``fdiv_jax/_xla_workarounds.py`` avoids) request the
+``optimizing_compiler`` fixture. Subprocesses inherit the setting.
+"""
+
+import os
+
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+
+import jax  # noqa: E402  (after the environment default above)
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+jax.config.update("jax_disable_most_optimizations",
+                  os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"].lower() not in ("0", "false"))
+
+
+@pytest.fixture
+def optimizing_compiler():
+  """XLA's full optimisation pipeline for the duration of one test (programs
+  compiled inside it are new, so no cached unoptimised executable is reused)."""
+  before = jax.config.values["jax_disable_most_optimizations"]
+  jax.config.update("jax_disable_most_optimizations", False)
+  yield
+  jax.config.update("jax_disable_most_optimizations", before)
 
 # Orders of the alpha family exercised everywhere, including both limits.
 ALPHAS = (-1.0, 1e-5, 0.5, 1.0 - 1e-5, 1.0, 2.0, 3.0, 0.0)

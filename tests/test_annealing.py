@@ -251,7 +251,7 @@ def test_ais_bad_input():
           inverse_mass_matrix=jnp.ones(2), **kw)
 
 
-def test_adapt_step_size_moves_towards_the_target_acceptance():
+def test_adapt_step_size_moves_towards_the_target_acceptance(optimizing_compiler):
   eps = A.adapt_step_size(jnp.array([0.1, 0.1]), jnp.array([0.9, 0.2]))
   np.testing.assert_allclose(eps, [0.102, 0.1 / 1.02], rtol=1e-6)
   # Repeated AIS calls from a step size that accepts nothing: every level's

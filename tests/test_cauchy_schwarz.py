@@ -74,7 +74,7 @@ def test_cs_finite_when_every_kernel_underflows():
   assert float(naive.sum()) == 0.0  # the dense linear-domain estimate would be log(0)
 
 
-def test_cs_converges_to_smoothed_gaussian_closed_form():
+def test_cs_converges_to_smoothed_gaussian_closed_form(optimizing_compiler):
   """Parzen CS between N(0, s^2) samples -> CS between the smoothed Gaussians.
 
   For 1-D Gaussians, int N(a, u) N(b, v) = N(a - b; 0, u + v); with the kernel of

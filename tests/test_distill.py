@@ -145,9 +145,7 @@ def test_discriminator_optimum_is_log_ratio():
     lp, lq = distill.discriminator_loss(d, d)
     return jnp.sum(p * lp + q * lq)
 
-  d = jnp.zeros_like(x)
-  for _ in range(3000):
-    d = d - 2.0 * jax.grad(risk)(d)
+  d = jax.lax.fori_loop(0, 3000, lambda _, d: d - 2.0 * jax.grad(risk)(d), jnp.zeros_like(x))
   np.testing.assert_allclose(d, log_normal(x, 0.0, vp) - log_normal(x, MU, vq), atol=2e-3)
   np.testing.assert_allclose(distill.gan_generator_loss(jnp.array([0.0])), np.log(2.0),
                              rtol=1e-6)

@@ -219,7 +219,7 @@ def test_errors_name_the_argument():
 @pytest.mark.parametrize("spec", ["kl", "reverse_kl", "js", "squared_hellinger", "pearson",
                                   "jeffreys", "triangular", "alpha:0.5", "alpha:2",
                                   "alpha:-1"])
-def test_jit_equals_eager_on_large_batches(spec):
+def test_jit_equals_eager_on_large_batches(spec, optimizing_compiler):
   # Regression: jaxlib 0.10.2's CPU compiler got jit(mean(f(u))) wrong for the
   # alpha family at >= 4096 samples (YNNPACK reduce fusion; see
   # fdiv_jax/_xla_workarounds.py). Compared with float64 NumPy of the same f.

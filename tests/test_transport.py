@@ -87,7 +87,7 @@ def test_sinkhorn_kd_loss():
   np.testing.assert_allclose(g_t, 0.0)  # teacher under stop_gradient
 
 
-def test_monge_gap():
+def test_monge_gap(optimizing_compiler):
   gap_id, _ = transport.monge_gap(lambda x: x, X, epsilon=0.01)
   gap_shift, _ = transport.monge_gap(lambda x: x + 1.0, X, epsilon=0.01)
   gap_rot, _ = transport.monge_gap(lambda x: x[:, ::-1] * jnp.array([1.0, -1.0]), X,

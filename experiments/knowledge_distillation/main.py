@@ -111,7 +111,7 @@ def run_ib(config, workdir, out, bar):
     loss = np.asarray(jax.block_until_ready(metrics["loss"]))
     wall = time.perf_counter() - start
     R.check_finite(loss, what=f"IB training loss ({method})")
-    rmse, mi = jax.vmap(evaluate, in_axes=(0, 0, None, None))(
+    rmse, mi = jax.jit(jax.vmap(evaluate, in_axes=(0, 0, None, None)))(
         params, keys, split.x_test, split.y_test)
     rmse = np.asarray(rmse) * y_std
     mi = np.asarray(mi)

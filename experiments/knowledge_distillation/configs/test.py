@@ -12,6 +12,7 @@ def get_config() -> default.Config:
       teacher_steps=60,
       student_steps=40,
       batch_size=32,
-      losses=("ce", "kl", "sinkd", "cs_features"),
+      losses=("kl", "cs_features"),  # the other losses: tests/test_categorical.py
+      ib_methods=("cs_ib",),
       seeds=2,
       ib_steps=40)
