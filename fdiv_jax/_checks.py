@@ -48,6 +48,28 @@ def positive(name: str, value: ArrayLike) -> jax.Array:
   return arr
 
 
+def at_least(name: str, value: ArrayLike, bound: float) -> jax.Array:
+  """``value`` as a float array; raises if it is concrete and not >= ``bound``
+  (a traced value cannot be checked: the caller documents that)."""
+  arr = jnp.asarray(value, dtype=jnp.result_type(value, jnp.float32))
+  if not isinstance(arr, jax.core.Tracer):
+    if not np.all(np.asarray(arr) >= bound):
+      raise ValueError(f"{name} must be >= {bound:g}, got {value!r}")
+  return arr
+
+
+def interval(name: str, value, *, positive: bool = False) -> tuple[float, float]:
+  """A concrete ``(lo, hi)`` with ``lo < hi`` (and ``lo > 0`` if ``positive``)."""
+  try:
+    lo, hi = (float(v) for v in value)
+  except (TypeError, ValueError):
+    raise ValueError(f"{name} must be a pair (lo, hi) of numbers, got {value!r}") from None
+  if not lo < hi or (positive and not lo > 0):
+    rule = "0 < lo < hi" if positive else "lo < hi"
+    raise ValueError(f"{name} must be (lo, hi) with {rule}, got {value!r}")
+  return lo, hi
+
+
 def one_of(name: str, value: str, options: tuple[str, ...]) -> str:
   """Raises ``ValueError`` if ``value`` is not among ``options``."""
   if value not in options:

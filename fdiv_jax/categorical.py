@@ -201,7 +201,8 @@ def balanced_kd_loss(student_logits: ArrayLike,
     temperature: > 0.
     forward_weight: ``a`` >= 0.
     reverse_weight: ``b`` >= 0.
-    balance: ``beta`` >= 1 applied to the divergence chosen by the entropy gap.
+    balance: ``beta`` >= 1 applied to the divergence chosen by the entropy gap
+      (a concrete value below 1 raises ``ValueError``; a traced one is not checked).
     mask: ``[...]`` weights; all ones if None.
     reduction: ``"mean"``, ``"sum"`` or ``"none"`` (as :func:`kd_loss`).
 
@@ -218,7 +219,7 @@ def balanced_kd_loss(student_logits: ArrayLike,
   h_s = jax.lax.stop_gradient(entropy(student_logits, temperature=temperature))
   h_t = jax.lax.stop_gradient(entropy(teacher_logits, temperature=temperature))
   flatter = h_s > h_t
-  balance = jnp.asarray(balance, fwd.dtype)
+  balance = _checks.at_least("balance", balance, 1.0).astype(fwd.dtype)
   lam_f = forward_weight * jnp.where(flatter, 1.0, balance)
   lam_r = reverse_weight * jnp.where(flatter, balance, 1.0)
   return _reduce(lam_f * fwd + lam_r * rev, mask, reduction)

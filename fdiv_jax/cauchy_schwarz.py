@@ -32,6 +32,8 @@ References:
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -258,13 +260,19 @@ def mmd(x: ArrayLike,
   """
   x, y = _checks.floating("x", x), _checks.floating("y", y)
   n, m = x.shape[0], y.shape[0]
+  if n < 1 or m < 1:
+    raise ValueError(f"mmd needs at least 1 point in x and y, got {n}, {m}")
   if unbiased and (n < 2 or m < 2):
     raise ValueError(f"unbiased MMD needs at least 2 points in x and y, got {n}, {m}")
   kw = dict(bandwidth=bandwidth, kernel=kernel, block_size=block_size)
   zx, zy = jnp.zeros((n,)), jnp.zeros((m,))
-  sxx = jnp.exp(_log_total(x, x, zx, zx, **kw))
-  syy = jnp.exp(_log_total(y, y, zy, zy, **kw))
-  sxy = jnp.exp(_log_total(x, y, zx, zy, **kw))
+  lxx = _log_total(x, x, zx, zx, **kw)
+  lyy = _log_total(y, y, zy, zy, **kw)
+  lxy = _log_total(x, y, zx, zy, **kw)
+  # Means of the kernel sums in log space: n^2 does not fit an int32 from n = 46 341.
+  log_n, log_m = math.log(n), math.log(m)
+  cross = 2 * jnp.exp(lxy - log_n - log_m)
   if unbiased:
-    return (sxx - n) / (n * (n - 1)) + (syy - m) / (m * (m - 1)) - 2 * sxy / (n * m)
-  return sxx / n**2 + syy / m**2 - 2 * sxy / (n * m)
+    return (jnp.exp(lxx - log_n - math.log(n - 1)) - 1 / (n - 1) +
+            jnp.exp(lyy - log_m - math.log(m - 1)) - 1 / (m - 1) - cross)
+  return jnp.exp(lxx - 2 * log_n) + jnp.exp(lyy - 2 * log_m) - cross

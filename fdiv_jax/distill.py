@@ -61,6 +61,8 @@ References:
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -131,8 +133,8 @@ def weights(log_r: ArrayLike,
   Args:
     log_r: :math:`\log p_t/q_t` per example, ``[B]``.
     divergence: Registry name or record with a weight (not total variation).
-    logit_clip: Clamp on ``log_r``, or None.
-    ratio_clip: Clip on ``r``, or None.
+    logit_clip: Clamp ``(lo, hi)`` on ``log_r``, Python numbers with ``lo < hi``, or None.
+    ratio_clip: Clip ``(lo, hi)`` on ``r``, Python numbers with ``0 < lo < hi``, or None.
     bins: Noise-level bin per example, or None.
     num_bins: Number of bins.
     normalize: Divide by the batch mean of ``h``.
@@ -143,12 +145,10 @@ def weights(log_r: ArrayLike,
   div = resolve(divergence)
   l = jax.lax.stop_gradient(_checks.floating("log_r", log_r, min_ndim=1))
   if logit_clip is not None:
-    l = jnp.clip(l, *logit_clip)
+    l = jnp.clip(l, *_checks.interval("logit_clip", logit_clip))
   if ratio_clip is not None:
-    lo, hi = ratio_clip
-    if not 0 < lo < hi:
-      raise ValueError(f"ratio_clip must be (lo, hi) with 0 < lo < hi, got {ratio_clip}")
-    l = jnp.clip(l, jnp.log(lo), jnp.log(hi))
+    lo, hi = _checks.interval("ratio_clip", ratio_clip, positive=True)
+    l = jnp.clip(l, math.log(lo), math.log(hi))
   if bins is not None:
     if l.ndim != 1:
       raise ValueError(f"log_r must be [batch] when bins are given, got {l.shape}")

@@ -116,9 +116,10 @@ def log_kernel(sq_dist: ArrayLike, *, kernel: str, bandwidth: ArrayLike) -> jax.
   if kernel == "gaussian":
     return -sq_dist / (2.0 * bandwidth * bandwidth)
   if kernel == "laplace":
-    # Double-where: sqrt has an infinite derivative at 0.
+    # Double-where: sqrt has an infinite derivative at 0. The else branch is
+    # 0 * sq_dist, not 0, so that a NaN distance stays NaN.
     positive = sq_dist > 0
-    dist = jnp.where(positive, jnp.sqrt(jnp.where(positive, sq_dist, 1.0)), 0.0)
+    dist = jnp.where(positive, jnp.sqrt(jnp.where(positive, sq_dist, 1.0)), 0.0 * sq_dist)
     return -dist / bandwidth
   return -0.5 * jnp.log1p(sq_dist / (bandwidth * bandwidth))
 
@@ -200,8 +201,9 @@ def _gaussian_row_sums(x: jax.Array, y: jax.Array, log_w: jax.Array, *,
 
   acc = jax.lax.map(row_block, xp.reshape(-1, b, dim)).reshape(-1)[:n]
   # Double where: an underflowed row (whose value the caller replaces) must
-  # not put log(0) in the gradient graph.
-  return top + jnp.log(jnp.where(acc > _UNDERFLOW, acc, 1.0)), acc
+  # not put log(0) in the gradient graph; a NaN row (NaN in the data) stays NaN.
+  log_acc = jnp.log(jnp.where(acc > _UNDERFLOW, acc, 1.0))
+  return top + jnp.where(jnp.isnan(acc), acc, log_acc), acc
 
 
 def log_kernel_sum(x: ArrayLike,

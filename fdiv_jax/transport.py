@@ -27,6 +27,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
+import numpy as np
 from ott.geometry import costs
 from ott.geometry import geometry
 from ott.geometry import pointcloud
@@ -58,6 +59,19 @@ def _weights(name: str, w: ArrayLike | None, n: int, points: str) -> jax.Array |
     raise ValueError(f"{name} must have shape [{n}] (one weight per row of "
                      f"{points}), got {w.shape}")
   return w
+
+
+def _same_mass(a: jax.Array | None, b: jax.Array | None) -> None:
+  """Balanced OT needs equal total masses (None: uniform, mass 1); checked when
+  the weights are concrete (under ``jit`` they cannot be)."""
+  masses = [1.0 if w is None else w for w in (a, b)]
+  if any(isinstance(m, jax.core.Tracer) for m in masses):
+    return
+  ma, mb = (float(np.sum(np.asarray(m))) for m in masses)
+  if not np.isclose(ma, mb, rtol=1e-4, atol=1e-6):
+    raise ValueError(f"a and b must have the same total mass (balanced OT; None means "
+                     f"uniform weights summing to 1), got sum(a) = {ma:.6g}, "
+                     f"sum(b) = {mb:.6g}")
 
 
 def _solve_kwargs(threshold, max_iterations, implicit_diff, rank) -> dict[str, Any]:
@@ -111,7 +125,8 @@ def sinkhorn_divergence(x: ArrayLike,
     x: Points ``[n, dim]``.
     y: Points ``[m, dim]``.
     epsilon: Entropic regularisation, > 0 (scalar, may be traced).
-    a: Weights of ``x``, ``[n]`` (uniform if None); must sum like ``b``.
+    a: Weights of ``x``, ``[n]`` (uniform if None); must sum like ``b``
+      (``ValueError`` when both are concrete and do not).
     b: Weights of ``y``, ``[m]`` (uniform if None).
     cost_fn: An OTT ``CostFn``; ``costs.SqEuclidean()`` if None.
     scale_cost: OTT's cost rescaling (a float divides the cost, or
@@ -128,7 +143,8 @@ def sinkhorn_divergence(x: ArrayLike,
     entry per OT problem (xy, xx, yy).
 
   Raises:
-    ValueError: bad shapes, a concrete ``epsilon <= 0``, or ``rank < 1``.
+    ValueError: bad shapes, a concrete ``epsilon <= 0``, ``rank < 1``, or concrete
+      weights of different total mass.
 
   References:
     Feydy, Sejourne, Vialard, Amari, Trouve, Peyre. Interpolating between
@@ -144,6 +160,7 @@ def sinkhorn_divergence(x: ArrayLike,
   b = _weights("b", b, y.shape[0], "y")
   if rank is not None and rank < 1:
     raise ValueError(f"rank must be a positive integer, got {rank}")
+  _same_mass(a, b)
   return _sinkhorn_divergence(x, y, a, b, costs.SqEuclidean() if cost_fn is None else cost_fn,
                               epsilon, scale_cost=scale_cost, threshold=threshold,
                               max_iterations=max_iterations, implicit_diff=implicit_diff,

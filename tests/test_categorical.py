@@ -92,6 +92,8 @@ def test_sequence_axes_jit_vmap():
 
 
 def test_errors():
+  with pytest.raises(ValueError, match="balance must be >= 1"):
+    categorical.balanced_kd_loss(jnp.zeros((2, 3)), jnp.zeros((2, 3)), balance=0.5)
   with pytest.raises(ValueError, match="logits_p and logits_q must have the same shape"):
     categorical.f_divergence(jnp.zeros((2, 3)), jnp.zeros((2, 4)), divergence="kl")
   with pytest.raises(ValueError, match="reduction must be one of"):

@@ -135,6 +135,36 @@ def test_mmd_biased_unbiased_against_dense():
                              rtol=1e-3)
 
 
+def test_mmd_past_int32_pair_counts(optimizing_compiler):
+  # n^2 = 2.5e9 pairs > 2^31: the normalisers are computed in log space.
+  n = 50_000
+  x = jnp.zeros((n, 1))
+  far = jnp.full((10, 1), 1e3)
+  np.testing.assert_allclose(cs.mmd(x, x[:10], bandwidth=1.0), 0.0, atol=1e-5)
+  np.testing.assert_allclose(cs.mmd(x, far, bandwidth=1.0), 2.0, rtol=1e-5)
+  np.testing.assert_allclose(cs.mmd(x, far, bandwidth=1.0, unbiased=True), 2.0, rtol=1e-5)
+  with pytest.raises(ValueError, match="at least 1 point"):
+    cs.mmd(jnp.zeros((0, 1)), far, bandwidth=1.0)
+
+
+@pytest.mark.parametrize("kernel", K.KERNELS)
+def test_nan_in_the_data_gives_nan_out(kernel):
+  """A NaN point is never dropped: its row sum is NaN, the others are untouched,
+  and every estimator built on the sums is NaN (CS >= 0 and MMD >= 0 otherwise)."""
+  x = X.at[3, 1].set(jnp.nan)
+  rows = K.log_kernel_sum(x, Y, bandwidth=0.8, kernel=kernel, block_size=64)
+  clean = K.log_kernel_sum(X, Y, bandwidth=0.8, kernel=kernel, block_size=64)
+  assert np.isnan(rows[3])
+  np.testing.assert_allclose(np.delete(np.asarray(rows), 3), np.delete(np.asarray(clean), 3),
+                             rtol=1e-5)
+  assert np.all(np.isnan(K.log_kernel_sum(Y, x, bandwidth=0.8, kernel=kernel)))
+  for a, b in ((x, Y), (Y, x)):
+    assert np.isnan(cs.cauchy_schwarz_divergence(a, b, bandwidth=0.8, kernel=kernel))
+    assert np.isnan(cs.mmd(a, b, bandwidth=0.8, kernel=kernel))
+  assert np.isnan(cs.cauchy_schwarz_mutual_information(x, jnp.tanh(X[:, :1]), bandwidth_x=0.8,
+                                                       bandwidth_z=0.8, kernel=kernel))
+
+
 def test_bandwidth_heuristics():
   x = jax.random.normal(KEY, (500, 2))
   med = K.median_bandwidth(x)

@@ -133,6 +133,10 @@ def test_generator_loss_jit_vmap_and_errors():
     distill.weights(jnp.zeros(3), divergence="total_variation")
   with pytest.raises(ValueError, match="ratio_clip must be"):
     distill.weights(jnp.zeros(3), divergence="kl", ratio_clip=(1.0, 0.5))
+  with pytest.raises(ValueError, match=r"logit_clip must be \(lo, hi\) with lo < hi"):
+    distill.weights(jnp.zeros(3), divergence="kl", logit_clip=(10.0, -10.0))
+  with pytest.raises(ValueError, match="logit_clip must be a pair"):
+    distill.weights(jnp.zeros(3), divergence="kl", logit_clip=10.0)
 
 
 def test_discriminator_optimum_is_log_ratio():

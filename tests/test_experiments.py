@@ -64,6 +64,8 @@ def test_config_overrides_keep_field_types():
       8, ("js",), (32, 32), "many_well32", 4)
   assert isinstance(cfg.learning_rate, float) and cfg.learning_rate == 1.0
   assert cli.override(base, []) == base
+  with pytest.raises(ValueError, match="seeds must be >= 1"):
+    cli.override(base, ["seeds=0"])
   with pytest.raises(ValueError, match="seeds is int, got float 2.5"):
     cli.override(base, ["seeds=2.5"])
   with pytest.raises(ValueError, match="name one of target, methods"):
@@ -94,6 +96,10 @@ def test_ring_mode_tv_counts_off_mode_mass():
                                     cover_fraction=cfg.cover_fraction)
   exact = ev(ref)
   assert exact["off_mode_fraction"] < 0.005 and exact["mode_tv"] < 0.03
+  # The bandwidth computed once (as the runner does) gives the same numbers.
+  once = osd_train.evaluate(ref, False, teacher=gmm, reference=ref, cover_fraction=0.2,
+                            bandwidth=osd_train.reference_bandwidth(ref))
+  assert np.isnan(once.pop("sinkhorn")) and {**once, "sinkhorn": exact["sinkhorn"]} == exact
   assert exact["modes_covered"] == 8
   # 40% of the samples moved to the origin (off every mode): TV >= 0.4.
   moved = ref.copy()
@@ -163,6 +169,15 @@ def test_one_step_diffusion_end_to_end_resume_and_nan_guard(tmp_path, monkeypatc
   assert out["teacher"]["modes_covered"] == cfg["modes"]
   for name in ("samples.png", "curves.png"):
     assert os.path.getsize(os.path.join(workdir, name)) > 10_000
+  # Re-evaluation of the final students on more samples, training untouched.
+  from experiments.one_step_diffusion import reevaluate
+  again = reevaluate.reevaluate(osd_main.cli.load_config("experiments.one_step_diffusion",
+                                                         "test"), workdir, 1000)
+  assert set(again["jobs"]) == set(cfg["divergences"])
+  for job in again["jobs"].values():
+    assert job["step"] == cfg["steps"] and all(0 <= v <= 1 for v in job["mode_tv"])
+  assert again["teacher"]["mode_tv"] < 0.06 and again["teacher"]["modes_covered"] == 8
+  assert os.path.exists(os.path.join(workdir, "reevaluation_1000.json"))
   # A NaN in training stops with a message and keeps the last good checkpoint.
   cfg_nan = dataclasses.replace(osd_main.cli.load_config(
       "experiments.one_step_diffusion", "test"), divergences=("js",), generator="mlp",

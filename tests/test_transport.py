@@ -107,6 +107,11 @@ def test_errors():
     transport.sinkhorn_divergence(X, jnp.zeros((5, 3)), epsilon=0.1)
   with pytest.raises(ValueError, match=r"a must have shape \[300\]"):
     transport.sinkhorn_divergence(X, Y, epsilon=0.1, a=jnp.ones(3))
+  with pytest.raises(ValueError, match=r"same total mass.*sum\(a\) = 300"):
+    transport.sinkhorn_divergence(X, Y, epsilon=0.1, a=jnp.ones(300))
+  with pytest.raises(ValueError, match="same total mass"):
+    transport.sinkhorn_divergence(X, Y, epsilon=0.1, a=jnp.ones(300) / 300,
+                                  b=jnp.ones(250) / 125)
   with pytest.raises(ValueError, match="temperature must be > 0"):
     transport.sinkhorn_kd_loss(jnp.zeros((4, 3)), jnp.zeros((4, 3)), temperature=-1.0)
   with pytest.raises(ValueError, match="student_logits and teacher_logits"):

@@ -64,8 +64,15 @@ def override(config: Any, assignments: list[str]) -> Any:
     if type(value) is not type(old):
       raise ValueError(f"--set {item!r}: {name} is {type(old).__name__}, got "
                        f"{type(value).__name__} {value!r}")
+    if name in POSITIVE_FIELDS and value < 1:
+      raise ValueError(f"--set {item!r}: {name} must be >= 1 (an empty run would write a "
+                       "table of NaN)")
     changes[name] = value
   return dataclasses.replace(config, **changes)
+
+
+# Counts that every experiment needs at least one of.
+POSITIVE_FIELDS = frozenset({"seeds", "batch_size", "log_every", "eval_samples"})
 
 
 def _check_optional(item: str, field: Any, value: Any) -> Any:

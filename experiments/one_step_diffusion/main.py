@@ -55,7 +55,8 @@ def make_task(config, workdir, verbose) -> Task:
     gmm = T.ring_teacher(config)
     reference = np.asarray(gmm.sample(jax.random.PRNGKey(99), config.eval_samples)[0])
     evaluate = functools.partial(T.evaluate, teacher=gmm, reference=reference,
-                                 cover_fraction=config.cover_fraction)
+                                 cover_fraction=config.cover_fraction,
+                                 bandwidth=T.reference_bandwidth(reference))
     summary, init = evaluate(reference), None
     if config.generator == "denoiser":  # a teacher network to start from (FastGen)
       init, restored = T.fit_or_restore_teacher(config, _gmm_draw(gmm), 2, workdir,
