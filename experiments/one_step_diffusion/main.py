@@ -5,7 +5,9 @@ Usage:
       --workdir runs/one_step_diffusion
   python -m experiments.one_step_diffusion.main --config mode_recovery \
       --workdir runs/one_step_recovery
-  (configs: default, ring_full, unequal, mode_recovery, digits_fastgen, digits)
+  (configs: default, ring_full, ring_long, unequal, mode_recovery, digits_fastgen,
+  digits; ``python -m experiments.one_step_diffusion.reevaluate`` re-evaluates a
+  finished ring run's students on more samples)
 
 For each divergence, ``seeds`` students (vmapped) are trained with f-distill
 against the exact score of a ring mixture with unequal weights, starting from a
