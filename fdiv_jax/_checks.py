@@ -39,23 +39,24 @@ def same_batch(name_a: str, a: jax.Array, name_b: str, b: jax.Array) -> None:
         f"{name_b}.shape={b.shape}")
 
 
-def positive(name: str, value: ArrayLike) -> jax.Array:
-  """``value`` as a float array; raises if it is concrete and not > 0."""
+def _bounded(name: str, value: ArrayLike, ok, rule: str) -> jax.Array:
+  """``value`` as a float array; raises if it is concrete and ``ok`` fails
+  somewhere (a traced value cannot be checked: the caller documents that)."""
   arr = jnp.asarray(value, dtype=jnp.result_type(value, jnp.float32))
   if not isinstance(arr, jax.core.Tracer):
-    if not np.all(np.asarray(arr) > 0):  # numpy: jnp ops stage under jit
-      raise ValueError(f"{name} must be > 0, got {value!r}")
+    if not np.all(ok(np.asarray(arr))):  # numpy: jnp ops stage under jit
+      raise ValueError(f"{name} must be {rule}, got {value!r}")
   return arr
+
+
+def positive(name: str, value: ArrayLike) -> jax.Array:
+  """``value`` as a float array; raises if it is concrete and not > 0."""
+  return _bounded(name, value, lambda a: a > 0, "> 0")
 
 
 def at_least(name: str, value: ArrayLike, bound: float) -> jax.Array:
-  """``value`` as a float array; raises if it is concrete and not >= ``bound``
-  (a traced value cannot be checked: the caller documents that)."""
-  arr = jnp.asarray(value, dtype=jnp.result_type(value, jnp.float32))
-  if not isinstance(arr, jax.core.Tracer):
-    if not np.all(np.asarray(arr) >= bound):
-      raise ValueError(f"{name} must be >= {bound:g}, got {value!r}")
-  return arr
+  """``value`` as a float array; raises if it is concrete and not >= ``bound``."""
+  return _bounded(name, value, lambda a: a >= bound, f">= {bound:g}")
 
 
 def interval(name: str, value, *, positive: bool = False) -> tuple[float, float]:

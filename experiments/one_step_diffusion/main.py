@@ -237,6 +237,13 @@ METRICS = {"ring": ("modes_covered", "mode_tv", "off_mode_fraction", "mmd", "sin
            "digits": ("fd", "class_tv", "classes_present")}
 
 
+def restore_final(student, seeds: int, teacher_init, workdir: str, spec: str):
+  """The last checkpointed training state of divergence ``spec`` (all seeds), or None."""
+  like = jax.jit(jax.vmap(student.init, in_axes=(0, None)))(
+      jax.random.split(jax.random.PRNGKey(0), seeds), teacher_init)
+  return checkpoint.restore(os.path.join(workdir, "ckpt", spec.replace(":", "_")), like)
+
+
 def write_reports(out, workdir, task, student, *, verbose):
   config = out["config"]
   keys = METRICS[config["dataset"]]
@@ -270,9 +277,7 @@ def write_reports(out, workdir, task, student, *, verbose):
     print(table)
   samples = {}
   for spec in config["divergences"]:
-    like = jax.jit(jax.vmap(student.init, in_axes=(0, None)))(
-        jax.random.split(jax.random.PRNGKey(0), config["seeds"]), task.teacher_init)
-    state = checkpoint.restore(os.path.join(workdir, "ckpt", spec.replace(":", "_")), like)
+    state = restore_final(student, config["seeds"], task.teacher_init, workdir, spec)
     if state is not None:
       samples[spec] = np.asarray(_sample_seeds(
           student, jax.tree.map(lambda a: a[:1], state.gen_ema),

@@ -23,7 +23,6 @@ import os
 import jax
 import numpy as np
 
-from experiments.common import checkpoint
 from experiments.common import cli
 from experiments.common import results as R
 from experiments.one_step_diffusion import main as M
@@ -47,13 +46,11 @@ def reevaluate(config, workdir: str, samples: int) -> dict:
   teacher_init, _ = T.fit_or_restore_teacher(config, M._gmm_draw(gmm), 2, workdir,
                                              jax.random.PRNGKey(2024), verbose=False)
   student = T.make_student(config, dim=2)
-  keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
-  like = jax.jit(jax.vmap(student.init, in_axes=(0, None)))(keys, teacher_init)
   for spec in config.divergences:
-    path = os.path.join(workdir, "ckpt", spec.replace(":", "_"))
-    state = checkpoint.restore(path, like)
+    state = M.restore_final(student, config.seeds, teacher_init, workdir, spec)
     if state is None:
-      raise FileNotFoundError(f"no checkpoint of {spec!r} under {path}: run the config first")
+      raise FileNotFoundError(f"no checkpoint of {spec!r} under {workdir}/ckpt: run the "
+                              "config first")
     xs = M._sample_seeds(student, state.gen_ema, jax.random.split(jax.random.PRNGKey(7),
                                                                   config.seeds), samples)
     evals = [evaluate(np.asarray(x)) for x in xs]
