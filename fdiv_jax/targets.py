@@ -22,6 +22,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import math
 from typing import Callable, NamedTuple
@@ -94,6 +95,17 @@ def _double_well_x(x):
   return -x**4 + 6 * x**2 + 0.5 * x
 
 
+@functools.partial(jax.jit, static_argnums=3)
+def _double_well_proposals(k1, k2, k3, m: int, log_m) -> tuple[jax.Array, jax.Array]:
+  """``m`` proposals from the two-Gaussian envelope and whether each is accepted."""
+  sign = jnp.where(jax.random.bernoulli(k1, 0.5, (m,)), 1.7, -1.7)
+  x = sign + 0.5 * jax.random.normal(k2, (m,))
+  log_acc = _double_well_x(x) - (jnp.logaddexp(-0.5 * ((x - 1.7) / 0.5)**2,
+                                               -0.5 * ((x + 1.7) / 0.5)**2) -
+                                 math.log(2 * 0.5 * math.sqrt(2 * math.pi))) - log_m
+  return x, jnp.log(jax.random.uniform(k3, (m,))) < log_acc
+
+
 def _sample_double_well(key, n: int) -> jax.Array:
   """Exact samples of p(x) ∝ exp(-x^4 + 6x^2 + x/2) by rejection sampling.
 
@@ -108,16 +120,11 @@ def _sample_double_well(key, n: int) -> jax.Array:
   log_m = float(np.max(_double_well_x(grid) - log_g(grid))) + math.log(1.05)
   out = []
   total = 0
-  while total < n:
+  while total < n:  # usually one round: 4x as many proposals as samples still needed
     key, k1, k2, k3 = jax.random.split(key, 4)
     m = 4 * (n - total) + 64
-    sign = jnp.where(jax.random.bernoulli(k1, 0.5, (m,)), 1.7, -1.7)
-    x = sign + 0.5 * jax.random.normal(k2, (m,))
-    log_acc = _double_well_x(x) - (jnp.logaddexp(-0.5 * ((x - 1.7) / 0.5)**2,
-                                                 -0.5 * ((x + 1.7) / 0.5)**2) -
-                                   math.log(2 * 0.5 * math.sqrt(2 * math.pi))) - log_m
-    keep = np.asarray(jnp.log(jax.random.uniform(k3, (m,))) < log_acc)
-    out.append(np.asarray(x)[keep])
+    x, keep = (np.asarray(a) for a in _double_well_proposals(k1, k2, k3, m, log_m))
+    out.append(x[keep])
     total += int(keep.sum())
   return jnp.asarray(np.concatenate(out)[:n])
 
