@@ -179,6 +179,22 @@ def _zero(**_) -> float:
   return 0.0
 
 
+def _with_limit_at_zero(fn: Callable[[jax.Array], jax.Array],
+                        limit: float) -> Callable[[jax.Array], jax.Array]:
+  """``fn(l)``, and its limit :math:`f(0^+)` at ``l = -inf`` (``u = 0``, legal: a
+  sample outside ``P``'s support), where ``fn`` itself would give ``0 * inf``.
+
+  A double-where: the value and the gradient (``u f'(u) -> 0``) are finite there.
+  """
+
+  def f(l):
+    zero = l == -_INF
+    value = fn(jnp.where(zero, 0.0, l))
+    return jnp.where(zero, jnp.asarray(limit, value.dtype), value)
+
+  return f
+
+
 # ---------------------------------------------------------------------------
 # Built-in entries. Each generator is written in a form that is stable in
 # log u; comments give the textbook form.
@@ -191,7 +207,7 @@ def _kl() -> Divergence:
   return Divergence(
       name="kl",
       params={},
-      _f=lambda l: jnp.exp(l) * l,
+      _f=_with_limit_at_zero(lambda l: jnp.exp(l) * l, 0.0),
       _conjugate=lambda t: jnp.exp(t - 1.0),
       _activation=lambda v: v,
       _conjugate_of_activation=lambda v: jnp.exp(v - 1.0),
@@ -241,8 +257,8 @@ def _js() -> Divergence:
   return Divergence(
       name="js",
       params={},
-      _f=lambda l: (jnp.exp(l) * (_LOG2 - jax.nn.softplus(-l)) + _LOG2 -
-                    jax.nn.softplus(l)),
+      _f=_with_limit_at_zero(lambda l: (jnp.exp(l) * (_LOG2 - jax.nn.softplus(-l)) +
+                                        _LOG2 - jax.nn.softplus(l)), _LOG2),
       _conjugate=conjugate,
       _activation=lambda v: _LOG2 - jax.nn.softplus(-v),
       _conjugate_of_activation=lambda v: jax.nn.softplus(v) - _LOG2,
@@ -268,7 +284,8 @@ def _gan() -> Divergence:
   return Divergence(
       name="gan",
       params={},
-      _f=lambda l: -jnp.exp(l) * jax.nn.softplus(-l) - jax.nn.softplus(l),
+      _f=_with_limit_at_zero(
+          lambda l: -jnp.exp(l) * jax.nn.softplus(-l) - jax.nn.softplus(l), 0.0),
       _conjugate=conjugate,
       _activation=jax.nn.log_sigmoid,
       _conjugate_of_activation=jax.nn.softplus,
@@ -379,7 +396,7 @@ def _jeffreys() -> Divergence:
   return Divergence(
       name="jeffreys",
       params={},
-      _f=lambda l: jnp.expm1(l) * l,
+      _f=_with_limit_at_zero(lambda l: jnp.expm1(l) * l, _INF),  # inf at u = 0
       _conjugate=conjugate,
       _activation=lambda v: v,
       _conjugate_of_activation=conjugate,
@@ -438,8 +455,8 @@ def _alpha_general(l, a):
 
 
 def _alpha_one(l):
-  # alpha = 1: K = u log u - u + 1.
-  return l * jnp.exp(l) - jnp.expm1(l)
+  # alpha = 1: K = u log u - u + 1 (1 at u = 0, where l e^l would be 0 * inf).
+  return _with_limit_at_zero(lambda s: s * jnp.exp(s) - jnp.expm1(s), 1.0)(l)
 
 
 def _alpha_near1(l, alpha):

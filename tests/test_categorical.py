@@ -132,3 +132,29 @@ def test_balanced_kd_loss_weights_by_entropy_gap():
       rtol=1e-5)
   grad = jax.grad(lambda z: categorical.balanced_kd_loss(z, ZP * 1e3))(ZQ * 1e3)
   chex.assert_tree_all_finite(grad)
+
+
+@pytest.mark.parametrize("name", ["kl", "js", "squared_hellinger", "total_variation",
+                                  "gan"])
+def test_masked_teacher_class_minus_inf(name):
+  """A teacher logit of -inf (a masked class) is legal: the loss and the student's
+  gradient equal those at a logit so negative its probability underflows to 0
+  (f at u = 0: finite for these divergences), never NaN."""
+  student = jnp.array([[1.0, 0.3, -0.2, 0.4], [0.0, 2.0, -1.0, 0.5]])
+  teacher = jnp.array([[2.0, -jnp.inf, 0.5, 1.0], [-jnp.inf, 1.0, 0.0, -jnp.inf]])
+  soft = jnp.where(jnp.isinf(teacher), -1e4, teacher)
+  for t in (1.0, 2.0):
+    fn = lambda s, z: categorical.kd_loss(s, z, divergence=name, temperature=t)
+    value, grad = jax.value_and_grad(fn)(student, teacher)
+    chex.assert_tree_all_finite((value, grad))
+    np.testing.assert_allclose(value, fn(student, soft), rtol=1e-6)
+    np.testing.assert_allclose(grad, jax.grad(fn)(student, soft), rtol=1e-5, atol=1e-7)
+  # float64 reference with the 0 log 0 = 0 convention, for KL.
+  if name == "kl":
+    p = np.exp(log_softmax(np.asarray(teacher, np.float64), axis=-1))
+    log_q = log_softmax(np.asarray(student, np.float64), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+      want = np.where(p > 0, p * (np.log(p) - log_q), 0.0).sum(-1).mean()
+    np.testing.assert_allclose(categorical.kd_loss(student, teacher), want, rtol=1e-5)
+  # Reverse KL (and BD-KD, which contains it) is truly infinite here.
+  assert np.isinf(categorical.balanced_kd_loss(student, teacher))

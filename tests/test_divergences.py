@@ -72,6 +72,28 @@ def test_gradients_finite_at_extremes(entry):
   np.testing.assert_allclose(grads[fits], want[fits], rtol=2e-3, atol=1e-5)
 
 
+# f(0+) of each generator: the contribution of a sample outside P's support
+# (log p = -inf is legal). alpha(a): 1 / a for a > 0, +inf for a <= 0.
+F_AT_ZERO = {"kl": 0.0, "js": math.log(2.0), "gan": 0.0, "squared_hellinger": 1.0,
+             "pearson": 1.0, "total_variation": 0.5, "triangular": 1.0,
+             "reverse_kl": math.inf, "neyman": math.inf, "jeffreys": math.inf}
+
+
+def test_value_and_gradient_at_u_zero(entry):
+  """log u = -inf gives f(0+), never NaN; where f(0+) is finite the gradient is
+  its limit u f'(u) -> 0 (a masked class or an out-of-support sample adds
+  nothing to the gradient)."""
+  div, name, alpha = entry
+  want = F_AT_ZERO.get(name, (1.0 / alpha) if alpha is not None and alpha > 0 else math.inf)
+  l = jnp.asarray(-jnp.inf, jnp.float32)
+  got = float(div.f(l))
+  np.testing.assert_allclose(got, want, rtol=1e-5)
+  if math.isfinite(want):
+    assert float(jax.grad(div.f)(l)) == 0.0
+    # The same as at a finite log u where u (and u^alpha) underflow to 0.
+    np.testing.assert_allclose(got, float(div.f(jnp.float32(-1e30))), rtol=1e-6)
+
+
 def test_weight_matches_autodiff_of_f(entry):
   """h(r) = r^2 f''(r) = phi''(l) - phi'(l) with phi(l) = f(e^l)."""
   div, name, alpha = entry

@@ -188,6 +188,35 @@ def test_finite_values_and_gradients_at_extreme_log_ratios(name):
   chex.assert_tree_all_finite(jax.grad(est)(0.0))
 
 
+@pytest.mark.parametrize("name", ["kl", "js", "gan", "squared_hellinger",
+                                  "total_variation", "pearson", "triangular"])
+def test_log_p_minus_inf_outside_the_support(name):
+  """A sample outside P's support (log p = -inf) contributes f(0): value and
+  gradients equal those at a log p so negative that p underflows to 0, for
+  every gradient estimator and with self-normalisation."""
+  log_q = jnp.array([-1.5, -1.0, -1.2, -0.7])
+
+  def grads(log_p):
+    out = {}
+    for sn in (False, True):
+      for est in ("reparameterization", "score_function"):
+        fn = lambda lq, lp: fd.f_divergence(lp, lq, divergence=name, self_normalize=sn,
+                                            gradient=est)
+        out[sn, est] = jax.value_and_grad(fn, argnums=(0, 1))(log_q, log_p)
+    return out
+
+  hard = grads(jnp.array([-1.0, -jnp.inf, -2.0, -0.3]))
+  soft = grads(jnp.array([-1.0, -1e4, -2.0, -0.3]))
+  for key in hard:
+    chex.assert_tree_all_finite(hard[key][0])
+    chex.assert_tree_all_finite(hard[key][1][0])
+    np.testing.assert_allclose(hard[key][0], soft[key][0], rtol=1e-6)
+    np.testing.assert_allclose(hard[key][1][0], soft[key][1][0], rtol=1e-5, atol=1e-7)
+  # The true value is infinite for reverse KL (Q puts mass where P has none).
+  assert np.isinf(fd.f_divergence(jnp.array([-1.0, -jnp.inf]), jnp.zeros(2),
+                                  divergence="reverse_kl"))
+
+
 def test_pearson_overflow_is_inf_not_nan():
   log_u = jnp.array([0.0, 80.0])
   val = fd.f_divergence(log_u, jnp.zeros(2), divergence="pearson")
