@@ -11,9 +11,23 @@ so ``"kl"`` is :math:`\mathrm{KL}(P\|Q)` (:math:`f = u \log u`) and
 entry keeps the conventional :math:`f(1) = -\log 4` of Goodfellow et al.
 
 Every entry is a :class:`Divergence` record whose functions take **log** ratios
-(``log_u``) or critic outputs and are evaluated in a numerically stable form:
-for :math:`|\log u| \le 80` in float32 they return no ``NaN`` (values or
-gradients) and are finite wherever the true value is representable.
+(``log_u``) or critic outputs and are evaluated in a numerically stable form.
+The contract (float32, tested in ``tests/test_divergences.py``):
+
+* ``f``, ``activation`` and ``conjugate_of_activation`` return no ``NaN``, in
+  values or in gradients with respect to their input, for any finite input
+  (out to +-3e38), with a concrete or a traced order; ``inf`` only where the
+  true value overflows. Where a generator grows like :math:`e^{l} g(l)` it is
+  evaluated as :math:`\exp(l + \log g(l))` with its derivative formed in the
+  primal (:func:`_exp_of`), so e.g. ``alpha(3).f(30)`` (:math:`e^{90}/6`) and
+  ``js.f(89)`` are finite and ``gan.f(89)`` is -90.
+* For :math:`|\log u| \le 80` values and gradients match float64 textbook
+  forms; ``log u = -inf`` (a sample outside ``P``'s support, a masked class)
+  gives :math:`f(0^+)` with a zero gradient where that is finite.
+* ``NaN`` in gives ``NaN`` out. Gradients with respect to a family parameter
+  (``alpha``) are ``NaN``-free where the value is finite; ``conjugate`` (the raw
+  Fenchel conjugate; training uses ``conjugate_of_activation``) keeps the
+  :math:`|t| \le 80` contract.
 
 Fields of a record (all pure, elementwise, jit/vmap/grad friendly):
 
@@ -179,6 +193,63 @@ def _zero(**_) -> float:
   return 0.0
 
 
+# Above this log u the generators of the form e^l g(l) are evaluated as
+# exp(l + log g(l)): the value overflows only where the true value does, and
+# the gradient f (1 + g'/g) has no inf * 0 (the NaN of autodiff through e^l g).
+_LARGE_L = 2.0
+
+
+def _exp_of(log_fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+  """``exp(log_fn(*args))`` for an elementwise ``log_fn``, differentiated as one
+  product ``exp(log_fn) * d log_fn``.
+
+  Plain autodiff of ``exp(l + log g(l))`` sends the cotangent ``exp(...)`` into
+  ``log g`` as ``exp(...) / g``, which overflows before the value does (and then
+  meets a zero: NaN); here each partial derivative is formed in the primal, so
+  the gradient is inf only where the true one overflows.
+  """
+
+  @jax.custom_jvp
+  def exp_of(*args):
+    return jnp.exp(log_fn(*args))
+
+  @exp_of.defjvp
+  def _jvp(primals, tangents):
+    args = jnp.broadcast_arrays(*primals)
+    out = jnp.exp(log_fn(*args))
+    t_out = jnp.zeros_like(out)
+    for i, t in enumerate(tangents):
+      unit = [jnp.ones_like(a) if j == i else jnp.zeros_like(a) for j, a in enumerate(args)]
+      slope = jax.jvp(log_fn, tuple(args), tuple(unit))[1]  # forward mode: no 1/g * inf
+      t_out = t_out + (out * slope) * t
+    return out, t_out
+
+  return exp_of
+
+
+def _exp_form_above(threshold: float, small: Callable[[jax.Array], jax.Array],
+                    log_large: Callable[[jax.Array], jax.Array],
+                    plus: Callable[[jax.Array], jax.Array] | None = None
+                    ) -> Callable[[jax.Array], jax.Array]:
+  """``small(l)`` for ``l <= threshold``, ``exp(log_large(l)) + plus(l)`` above.
+
+  A double-where: each branch sees only its own inputs, so neither the value
+  nor the gradient of the unselected one can be NaN.
+  """
+  large = _exp_of(log_large)
+
+  def f(l):
+    big = l > threshold
+    lo = small(jnp.where(big, 0.0, l))
+    l_hi = jnp.where(big, l, 2.0 * threshold + 1.0)
+    hi = large(l_hi)
+    if plus is not None:
+      hi = hi + plus(l_hi)
+    return jnp.where(big, hi, lo)
+
+  return f
+
+
 def _with_limit_at_zero(fn: Callable[[jax.Array], jax.Array],
                         limit: float) -> Callable[[jax.Array], jax.Array]:
   """``fn(l)``, and its limit :math:`f(0^+)` at ``l = -inf`` (``u = 0``, legal: a
@@ -207,7 +278,8 @@ def _kl() -> Divergence:
   return Divergence(
       name="kl",
       params={},
-      _f=_with_limit_at_zero(lambda l: jnp.exp(l) * l, 0.0),
+      _f=_with_limit_at_zero(_exp_form_above(
+          _LARGE_L, lambda l: jnp.exp(l) * l, lambda l: l + jnp.log(l)), 0.0),
       _conjugate=lambda t: jnp.exp(t - 1.0),
       _activation=lambda v: v,
       _conjugate_of_activation=lambda v: jnp.exp(v - 1.0),
@@ -257,8 +329,11 @@ def _js() -> Divergence:
   return Divergence(
       name="js",
       params={},
-      _f=_with_limit_at_zero(lambda l: (jnp.exp(l) * (_LOG2 - jax.nn.softplus(-l)) +
-                                        _LOG2 - jax.nn.softplus(l)), _LOG2),
+      _f=_with_limit_at_zero(_exp_form_above(
+          _LARGE_L,
+          lambda l: jnp.exp(l) * (_LOG2 - jax.nn.softplus(-l)) + _LOG2 - jax.nn.softplus(l),
+          lambda l: l + jnp.log(_LOG2 - jax.nn.softplus(-l)),
+          plus=lambda l: _LOG2 - jax.nn.softplus(l)), _LOG2),
       _conjugate=conjugate,
       _activation=lambda v: _LOG2 - jax.nn.softplus(-v),
       _conjugate_of_activation=lambda v: jax.nn.softplus(v) - _LOG2,
@@ -266,6 +341,16 @@ def _js() -> Divergence:
       _weight=jax.nn.sigmoid,
       _reversed=lambda: _js(),
   )
+
+
+def _gan_f(l):
+  # -e^l sp(-l) - sp(l); for l > 0, e^l sp(-l) = log1p(x) / x with x = e^-l
+  # (e^l overflows from l = 89 while sp(-l) underflows: 0 * inf).
+  pos = l > 0
+  x = jnp.exp(-jnp.where(pos, l, 1.0))
+  hi = fmath.log1p_over(jnp.ones_like(x), x)
+  lo = jnp.exp(jnp.where(pos, 0.0, l)) * jax.nn.softplus(-jnp.where(pos, 0.0, l))
+  return -jnp.where(pos, hi, lo) - jax.nn.softplus(l)
 
 
 @functools.cache
@@ -284,8 +369,7 @@ def _gan() -> Divergence:
   return Divergence(
       name="gan",
       params={},
-      _f=_with_limit_at_zero(
-          lambda l: -jnp.exp(l) * jax.nn.softplus(-l) - jax.nn.softplus(l), 0.0),
+      _f=_with_limit_at_zero(_gan_f, 0.0),
       _conjugate=conjugate,
       _activation=jax.nn.log_sigmoid,
       _conjugate_of_activation=jax.nn.softplus,
@@ -379,6 +463,10 @@ def _total_variation() -> Divergence:
   )
 
 
+# exp(W(e^s) - s) = 1 / W(e^s), with its derivative formed in the primal.
+_exp_w_minus_s = _exp_of(lambda s: fmath.lambertw_exp(s) - s)
+
+
 @functools.cache
 def _jeffreys() -> Divergence:
   r"""Jeffreys, f = (u - 1) log u = KL(P||Q) + KL(Q||P), :math:`h = 1 + r`.
@@ -390,8 +478,7 @@ def _jeffreys() -> Divergence:
 
   def conjugate(t):
     s = 1.0 - t
-    w = fmath.lambertw_exp(s)
-    return w + jnp.exp(w - s) + t - 2.0
+    return fmath.lambertw_exp(s) + _exp_w_minus_s(s) + t - 2.0
 
   return Divergence(
       name="jeffreys",
@@ -426,7 +513,9 @@ def _triangular() -> Divergence:
   return Divergence(
       name="triangular",
       params={},
-      _f=lambda l: jnp.expm1(l) * jnp.tanh(0.5 * l),
+      _f=_exp_form_above(
+          _LARGE_L, lambda l: jnp.expm1(l) * jnp.tanh(0.5 * l),
+          lambda l: l + 2.0 * jnp.log(-jnp.expm1(-l)) - jax.nn.softplus(-l)),
       _conjugate=conjugate,
       _activation=lambda v: 1.0 - 4.0 * jax.nn.sigmoid(-v),
       _conjugate_of_activation=lambda v: 4.0 * jnp.square(
@@ -448,23 +537,73 @@ _ALPHA_EPS = 1e-3
 _ALPHA_TAYLOR = 1e-2
 
 
+_ALPHA_LARGE = 30.0  # max(a l, l) above which _alpha_general uses its exp form
+
+
+def _alpha_log_large(l, a):
+  """log f_alpha where max(a l, l) is large (see :func:`_alpha_general`)."""
+  d = a * (a - 1.0)
+  b_a = jnp.where(a > 1.0, -a * jnp.expm1((1.0 - a) * l) + (a - 1.0) * jnp.expm1(-a * l),
+                  1.0 - a * jnp.exp((1.0 - a) * l) + (a - 1.0) * jnp.exp(-a * l))
+  b_l = jnp.where(a > 0.5, jnp.expm1((a - 1.0) * l) - (1.0 - a) * jnp.expm1(-l),
+                  -a + jnp.exp((a - 1.0) * l) - (1.0 - a) * jnp.exp(-l))
+  top = a * l >= l  # a l is the dominant exponent (a > 1, or a < 0 with l < 0)
+  ratio = jnp.where(top, b_a, b_l) / d
+  return jnp.where(top, a * l, l) + jnp.log(jnp.where(ratio > 0, ratio, 1.0))
+
+
+_alpha_large = _exp_of(_alpha_log_large)
+
+
 def _alpha_general(l, a):
-  # (expm1(a l) - a expm1(l)) / (a (a - 1)): the linear terms of
-  # u^a - 1 - a(u - 1) cancel exactly in this form.
-  return (jnp.expm1(a * l) - a * jnp.expm1(l)) / (a * (a - 1.0))
+  r"""(expm1(a l) - a expm1(l)) / (a (a - 1)): the linear terms of
+  u^a - 1 - a(u - 1) cancel exactly in this form.
+
+  Where :math:`m = \max(a l, l) > 30` that form is inf - inf long before the
+  value overflows (alpha = 3 at l = 30: e^90 / 6 fits float32), so there the
+  dominant exponential is factored out, f = exp(m + log(B / (a (a - 1)))):
+  with ``a l`` dominant (a > 1, or a < 0 with l < 0)
+  :math:`B = 1 - a e^{(1-a)l} + (a-1) e^{-al}`, with ``l`` dominant (a < 1)
+  :math:`B = -a + e^{(a-1)l} - (1-a) e^{-l}`; each written through expm1
+  where a is near 1, so that B has no cancellation.
+  """
+  big = jnp.maximum(a * l, l) > _ALPHA_LARGE
+  lo_l = jnp.where(big, 0.0, l)
+  lo = (jnp.expm1(a * lo_l) - a * jnp.expm1(lo_l)) / (a * (a - 1.0))
+  hi = _alpha_large(jnp.where(big, l, 0.0), a)  # stand-in 0: exp(0) elsewhere
+  return jnp.where(big, hi, lo)
 
 
 def _alpha_one(l):
-  # alpha = 1: K = u log u - u + 1 (1 at u = 0, where l e^l would be 0 * inf).
-  return _with_limit_at_zero(lambda s: s * jnp.exp(s) - jnp.expm1(s), 1.0)(l)
+  # alpha = 1: K = u log u - u + 1 = e^l (l - 1) + 1 (1 at u = 0, where l e^l
+  # would be 0 * inf; in exp form above l = 2, where l e^l - expm1(l) is inf - inf).
+  return _with_limit_at_zero(_exp_form_above(
+      _LARGE_L, lambda s: s * jnp.exp(s) - jnp.expm1(s), lambda s: s + jnp.log(s - 1.0),
+      plus=lambda s: jnp.ones_like(s)), 1.0)(l)
 
 
 def _alpha_near1(l, alpha):
   # alpha -> 1: K + eps (l^2 e^l / 2 - K). Written as (eps l) l u so that no
-  # intermediate overflows where |eps l| < _ALPHA_TAYLOR (l^2 does at 2e19).
-  k = _alpha_one(l)
+  # intermediate overflows where |eps l| < _ALPHA_TAYLOR (l^2 does at 2e19);
+  # above l = 2 as e^l [(1 - eps)(l - 1) + (eps l) l / 2] + 1 - eps (no inf - inf).
   eps = alpha - 1.0
-  return k + 0.5 * (eps * l) * l * jnp.exp(l) - eps * k
+  big = l > _LARGE_L
+  lo_l = jnp.where(big, 0.0, l)
+  k = _alpha_one(lo_l)
+  lo = k + 0.5 * (eps * lo_l) * lo_l * jnp.exp(lo_l) - eps * k
+  hi_l = jnp.where(big, l, 2.0 * _LARGE_L + 1.0)
+  hi = _near1_large(hi_l, eps) + (1.0 - eps)
+  return jnp.where(big, hi, lo)
+
+
+def _near1_log_large(l, eps):
+  # Positive where it is selected (|eps l| small, l > 2); guarded elsewhere
+  # (a traced order far from 1 meets this branch only through its stand-in).
+  b = (1.0 - eps) * (l - 1.0) + 0.5 * (eps * l) * l
+  return l + jnp.log(jnp.where(b > 0, b, 1.0))
+
+
+_near1_large = _exp_of(_near1_log_large)
 
 
 def _alpha_near0(l, alpha):

@@ -49,8 +49,12 @@ def expm1_over(x: ArrayLike, a: ArrayLike) -> jax.Array:
   a = jnp.asarray(a, dtype=x.dtype)
   small = jnp.abs(a) < _TAYLOR_EPS
   a_safe = jnp.where(small, 1.0, a)
-  general = jnp.expm1(a_safe * x) / a_safe
-  taylor = x + 0.5 * a * x * x
+  # Double-where: each branch sees x only where it is selected, so the other
+  # one's overflow (expm1(x) at x > 88, x * x at 2e19) never reaches the gradient.
+  general = jnp.expm1(a_safe * jnp.where(small, 0.0, x)) / a_safe
+  x_t = jnp.where(small, x, 0.0)
+  x_q = jnp.where(a == 0, 0.0, x_t)  # a = 0 exactly: no a * x^2 (inf * 0 in reverse mode)
+  taylor = x_t + 0.5 * a * x_q * x_q
   return jnp.where(small, taylor, general)
 
 
@@ -71,9 +75,12 @@ def log1p_over(x: ArrayLike, a: ArrayLike) -> jax.Array:
   a = jnp.asarray(a, dtype=x.dtype)
   small = jnp.abs(a) < _TAYLOR_EPS
   a_safe = jnp.where(small, 1.0, a)
-  arg = jnp.maximum(a_safe * x, -1.0 + jnp.finfo(x.dtype).eps)
+  # Double-where, as in expm1_over.
+  arg = jnp.maximum(a_safe * jnp.where(small, 0.0, x), -1.0 + jnp.finfo(x.dtype).eps)
   general = jnp.log1p(arg) / a_safe
-  taylor = x - 0.5 * a * x * x
+  x_t = jnp.where(small, x, 0.0)
+  x_q = jnp.where(a == 0, 0.0, x_t)
+  taylor = x_t - 0.5 * a * x_q * x_q
   return jnp.where(small, taylor, general)
 
 
