@@ -9,14 +9,21 @@ expm1(x)))`` differs from the eager value by 100% (measured; regression test
 fusion (``--xla_cpu_experimental_ynn_fusion_type=-reduce``) fixes it. The flag
 is appended to ``XLA_FLAGS`` only for the jaxlib versions known to have both
 the bug and the flag (an unknown flag would abort XLA), only if the user has
-not set it, and only takes effect if fdiv_jax is imported before the CPU
-backend starts (importing jax does not start it).
+not set it (an INFO log line of the ``fdiv_jax`` logger says so), and only
+takes effect if fdiv_jax is imported before the CPU backend starts (importing
+jax does not start it). Imported after, it warns (``RuntimeWarning``); the
+package's own formulas do not hit the miscompiled fusion in either order
+(``test_jit_equals_eager_whatever_the_import_order`` runs every registry
+entry's estimate jitted and eager in a fresh process started the wrong way).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
+import sys
+import warnings
 
 _FLAG = "--xla_cpu_experimental_ynn_fusion_type"
 _AFFECTED = ("0.10.2",)
@@ -34,4 +41,29 @@ def apply() -> bool:
   if version not in _AFFECTED:
     return False
   os.environ["XLA_FLAGS"] = f"{flags} {_FLAG}=-reduce".strip()
+  if _backend_started():
+    warnings.warn(
+        f"JAX's backend started before fdiv_jax was imported, so the workaround for "
+        f"jaxlib {version}'s XLA:CPU reduce-fusion miscompilation ({_FLAG}=-reduce, "
+        f"see fdiv_jax/_xla_workarounds.py) cannot act in this process. fdiv_jax's "
+        f"own estimators are written so that the miscompiled fusion does not arise "
+        f"(tested in this import order), but jitted sums of two expm1 of one input in "
+        f"your own code can be wrong at >= 4096 elements: import fdiv_jax before "
+        f"using JAX, or set XLA_FLAGS={_FLAG}=-reduce before starting Python.",
+        RuntimeWarning, stacklevel=3)
+  else:
+    logging.getLogger("fdiv_jax").info(
+        "appended %s=-reduce to XLA_FLAGS (jaxlib %s XLA:CPU miscompilation; see "
+        "fdiv_jax/_xla_workarounds.py)", _FLAG, version)
   return True
+
+
+def _backend_started() -> bool:
+  """Whether a JAX backend exists already (then XLA_FLAGS are read and fixed)."""
+  if "jax" not in sys.modules:
+    return False
+  try:
+    from jax._src import xla_bridge  # private, so guarded
+    return bool(xla_bridge.backends_are_initialized())
+  except (ImportError, AttributeError):
+    return False
