@@ -238,6 +238,32 @@ def test_boltzmann_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
   bg_main.run(bg_main.cli.load_config("experiments.boltzmann", "test"), workdir,
               verbose=False)
   assert R.read_json(os.path.join(workdir, "results.json"))["methods"] == out["methods"]
+  # Killed between stage 1's checkpoint and its results.json write: the rerun
+  # resumes from stage 0's checkpoint and ends where the uninterrupted run did.
+  cfg_kill = dataclasses.replace(bg_main.cli.load_config("experiments.boltzmann", "test"),
+                                 methods=("reverse_kl",))
+  kill_dir = str(tmp_path / "kill")
+  real_write, writes = R.write_json, []
+
+  def killed_at_second_stage(p, obj):
+    writes.append(p)
+    if len(writes) == 2:
+      raise KeyboardInterrupt("killed")
+    real_write(p, obj)
+
+  monkeypatch.setattr(bg_main.R, "write_json", killed_at_second_stage)
+  with pytest.raises(KeyboardInterrupt):
+    bg_main.run(cfg_kill, kill_dir, verbose=False)
+  monkeypatch.setattr(bg_main.R, "write_json", real_write)
+  assert os.path.isdir(os.path.join(kill_dir, "ckpt", "reverse_kl", "stage_1"))
+  assert len(R.read_json(os.path.join(kill_dir, "results.json"))["methods"]["reverse_kl"]
+             ["history"]) == 1
+  resumed = bg_main.run(cfg_kill, kill_dir, verbose=False)["methods"]["reverse_kl"]["history"]
+  full = out["methods"]["reverse_kl"]["history"]
+  drop = lambda h: [{k: v for k, v in r.items() if k != "wall_s"} for r in h]
+  assert drop(resumed) == drop(full)
+  assert sorted(os.listdir(os.path.join(kill_dir, "ckpt", "reverse_kl"))) == [
+      f"stage_{len(full) - 1}"]  # older stages' checkpoints are removed
   # NaN: stops naming the stage, keeps the evaluations and the checkpoint so far.
   from experiments.boltzmann import train as bg_train
   cfg_nan = dataclasses.replace(bg_main.cli.load_config("experiments.boltzmann", "test"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 
 import jax
@@ -52,7 +53,6 @@ def _evaluate(evaluate_seeds, state, config, target):
 
 def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> dict:
   if fresh and os.path.isdir(workdir):
-    import shutil
     shutil.rmtree(workdir)
   path = os.path.join(workdir, "results.json")
   out = R.read_json(path)
@@ -75,7 +75,11 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
       continue
     stages = T.stages_for(method, config, trainer)
     init = jax.jit(jax.vmap(lambda k: trainer.init(k, method)))(keys)
-    ckpt = os.path.join(workdir, "ckpt", method.replace(":", "_"))
+    # One checkpoint per finished stage, committed by the results.json write that
+    # follows it: a run killed between the two resumes from the stage results.json
+    # records (the newer checkpoint is ignored), so no stage is applied twice.
+    ckpt_dir = os.path.join(workdir, "ckpt", method.replace(":", "_"))
+    ckpt = _stage_checkpoint(ckpt_dir, len(job["history"]) - 1)
     state = checkpoint.restore(ckpt, init) if job["history"] else None
     if state is None:
       state, job["history"], job["wall_s"], job["target_evals"] = init, [], 0.0, 0
@@ -88,8 +92,9 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
       new_state, metrics = stage.run(state, keys)
       metrics = jax.device_get(metrics)
       job["wall_s"] += time.perf_counter() - start
-      R.check_finite(metrics["loss"], what=f"{method} loss in stage {i} ({stage.label}); "
-                     f"last good checkpoint: {ckpt}")
+      last_good = f"last good checkpoint: {ckpt}" if i else "no checkpoint yet"
+      R.check_finite(metrics["loss"],
+                     what=f"{method} loss in stage {i} ({stage.label}); {last_good}")
       state = new_state
       job["target_evals"] += stage.target_evals
       evals, samples = _evaluate(evaluate_seeds, state, config, target)
@@ -112,9 +117,11 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
                       "training on a single point", method, i, stage.label,
                       config.collapse_ess, collapsed)
       job["history"].append(rec)
+      previous, ckpt = ckpt, _stage_checkpoint(ckpt_dir, i)
       checkpoint.save(ckpt, state)
       np.save(os.path.join(workdir, f"samples_{method.replace(':', '_')}.npy"), samples)
-      R.write_json(path, out)
+      R.write_json(path, out)  # the commit point of stage i
+      shutil.rmtree(previous, ignore_errors=True)
       post = {k: np.mean(rec[k]) for k in ("modes_covered", "reverse_ess", "log_z_error")
               if k in rec}
       bar.set_postfix_str(" ".join(f"{k} {v:.3g}" for k, v in post.items()))
@@ -122,6 +129,11 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
     R.write_json(path, out)
   write_reports(out, workdir, target, verbose=verbose)
   return out
+
+
+def _stage_checkpoint(ckpt_dir: str, stage: int) -> str:
+  """The checkpoint directory of the state after ``stage`` (-1: none yet)."""
+  return os.path.join(ckpt_dir, f"stage_{stage}")
 
 
 def _cell(values):
