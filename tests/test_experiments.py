@@ -396,3 +396,46 @@ def test_every_config_loads_and_names_known_methods(package):
     for spec in getattr(cfg, "divergences", ()) + tuple(
         m for m in getattr(cfg, "methods", ()) if not m.startswith(("tabg", "fab"))):
       cli.parse_divergence(spec)
+
+
+def test_cached_artefacts_are_keyed_by_config_and_bad_files_say_what_to_do(tmp_path):
+  """A checkpoint made by another config is retrained, not reused; an empty or
+  truncated checkpoint and a truncated results.json raise errors naming the path
+  and --fresh (not orbax's or json's own)."""
+  from experiments.common import checkpoint
+  path = str(tmp_path / "teacher")
+  calls = []
+
+  def train(tree):
+    calls.append(1)
+    return jax.tree.map(lambda a: a + len(calls), tree)
+
+  init = lambda: {"w": jnp.zeros((3,)), "b": jnp.zeros(())}
+  tree, restored = checkpoint.restore_or_init(path, init, train, made_by={"steps": 60})
+  assert not restored and float(tree["b"]) == 1.0
+  tree, restored = checkpoint.restore_or_init(path, init, train, made_by={"steps": 60})
+  assert restored and float(tree["b"]) == 1.0 and len(calls) == 1
+  # teacher_steps changed: retrained (the old teacher is not reused under the new value).
+  tree, restored = checkpoint.restore_or_init(path, init, train, made_by={"steps": 80})
+  assert not restored and float(tree["b"]) == 2.0
+  # Another shape: a clear error.
+  with pytest.raises(checkpoint.CheckpointError, match="--fresh") as e:
+    checkpoint.restore(path, {"w": jnp.zeros((4,)), "b": jnp.zeros(())})
+  assert path in str(e.value)
+  # Emptied / truncated checkpoint directory.
+  for name in os.listdir(path):
+    full = os.path.join(path, name)
+    if os.path.isdir(full):
+      import shutil
+      shutil.rmtree(full)
+    else:
+      os.remove(full)
+  with pytest.raises(checkpoint.CheckpointError, match="empty, truncated"):
+    checkpoint.restore_or_init(path, init, train, made_by={"steps": 80})
+  # Truncated results.json.
+  results = tmp_path / "results.json"
+  R.write_json(str(results), {"config": {"a": 1}, "jobs": {"kl": [1, 2, 3]}})
+  results.write_text(results.read_text()[:20])
+  with pytest.raises(ValueError, match="--fresh") as e:
+    R.read_json(str(results))
+  assert str(results) in str(e.value)

@@ -41,7 +41,13 @@ def read_json(path: str, default: Any = None) -> Any:
   if not os.path.exists(path):
     return default
   with open(path) as f:
-    return json.load(f)
+    text = f.read()
+  try:
+    return json.loads(text)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{path} is not valid JSON ({e}; {len(text)} bytes): a truncated or "
+                     f"hand-edited results file. Delete it, or rerun with --fresh to start "
+                     f"the run over.") from e
 
 
 class NonFiniteError(FloatingPointError):

@@ -46,7 +46,11 @@ def _teacher(config, split, workdir):
 
   params, restored = checkpoint.restore_or_init(
       os.path.join(workdir, "teacher"), lambda: init(key).params,
-      lambda params: train(init(key)._replace(params=params)))
+      lambda params: train(init(key)._replace(params=params)),
+      made_by={"data": "sklearn digits", "teacher_hidden": config.teacher_hidden,
+               "teacher_steps": config.teacher_steps, "batch_size": config.batch_size,
+               "learning_rate": config.learning_rate,
+               "test_fraction": config.test_fraction})
   return model, params, restored
 
 

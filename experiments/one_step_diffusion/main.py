@@ -133,7 +133,9 @@ def _initial_state(student, config, workdir, keys, task, verbose):
       R.check_finite(metrics["grad_norm"], what="pretraining gradients")
     return state
 
-  state, _ = checkpoint.restore_or_init(path, lambda: state, pretrain)
+  # The pretraining depends on the whole student and teacher configuration.
+  state, _ = checkpoint.restore_or_init(path, lambda: state, pretrain,
+                                        made_by=R.to_jsonable(config))
   return state
 
 

@@ -209,7 +209,16 @@ def fit_or_restore_teacher(config, draw_x0: Callable, dim: int, workdir: str,
             f"last 100 {float(losses[-100:].mean()):.4f}")
     return params
 
-  return checkpoint.restore_or_init(os.path.join(workdir, "ckpt", "teacher"), init, train)
+  made_by = {k: getattr(config, k) for k in TEACHER_FIELDS}
+  return checkpoint.restore_or_init(os.path.join(workdir, "ckpt", "teacher"), init, train,
+                                    made_by=dict(made_by, dim=dim))
+
+
+# What the teacher depends on: the fields train_teacher_denoiser and the task's
+# data read (a checkpoint made with other values is retrained, not reused).
+TEACHER_FIELDS = ("dataset", "modes", "radius", "mode_scale", "weight_ratio", "hidden",
+                  "sigma_data", "sigma_max", "teacher_batch", "teacher_lr",
+                  "teacher_sigma_distribution", "teacher_sigma_min", "teacher_steps")
 
 
 class State(NamedTuple):
