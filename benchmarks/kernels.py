@@ -43,6 +43,32 @@ def blocked_cs(x, y, bandwidth, block_size=1024):
   return fd.cauchy_schwarz_divergence(x, y, bandwidth=bandwidth, block_size=block_size)
 
 
+def gradient_memory(sizes, run_sizes, *, dim: int = 2, block_size: int = 1024) -> list[dict]:
+  """XLA-planned peak memory of ``jax.grad`` of the blocked CS divergence in ``x``
+  (the training-loss case), against the n x n Gram matrices a non-rematerialised
+  backward pass keeps; wall time for the sizes in ``run_sizes``."""
+  rows = []
+  for n in sizes:
+    k1, k2 = jax.random.split(jax.random.PRNGKey(n))
+    x = jax.random.normal(k1, (n, dim))
+    y = 0.3 + jax.random.normal(k2, (n, dim))
+    bw = jnp.float32(jnp.sqrt(dim))
+    grad = jax.grad(functools.partial(blocked_cs, block_size=block_size))
+    stats, compiled = common.compile_stats(grad, x, y, bw)
+    rec = {"n": n, "d": dim, "block_size": block_size, **stats,
+           "gram_bytes": 4 * n * n, "seconds": None}
+    if n in run_sizes:
+      t0 = time.perf_counter()
+      g = compiled(x, y, bw).block_until_ready()
+      rec["seconds"] = time.perf_counter() - t0
+      rec["finite"] = bool(jnp.all(jnp.isfinite(g)))
+    rows.append(rec)
+    print(f"grad d={dim} n={n}: planned peak {rec['peak_bytes'] / 2**20:.0f} MiB "
+          f"(one n x n float32 Gram matrix: {rec['gram_bytes'] / 2**30:.1f} GiB)"
+          + ("" if rec["seconds"] is None else f", {rec['seconds']:.1f} s"), flush=True)
+  return rows
+
+
 def reference_cs(x, y, bandwidth) -> float:
   """The same estimate in float64 NumPy (row chunks of the three Gram matrices)."""
   x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
@@ -126,7 +152,7 @@ def population_cs(d: int) -> float:
 
 def arg_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 30000, 100000])
+  parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 30000, 100000])
   parser.add_argument("--dims", type=int, nargs="+", default=[2, 16, 64])
   parser.add_argument("--plan-sizes", type=int, nargs="*", default=[1000000],
                       help="sizes only compiled (XLA's memory plan), not run")
@@ -137,6 +163,10 @@ def arg_parser() -> argparse.ArgumentParser:
   parser.add_argument("--precision-n", type=int, default=0,
                       help="n of the precision check (full vs default float32 "
                            "matmul against float64); 0 skips it")
+  parser.add_argument("--gradient-sizes", type=int, nargs="*", default=[20000, 100000],
+                      help="sizes whose gradient's memory plan is measured (d = 2)")
+  parser.add_argument("--gradient-run-sizes", type=int, nargs="*", default=[20000],
+                      help="of those, the sizes whose gradient is also run and timed")
   parser.add_argument("--name", default="kernels", help="results file name")
   return parser
 
@@ -206,7 +236,9 @@ def main(argv=None):
             f"{dense['peak_bytes'] / 2**20:.1f} MiB; values "
             f"{rec['blocked'].get('value')} / {dense.get('value')} (population "
             f"{rec['population_cs']:.4g})", flush=True)
-  payload = {"matmul_flops": peak, "matmul_flops_by_precision": ceilings, "rows": rows}
+  payload = {"matmul_flops": peak, "matmul_flops_by_precision": ceilings, "rows": rows,
+             "gradient": gradient_memory(args.gradient_sizes, set(args.gradient_run_sizes),
+                                         block_size=args.block_sizes[0])}
   if args.precision_n:
     payload["precision"] = precision_check(args.precision_n, args.dims)
   print("wrote", common.save(args.name, payload))

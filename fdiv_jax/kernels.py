@@ -135,7 +135,9 @@ def blocked_row_logsumexp(
 
   ``log_terms(row_idx [b], col_idx [c]) -> [b, c]`` builds one tile of log
   terms from integer indices (out-of-range column indices are masked to
-  ``-inf`` here; out-of-range rows are dropped). Memory: one ``b x c`` tile.
+  ``-inf`` here; out-of-range rows are dropped). Memory: one ``b x c`` tile for
+  the value; reverse mode recomputes each row block's tiles (``jax.checkpoint``),
+  so the gradient holds O(``rows * b``) at a time, not the ``rows x cols`` tiles.
   """
   b = min(block_size, rows)
   c = min(block_size, cols)
@@ -156,7 +158,9 @@ def blocked_row_logsumexp(
     acc, _ = jax.lax.scan(col_step, init, jnp.arange(col_blocks))
     return acc
 
-  out = jax.lax.map(row_block, jnp.arange(row_blocks))
+  # Rematerialised: reverse mode keeps only each row block's index and recomputes
+  # its tiles, so gradient memory is O(rows * block) like the value's, not O(n m).
+  out = jax.lax.map(jax.checkpoint(row_block), jnp.arange(row_blocks))
   return out.reshape(-1)[:rows]
 
 
@@ -199,7 +203,8 @@ def _gaussian_row_sums(x: jax.Array, y: jax.Array, log_w: jax.Array, *,
     acc, _ = jax.lax.scan(col_step, jnp.zeros((b,), x.dtype), (yb, col_terms))
     return acc
 
-  acc = jax.lax.map(row_block, xp.reshape(-1, b, dim)).reshape(-1)[:n]
+  # Rematerialised as in blocked_row_logsumexp: O(n * block) gradient memory.
+  acc = jax.lax.map(jax.checkpoint(row_block), xp.reshape(-1, b, dim)).reshape(-1)[:n]
   # Double where: an underflowed row (whose value the caller replaces) must
   # not put log(0) in the gradient graph; a NaN row (NaN in the data) stays NaN.
   log_acc = jnp.log(jnp.where(acc > _UNDERFLOW, acc, 1.0))
