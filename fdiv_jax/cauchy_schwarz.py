@@ -183,9 +183,9 @@ def cauchy_schwarz_mutual_information(x: ArrayLike,
   :math:`L = k(z_i, z_j)` and row sums :math:`K_i = \sum_j K_{ij}`:
 
   .. math::
-    \hat I_{CS} = \lograc1{n^2}\sum_{ij} K_{ij} L_{ij}
-      + \lograc1{n^4}\sum_{ij} K_{ij}\sum_{ij} L_{ij}
-      - 2\lograc1{n^3}\sum_i K_i L_i \;\ge 0,
+    \hat I_{CS} = \log\frac1{n^2}\sum_{ij} K_{ij} L_{ij}
+      + \log\frac1{n^4}\sum_{ij} K_{ij}\sum_{ij} L_{ij}
+      - 2\log\frac1{n^3}\sum_i K_i L_i \;\ge 0,
 
   (a product kernel on the joint; zero when ``z`` is constant). It is the
   compression term of the CS information bottleneck. Every sum is a blocked
