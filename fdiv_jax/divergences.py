@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import math
 from typing import Callable, Mapping
 
@@ -732,21 +733,29 @@ def available() -> tuple[str, ...]:
 def get(name: str, **params: ArrayLike) -> Divergence:
   """Returns the registry entry ``name``, with family parameters as keywords.
 
+  A family's parameter may also be given in a spec string, ``"alpha:2"`` (what
+  the experiments' configs and command lines use).
+
   Example:
     >>> import fdiv_jax as fd
     >>> float(fd.divergences.get("kl").f(0.0))
     0.0
     >>> fd.divergences.get("alpha", alpha=0.5).name
     'alpha'
+    >>> float(fd.divergences.get("alpha:2").params["alpha"])
+    2.0
 
   Args:
-    name: One of :func:`available`.
+    name: One of :func:`available`, or ``"<family>:<value>"``.
     **params: Family parameters (``alpha`` for ``"alpha"``); may be traced.
 
   Raises:
-    ValueError: unknown ``name`` (the message lists the valid names).
+    ValueError: unknown ``name`` (the message lists the valid names), or a spec
+      string whose value is not a number or whose entry takes no parameter.
     TypeError: a parameter the entry does not take.
   """
+  if isinstance(name, str) and ":" in name:
+    return _from_spec(name, params)
   if not isinstance(name, str) or name not in _REGISTRY:
     raise ValueError(f"unknown divergence {name!r}; valid names: "
                      f"{', '.join(available())}")
@@ -756,6 +765,25 @@ def get(name: str, **params: ArrayLike) -> Divergence:
   except TypeError as e:
     raise TypeError(f"divergence {name!r} got unexpected parameters "
                     f"{sorted(params)}: {e}") from None
+
+
+def _from_spec(spec: str, params: dict) -> Divergence:
+  """``get("alpha:2")``: a family name and its one parameter in a string."""
+  base, _, arg = spec.partition(":")
+  if base not in _REGISTRY:
+    raise ValueError(f"divergence spec {spec!r}: unknown divergence {base!r}; valid "
+                     f"names: {', '.join(available())}")
+  if params:
+    raise TypeError(f"divergence spec {spec!r} already gives the parameter; got also "
+                    f"{sorted(params)}")
+  names = list(inspect.signature(_REGISTRY[base]).parameters)
+  if len(names) != 1:
+    raise ValueError(f"divergence spec {spec!r}: {base!r} takes no parameter")
+  try:
+    value = float(arg)
+  except ValueError:
+    raise ValueError(f"divergence spec {spec!r}: {arg!r} is not a number") from None
+  return get(base, **{names[0]: value})
 
 
 def resolve(divergence: str | Divergence, **params: ArrayLike) -> Divergence:

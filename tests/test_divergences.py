@@ -407,3 +407,17 @@ def test_alpha_finite_and_exact_at_extreme_negative_log_ratio(alpha):
     traced = jax.jit(lambda l, a: fd.get("alpha", alpha=a).f(l))(jnp.float32(log_u),
                                                                  jnp.float32(alpha))
     np.testing.assert_allclose(float(traced), float(value), rtol=1e-6)
+
+
+def test_spec_strings():
+  """``get("alpha:2")`` is ``get("alpha", alpha=2.0)``; bad specs name the problem."""
+  a = fd.get("alpha:2")
+  np.testing.assert_allclose(a.f(jnp.array([0.3, -1.0])),
+                             fd.get("alpha", alpha=2.0).f(jnp.array([0.3, -1.0])))
+  assert fd.resolve("alpha:-1").params["alpha"] == -1.0
+  for spec, match in (("js:2", "takes no parameter"), ("alpha:x", "is not a number"),
+                      ("foo:1", "unknown divergence 'foo'")):
+    with pytest.raises(ValueError, match=match):
+      fd.get(spec)
+  with pytest.raises(TypeError, match="already gives"):
+    fd.get("alpha:2", alpha=3.0)
