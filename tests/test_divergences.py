@@ -414,7 +414,7 @@ def test_spec_strings():
   a = fd.get("alpha:2")
   np.testing.assert_allclose(a.f(jnp.array([0.3, -1.0])),
                              fd.get("alpha", alpha=2.0).f(jnp.array([0.3, -1.0])))
-  assert fd.resolve("alpha:-1").params["alpha"] == -1.0
+  assert fd.divergences.resolve("alpha:-1").params["alpha"] == -1.0
   for spec, match in (("js:2", "takes no parameter"), ("alpha:x", "is not a number"),
                       ("foo:1", "unknown divergence 'foo'")):
     with pytest.raises(ValueError, match=match):
