@@ -346,17 +346,18 @@ def test_boltzmann_fab_stages_fill_train_and_adapt():
   AIS batches, the step sizes adapt, the no-buffer variant trains on AIS directly."""
   from experiments.boltzmann import train as T
   from experiments.boltzmann.configs import test as test_config
-  # HMC here (the end-to-end test runs the default random-walk kernel).
-  config = dataclasses.replace(test_config.get_config(), seeds=1, ais_kernel="hmc")
+  # The end-to-end test's config and kernel (random-walk Metropolis; HMC and MALA
+  # inside AIS: tests/test_annealing.py), so its compiled stages are reused.
+  config = test_config.get_config()
   target = T.make_target(config.target)
   trainer = T.make_trainer(config, target, T.make_flow(config, target.dim), None)
-  keys = jax.random.split(jax.random.PRNGKey(0), 1)
+  keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
   stages = T.stages_for("fab", config, trainer)
   assert stages[0].label.startswith("FAB buffer fill")
   assert len(stages) == 1 + config.fab_iterations // config.fab_log_every
   state = jax.vmap(lambda k: trainer.init(k, "fab"))(keys)
   cap = config.fab_buffer_batches * config.fab_batch_size
-  assert state.fab["buffer"].x.shape == (1, cap, 2)
+  assert state.fab["buffer"].x.shape == (config.seeds, cap, 2)
   state, m = stages[0].run(state, keys)
   assert int(state.fab["buffer"].size[0]) == config.fab_fill_batches * config.fab_batch_size
   assert int(state.step[0]) == 0  # no gradient step while filling
@@ -368,8 +369,8 @@ def test_boltzmann_fab_stages_fill_train_and_adapt():
   assert not np.allclose(np.asarray(state.fab["step_size"]), eps0)
   assert int(state.fab["buffer"].size[0]) == min(cap, (config.fab_fill_batches +
                                                      config.fab_log_every) * config.fab_batch_size)
-  per = config.fab_batch_size * (1 + config.ais_levels * (config.ais_mcmc_steps *
-                                                          config.ais_integration_steps + 1))
+  assert config.ais_kernel == "rwm"  # one target evaluation per move
+  per = config.fab_batch_size * (1 + config.ais_levels * (config.ais_mcmc_steps + 1))
   assert stages[1].target_evals == config.fab_log_every * per
   nb = T.stages_for("fab:nobuffer", config, trainer)
   s2 = jax.vmap(lambda k: trainer.init(k, "fab:nobuffer"))(keys)
