@@ -13,8 +13,9 @@ not set it (an INFO log line of the ``fdiv_jax`` logger says so), and only
 takes effect if fdiv_jax is imported before the CPU backend starts (importing
 jax does not start it). Imported after, it warns (``RuntimeWarning``); the
 package's own formulas do not hit the miscompiled fusion in either order
-(``test_jit_equals_eager_whatever_the_import_order`` runs every registry
-entry's estimate jitted and eager in a fresh process started the wrong way).
+(``test_jit_equals_eager_whatever_the_import_order`` runs the alpha family
+and the exp-form entries jitted and eager in a fresh process started the
+wrong way).
 """
 
 from __future__ import annotations

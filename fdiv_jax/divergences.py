@@ -575,12 +575,12 @@ def _alpha_general(l, a):
   return jnp.where(big, hi, lo)
 
 
-def _alpha_one(l):
-  # alpha = 1: K = u log u - u + 1 = e^l (l - 1) + 1 (1 at u = 0, where l e^l
-  # would be 0 * inf; in exp form above l = 2, where l e^l - expm1(l) is inf - inf).
-  return _with_limit_at_zero(_exp_form_above(
-      _LARGE_L, lambda s: s * jnp.exp(s) - jnp.expm1(s), lambda s: s + jnp.log(s - 1.0),
-      plus=lambda s: jnp.ones_like(s)), 1.0)(l)
+# alpha = 1: K = u log u - u + 1 = e^l (l - 1) + 1 (1 at u = 0, where l e^l
+# would be 0 * inf; in exp form above l = 2, where l e^l - expm1(l) is inf - inf).
+# Built once: each _exp_form_above call makes a new custom_jvp function.
+_alpha_one = _with_limit_at_zero(_exp_form_above(
+    _LARGE_L, lambda s: s * jnp.exp(s) - jnp.expm1(s), lambda s: s + jnp.log(s - 1.0),
+    plus=jnp.ones_like), 1.0)
 
 
 def _alpha_near1(l, alpha):

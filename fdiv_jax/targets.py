@@ -95,14 +95,19 @@ def _double_well_x(x):
   return -x**4 + 6 * x**2 + 0.5 * x
 
 
+def _log_envelope(x, xp=jnp):
+  """Log density of the proposal, an equal mixture of N(+-1.7, 0.5^2) (``xp``:
+  numpy for the envelope constant in float64, jax.numpy inside the sampler)."""
+  return xp.logaddexp(-0.5 * ((x - 1.7) / 0.5)**2, -0.5 * ((x + 1.7) / 0.5)**2) - math.log(
+      2 * 0.5 * math.sqrt(2 * math.pi))
+
+
 @functools.partial(jax.jit, static_argnums=3)
 def _double_well_proposals(k1, k2, k3, m: int, log_m) -> tuple[jax.Array, jax.Array]:
   """``m`` proposals from the two-Gaussian envelope and whether each is accepted."""
   sign = jnp.where(jax.random.bernoulli(k1, 0.5, (m,)), 1.7, -1.7)
   x = sign + 0.5 * jax.random.normal(k2, (m,))
-  log_acc = _double_well_x(x) - (jnp.logaddexp(-0.5 * ((x - 1.7) / 0.5)**2,
-                                               -0.5 * ((x + 1.7) / 0.5)**2) -
-                                 math.log(2 * 0.5 * math.sqrt(2 * math.pi))) - log_m
+  log_acc = _double_well_x(x) - _log_envelope(x) - log_m
   return x, jnp.log(jax.random.uniform(k3, (m,))) < log_acc
 
 
@@ -114,10 +119,7 @@ def _sample_double_well(key, n: int) -> jax.Array:
   exp(-x^4), faster than the proposal's).
   """
   grid = np.linspace(-4, 4, 20001)
-  log_g = lambda x: np.logaddexp(-0.5 * ((x - 1.7) / 0.5)**2,
-                                 -0.5 * ((x + 1.7) / 0.5)**2) - np.log(2 * 0.5 *
-                                                                      np.sqrt(2 * np.pi))
-  log_m = float(np.max(_double_well_x(grid) - log_g(grid))) + math.log(1.05)
+  log_m = float(np.max(_double_well_x(grid) - _log_envelope(grid, np))) + math.log(1.05)
   out = []
   total = 0
   while total < n:  # usually one round: 4x as many proposals as samples still needed
