@@ -1,11 +1,14 @@
 """fdiv_jax.parallel: data parallelism over the sample axis.
 
-The equivalence checks need 8 devices, which on a CPU exist only if XLA is
-told so before JAX starts: they run ``multidevice_checks.py`` in a subprocess
-with ``XLA_FLAGS=--xla_force_host_platform_device_count=8``.
+The equivalence checks need several devices, which on a CPU exist only if XLA
+is told so before JAX starts: they run ``multidevice_checks.py`` in
+subprocesses, one process with
+``XLA_FLAGS=--xla_force_host_platform_device_count=8``, or two processes of a
+localhost multi-host job (``jax.distributed``) with 2 devices each.
 """
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -31,7 +34,34 @@ def test_eight_devices_equal_one_device(check):
   proc = subprocess.run([sys.executable, os.path.join(HERE, "multidevice_checks.py"), check],
                         env=env, capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-  assert f"{check}: OK on 8 devices" in proc.stdout
+  assert f"{check}: OK on 8 devices in 1 processes" in proc.stdout
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("check", ["library", "boltzmann", "one_step"])
+def test_two_processes_equal_one_process(check):
+  """A 2-process job (2 CPU devices each, gloo collectives) = one device."""
+  env = dict(os.environ, JAX_PLATFORMS="cpu",
+             XLA_FLAGS="--xla_force_host_platform_device_count=2",
+             PYTHONPATH=os.path.dirname(HERE))
+  port = str(_free_port())
+  procs = [subprocess.Popen([sys.executable, os.path.join(HERE, "multidevice_checks.py"),
+                             check, str(i), "2", port], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+           for i in range(2)]
+  try:
+    outs = [p.communicate(timeout=600) for p in procs]
+  finally:
+    for p in procs:
+      p.kill()
+  for i, (p, (out, err)) in enumerate(zip(procs, outs)):
+    assert p.returncode == 0, f"process {i}:\n" + out[-3000:] + err[-5000:]
+    assert f"{check}: OK on 4 devices in 2 processes" in out
 
 
 def test_without_mesh_everything_is_the_identity():

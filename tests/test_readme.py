@@ -30,4 +30,11 @@ def test_readme_example_runs_and_output_matches(index, optimizing_compiler):
   out = io.StringIO()
   with contextlib.redirect_stdout(out):
     exec(compile(code, "README.md", "exec"), {})
-  assert out.getvalue().strip() == claimed
+  printed = out.getvalue().strip()
+  number = r"-?\d+\.\d+"
+  assert re.sub(number, "#", printed) == re.sub(number, "#", claimed), printed
+  # A GAN's 1 000 steps amplify float rounding, which differs between CPUs
+  # (vector widths, fusion): each printed number within 3 units of its last digit.
+  for got, want in zip(re.findall(number, printed), re.findall(number, claimed)):
+    units = 10.0 ** -len(want.split(".")[1])
+    assert abs(float(got) - float(want)) <= 3 * units + 1e-9, (printed, claimed)
