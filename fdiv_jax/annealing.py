@@ -40,9 +40,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from blackjax.mcmc import hmc as _hmc
-from blackjax.mcmc import mala as _mala
-from blackjax.mcmc import random_walk as _random_walk
 from jax.typing import ArrayLike
 
 from fdiv_jax import _checks
@@ -283,6 +280,12 @@ def _check_betas(betas) -> jax.Array:
 
 def _blackjax_kernel(kernel: str, inv_mass: jax.Array, num_integration_steps: int):
   """``(transition(key, state, logdensity, step_size), make_state(x, value, grad))``."""
+  # Imported here, not at module level: importing blackjax runs JAX code, which
+  # starts the backend, and ``import fdiv_jax`` must not (``jax.distributed.
+  # initialize`` and the XLA flag of ``_xla_workarounds`` need it not started).
+  from blackjax.mcmc import hmc as _hmc
+  from blackjax.mcmc import mala as _mala
+  from blackjax.mcmc import random_walk as _random_walk
   if kernel == "hmc":
     hmc_kernel = _hmc.build_kernel()
 

@@ -1,12 +1,15 @@
 """Every public name imports; modules declare what they export."""
 
 import importlib
+import os
+import subprocess
+import sys
 
 import pytest
 
 import fdiv_jax
 
-MODULES = ["categorical", "cauchy_schwarz", "diffusion", "distill", "divergences", "flows",
+MODULES = ["annealing", "categorical", "cauchy_schwarz", "diffusion", "distill", "divergences", "flows",
            "kernels", "math", "metrics", "parallel", "targets",
            "monte_carlo", "transport", "variational"]
 
@@ -22,6 +25,19 @@ def test_module_all_is_complete(module):
   for name in mod.__all__:
     assert hasattr(mod, name), f"fdiv_jax.{module}.{name}"
     assert getattr(mod, name).__doc__, f"fdiv_jax.{module}.{name} has no docstring"
+
+
+def test_import_does_not_start_the_backend():
+  """``jax.distributed.initialize`` (multi-host) and the XLA flag of
+  ``_xla_workarounds`` must come before the backend starts; importing fdiv_jax
+  (and the experiments' modules) must not start it (blackjax's import does)."""
+  code = ("import fdiv_jax, experiments.boltzmann.train, experiments.one_step_diffusion.train\n"
+          "from jax._src import xla_bridge\n"
+          "assert not xla_bridge.backends_are_initialized(), 'backend started on import'\n")
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                        env=dict(os.environ, JAX_PLATFORMS="cpu"), timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def test_package_data_ships_gmm40_means():
