@@ -26,9 +26,14 @@ ones), and the library's sample reductions follow it:
 Outside a mesh context (or on a one-device mesh) every function here is the
 identity and the code runs as written.
 
-Multi-host (Cloud TPU pods, multi-node GPU): call
-:func:`initialize_distributed` first on every process; :func:`data_mesh` then
-spans the devices of all hosts and the same program runs SPMD on each.
+Multi-host (Cloud TPU pods, multi-node GPU, or several processes on one
+machine): call :func:`initialize_distributed` first on every process, before
+any JAX computation; :func:`data_mesh` then spans the devices of all hosts and
+the same program runs SPMD on each. A batch split over the mesh then has
+shards on other processes: :func:`to_host` brings the whole array to every
+process (replicated values, such as parameters and metrics, need no
+communication), and :func:`is_main_process` picks the one process that
+writes files.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 from fdiv_jax import math as fmath
@@ -47,9 +53,11 @@ __all__ = [
     "data_axis_size",
     "data_mesh",
     "initialize_distributed",
+    "is_main_process",
     "map_rows",
     "replicate",
     "shard_batch",
+    "to_host",
 ]
 
 DATA_AXIS = "data"
@@ -143,3 +151,27 @@ def initialize_distributed(**kwargs: Any) -> None:
   and ``process_id``. Afterwards :func:`data_mesh` spans every host's devices.
   """
   jax.distributed.initialize(**kwargs)
+
+
+def is_main_process() -> bool:
+  """Whether this is process 0 of the job (always true in a one-process run)."""
+  return jax.process_index() == 0
+
+
+def to_host(tree: Any) -> Any:
+  """Every array of ``tree`` as a whole NumPy array, on every process.
+
+  Arrays whose shards all live on this process's devices (every array of a
+  one-process run) and replicated arrays are copied from a local shard; an
+  array split over the devices of several processes is gathered
+  (``multihost_utils.process_allgather``, a collective: every process must
+  call it in the same order). Non-array leaves are passed to ``np.asarray``.
+  """
+  def one(x):
+    if not isinstance(x, jax.Array) or x.is_fully_addressable:
+      return np.asarray(x)
+    if x.sharding.is_fully_replicated:
+      return np.asarray(x.addressable_data(0))
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+  return jax.tree.map(one, tree)

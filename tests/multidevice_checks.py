@@ -27,7 +27,6 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental import multihost_utils
 
 import fdiv_jax as fd
 from fdiv_jax import parallel
@@ -35,18 +34,9 @@ from fdiv_jax import parallel
 RTOL, ATOL = 2e-5, 2e-6
 
 
-def _on_host(x) -> np.ndarray:
-  """The whole value of ``x``, also when its shards live on other processes."""
-  if not isinstance(x, jax.Array) or x.is_fully_addressable:
-    return np.asarray(x)
-  if x.sharding.is_fully_replicated:
-    return np.asarray(x.addressable_data(0))
-  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-
-
 def _close(a, b, what, rtol=RTOL, atol=ATOL):
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-    np.testing.assert_allclose(_on_host(x), _on_host(y), rtol=rtol, atol=atol,
+    np.testing.assert_allclose(parallel.to_host(x), parallel.to_host(y), rtol=rtol, atol=atol,
                                err_msg=what)
 
 

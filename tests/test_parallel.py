@@ -85,3 +85,52 @@ def test_one_device_mesh_runs_the_same_program():
 def test_data_mesh_rejects_no_devices():
   with pytest.raises(ValueError, match="at least one device"):
     parallel.data_mesh([])
+
+
+def _numbers_close(a, b, where=""):
+  """The numeric leaves of two results.json trees agree (wall times and devices aside)."""
+  if isinstance(a, dict):
+    assert set(a) == set(b), where
+    for k in a:
+      if k not in ("wall_s", "devices"):
+        _numbers_close(a[k], b[k], f"{where}/{k}")
+  elif isinstance(a, list):
+    assert len(a) == len(b), where
+    for i, (x, y) in enumerate(zip(a, b)):
+      _numbers_close(x, y, f"{where}[{i}]")
+  elif isinstance(a, float):
+    np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4, err_msg=where)
+  else:
+    assert a == b, where
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", ["one_step_diffusion", "boltzmann",
+                                        "knowledge_distillation", "divergence_estimation"])
+def test_distributed_cli_run_equals_one_process_run(experiment, tmp_path):
+  """``main --distributed`` as two localhost processes (2 CPU devices each) writes the
+  results.json of a one-process run (the same global batches), written once."""
+  import json
+  env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=os.path.dirname(HERE))
+  cmd = [sys.executable, "-m", f"experiments.{experiment}.main", "--config", "test"]
+  one = subprocess.run(cmd + ["--workdir", str(tmp_path / "one")], env=env, text=True,
+                       capture_output=True, timeout=900)
+  assert one.returncode == 0, one.stderr[-5000:]
+  port = str(_free_port())
+  env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+  procs = [subprocess.Popen(cmd + ["--workdir", str(tmp_path / "two"), "--distributed",
+                                   "--coordinator-address", f"localhost:{port}",
+                                   "--num-processes", "2", "--process-id", str(i)],
+                            env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+           for i in range(2)]
+  try:
+    outs = [p.communicate(timeout=900) for p in procs]
+  finally:
+    for p in procs:
+      p.kill()
+  for i, (p, (out, err)) in enumerate(zip(procs, outs)):
+    assert p.returncode == 0, f"process {i}:\n" + out[-2000:] + err[-5000:]
+  a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("one", "two"))
+  assert len(b["devices"]) == 4
+  _numbers_close(a, b)
+  assert not list((tmp_path / "two").glob("*.tmp")), "a half-written file was left"

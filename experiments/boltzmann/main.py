@@ -43,8 +43,8 @@ SUMMARY = ("log_z_error", "reverse_ess", "forward_ess", "elbo", "eubo", "modes_c
 
 def _evaluate(evaluate_seeds, state, config, target):
   evals = evaluate_seeds(state.params, jax.random.split(jax.random.PRNGKey(11), config.seeds))
-  evals = jax.device_get(evals)
-  samples = np.asarray(evals.pop("_samples"))
+  evals = parallel.to_host(evals)
+  samples = evals.pop("_samples")
   out = {k: np.asarray(v).tolist() for k, v in evals.items()}
   if target.name.startswith("many_well"):
     out["sign_patterns"] = [M.sign_patterns(s) for s in samples]
@@ -156,8 +156,7 @@ def write_reports(out, workdir, target, *, verbose):
   table = R.format_table(["method"] + [f"{k} ({seeds} seeds)" if i == 0 else k
                                        for i, k in enumerate(keys)] +
                          ["target evals / seed", "train wall s"], rows)
-  with open(os.path.join(workdir, "table.md"), "w") as f:
-    f.write(table + "\n")
+  R.write_text(os.path.join(workdir, "table.md"), table + "\n")
   if verbose:
     print(table)
   plot_curves(out, keys, os.path.join(workdir, "curves.png"))
@@ -166,9 +165,7 @@ def write_reports(out, workdir, target, *, verbose):
 
 
 def plot_curves(out, keys, path):
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = R.pyplot()
 
   keys = [k for k in keys if k in ("modes_covered", "mode_entropy", "reverse_ess",
                                    "forward_ess", "log_z_error", "sign_patterns")]
@@ -184,14 +181,11 @@ def plot_curves(out, keys, path):
     ax.set_title(f"{k} (mean over seeds)", fontsize=9)
   axes[0][0].legend(fontsize=7)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  R.save_figure(fig, path)
 
 
 def plot_samples(out, workdir, target, path):
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = R.pyplot()
 
   methods = list(out["methods"])
   lim = 50
@@ -219,8 +213,7 @@ def plot_samples(out, workdir, target, path):
   fig.suptitle(f"{target.name}: flow samples (seed 0, red) over the target density",
                fontsize=9)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  R.save_figure(fig, path)
 
 
 def main(argv=None) -> None:

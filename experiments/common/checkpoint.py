@@ -10,6 +10,8 @@ from typing import Any, Callable
 import jax
 import orbax.checkpoint as ocp
 
+from experiments.common import results
+
 
 def _checkpointer() -> ocp.StandardCheckpointer:
   return ocp.StandardCheckpointer()
@@ -82,6 +84,5 @@ def restore_or_init(path: str, init: Callable[[], Any], train: Callable[[Any], A
     return saved, True
   tree = train(start)
   save(path, tree)
-  with open(record, "w") as f:
-    json.dump(made_by, f, indent=2, sort_keys=True)
+  results.write_text(record, json.dumps(made_by, indent=2, sort_keys=True))
   return tree, False

@@ -115,12 +115,21 @@ def run_main(argv, *, package: str, doc: str, default_workdir: str, run, outputs
   parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                       help="override a config field (repeatable), e.g. --set seeds=8")
   parser.add_argument("--distributed", action="store_true",
-                      help="multi-host: jax.distributed.initialize() first (Cloud TPU "
-                      "pods, SLURM); the data mesh then spans every host's devices")
+                      help="multi-host: jax.distributed.initialize() first (detected on "
+                      "Cloud TPU pods, SLURM, Open MPI; elsewhere give the three below); "
+                      "the data mesh then spans every host's devices")
+  parser.add_argument("--coordinator-address", metavar="HOST:PORT",
+                      help="with --distributed: process 0's address")
+  parser.add_argument("--num-processes", type=int, help="with --distributed")
+  parser.add_argument("--process-id", type=int, help="with --distributed")
   args = parser.parse_args(argv)
   config = override(load_config(package, args.config), args.set)
+  job = {k: v for k in ("coordinator_address", "num_processes", "process_id")
+         if (v := getattr(args, k)) is not None}
+  if job and not args.distributed:
+    parser.error("--coordinator-address / --num-processes / --process-id need --distributed")
   if args.distributed:
-    parallel.initialize_distributed()
+    parallel.initialize_distributed(**job)
   start = time.perf_counter()
   with jax.set_mesh(parallel.data_mesh()):
     run(config, args.workdir, fresh=args.fresh)

@@ -1,4 +1,10 @@
-"""Results as files a person can open: atomic JSON writes, NaN guards, tables."""
+"""Results as files a person can open: atomic JSON writes, NaN guards, tables, plots.
+
+In a multi-process job (``--distributed``) every process runs the same driver
+and holds the same host-side values; only process 0 writes result files
+(``write_json``, ``write_text``, ``save_figure``), into a work directory the
+processes share. Checkpoints (orbax) are written by all processes together.
+"""
 
 from __future__ import annotations
 
@@ -25,15 +31,42 @@ def to_jsonable(obj: Any) -> Any:
   return obj
 
 
-def write_json(path: str, obj: Any) -> None:
-  """Writes ``obj`` as indented JSON atomically (a crash never leaves half a file)."""
+def _is_main_process() -> bool:
+  import jax
+  return jax.process_index() == 0
+
+
+def write_text(path: str, text: str) -> None:
+  """Writes ``text`` atomically (a crash never leaves half a file); process 0 only."""
+  if not _is_main_process():
+    return
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
   with os.fdopen(fd, "w") as f:
-    json.dump(to_jsonable(obj), f, indent=2, sort_keys=False)
-    f.write("\n")
+    f.write(text)
   os.replace(tmp, path)
+
+
+def write_json(path: str, obj: Any) -> None:
+  """Writes ``obj`` as indented JSON atomically; process 0 only."""
+  write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
+
+
+def pyplot():
+  """``matplotlib.pyplot`` on the file-only Agg backend."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  return plt
+
+
+def save_figure(fig: Any, path: str, *, dpi: int = 110) -> None:
+  """Saves ``fig`` to ``path`` (process 0 only) and closes it."""
+  if _is_main_process():
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+  pyplot().close(fig)
 
 
 def read_json(path: str, default: Any = None) -> Any:

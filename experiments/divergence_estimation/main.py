@@ -90,17 +90,14 @@ def write_reports(out: dict, workdir: str, *, verbose: bool) -> None:
   table = R.format_table(
       ("divergence", "problem", "truth", "estimate (mean)", "bias",
        f"std ({config['seeds']} seeds)", "truth from"), rows)
-  with open(os.path.join(workdir, "table.md"), "w") as f:
-    f.write(table + "\n")
+  R.write_text(os.path.join(workdir, "table.md"), table + "\n")
   if verbose:
     print(table)
   plot_curves(out, os.path.join(workdir, "curves.png"))
 
 
 def plot_curves(out: dict, path: str) -> None:
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = R.pyplot()
 
   config = out["config"]
   specs = config["divergences"]
@@ -124,8 +121,7 @@ def plot_curves(out: dict, path: str) -> None:
   axes.flat[0].legend(fontsize=7)
   fig.suptitle("Critic estimate vs training step (solid, mean over seeds) and truth (dashed)")
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  R.save_figure(fig, path)
 
 
 def main(argv=None) -> None:

@@ -165,17 +165,14 @@ def write_reports(out: dict, workdir: str, *, verbose: bool) -> None:
                     0.0, "-", "-"))
   ib_table = R.format_table(("diabetes", "test RMSE", "± std", "I_CS(x; z) (test)",
                              "± std"), ib_rows)
-  with open(os.path.join(workdir, "table.md"), "w") as f:
-    f.write(table + "\n\n" + ib_table + "\n")
+  R.write_text(os.path.join(workdir, "table.md"), table + "\n\n" + ib_table + "\n")
   if verbose:
     print(table + "\n\n" + ib_table)
   plot_reliability(out, os.path.join(workdir, "reliability.png"))
 
 
 def plot_reliability(out: dict, path: str) -> None:
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = R.pyplot()
 
   jobs = out["distillation"]
   bins = out["config"]["ece_bins"]
@@ -201,8 +198,7 @@ def plot_reliability(out: dict, path: str) -> None:
   axes.flat[0].set_ylabel("accuracy")
   fig.suptitle("Reliability on digits test split (students pooled over seeds)")
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  R.save_figure(fig, path)
 
 
 def main(argv=None) -> None:

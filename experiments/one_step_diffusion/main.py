@@ -113,7 +113,7 @@ def _sample_seeds(student, gen_params, keys, n):
 def _evaluate_seeds(student, state, task, config, key, final=False):
   xs = _sample_seeds(student, state.gen_ema, jax.random.split(key, config.seeds),
                      config.eval_samples)
-  return [task.evaluate(np.asarray(x), final) for x in xs]
+  return [task.evaluate(x, final) for x in parallel.to_host(xs)]
 
 
 def _initial_state(student, config, workdir, keys, task, verbose):
@@ -273,15 +273,14 @@ def write_reports(out, workdir, task, student, *, verbose):
     header.append("steps to cover all (per seed)")
   header.append("train wall s")
   table = R.format_table(header, rows)
-  with open(os.path.join(workdir, "table.md"), "w") as f:
-    f.write(table + "\n")
+  R.write_text(os.path.join(workdir, "table.md"), table + "\n")
   if verbose:
     print(table)
   samples = {}
   for spec in config["divergences"]:
     state = restore_final(student, config["seeds"], task.teacher_init, workdir, spec)
     if state is not None:
-      samples[spec] = np.asarray(_sample_seeds(
+      samples[spec] = parallel.to_host(_sample_seeds(
           student, jax.tree.map(lambda a: a[:1], state.gen_ema),
           jax.random.PRNGKey(5)[None], 1500)[0])
   if config["dataset"] == "ring":
@@ -292,9 +291,7 @@ def write_reports(out, workdir, task, student, *, verbose):
 
 
 def plot_ring_samples(out, samples, gmm, path):
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = R.pyplot()
 
   config = out["config"]
   specs = list(samples)
@@ -317,14 +314,11 @@ def plot_ring_samples(out, samples, gmm, path):
     ax.set_yticks([])
   fig.suptitle("One-step student samples (seed 0, red) over the teacher density")
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  R.save_figure(fig, path)
 
 
 def plot_digit_samples(out, samples, x_teacher, path):
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = R.pyplot()
 
   panels = [(f"teacher (Heun, {out['teacher']['nfe']} NFE)", x_teacher,
              out["teacher"]["fd"])] + [
@@ -337,14 +331,11 @@ def plot_digit_samples(out, samples, x_teacher, path):
     ax.axis("off")
   fig.suptitle("Digits: one-step students (1 NFE, seed 0) vs the multi-step teacher")
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  R.save_figure(fig, path)
 
 
 def plot_curves(out, keys, path):
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = R.pyplot()
 
   fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
   for spec, job in out["jobs"].items():
@@ -358,8 +349,7 @@ def plot_curves(out, keys, path):
     ax.set_xlabel("generator step")
   axes[0][0].legend(fontsize=7)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  R.save_figure(fig, path)
 
 
 def main(argv=None) -> None:
