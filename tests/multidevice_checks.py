@@ -108,10 +108,14 @@ def check_boltzmann():
   stages = {"reverse_kl": trainer.f_stage(fd.get("reverse_kl"), 5.0, 1),
             "alpha_2": trainer.f_stage(fd.get("alpha", alpha=2.0), 1.0, 1),
             "tabg_level": trainer.tabg_level(3.0, "level")}
-  ref = {k: s.run(state, keys) for k, s in stages.items()}
+  # FAB: one AIS pass (HMC, step sizes adapted) and one weighted-likelihood update.
+  stages["fab_nobuffer"] = trainer.fab_stage("nobuffer", 1, "fab")
+  states = {k: state for k in stages}
+  states["fab_nobuffer"] = jax.vmap(lambda k: trainer.init(k, "fab:nobuffer"))(keys)
+  ref = {k: s.run(states[k], keys) for k, s in stages.items()}
   with jax.set_mesh(parallel.data_mesh()):
+    out = {k: s.run(parallel.replicate(states[k]), keys) for k, s in stages.items()}
     rstate = parallel.replicate(state)
-    out = {k: s.run(rstate, keys) for k, s in stages.items()}
     assert _partitioned(lambda st: stages["reverse_kl"].run(st, keys), rstate), \
         "Boltzmann f-divergence step was not partitioned"
   for k in stages:

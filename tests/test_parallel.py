@@ -87,20 +87,33 @@ def test_data_mesh_rejects_no_devices():
     parallel.data_mesh([])
 
 
-def _numbers_close(a, b, where=""):
-  """The numeric leaves of two results.json trees agree (wall times and devices aside)."""
+def _numbers_close(a, b, where="", exact=True):
+  """The numeric leaves of two results.json trees agree (wall times and devices aside).
+
+  FAB's records after its first are compared in structure only (same keys,
+  lengths, finite where the other is): its HMC accept / reject steps are
+  discontinuous, so the last-bit differences of a sum split over 4 devices
+  (one FAB step agrees to 1e-4, ``multidevice_checks.check_boltzmann``) flip a
+  few acceptances and its trajectories drift apart (measured on the test
+  config: log Z 0.399 vs 0.415 after one stage, 0.055 vs 0.082 after two).
+  """
   if isinstance(a, dict):
     assert set(a) == set(b), where
     for k in a:
       if k not in ("wall_s", "devices"):
-        _numbers_close(a[k], b[k], f"{where}/{k}")
+        drifts = where.startswith("/methods/fab") and k == "history"
+        if drifts:
+          _numbers_close(a[k][:1], b[k][:1], f"{where}/{k}[:1]", exact)
+        _numbers_close(a[k], b[k], f"{where}/{k}", exact and not drifts)
   elif isinstance(a, list):
     assert len(a) == len(b), where
     for i, (x, y) in enumerate(zip(a, b)):
-      _numbers_close(x, y, f"{where}[{i}]")
-  elif isinstance(a, float):
+      _numbers_close(x, y, f"{where}[{i}]", exact)
+  elif isinstance(a, float) and exact:
     np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4, err_msg=where)
-  else:
+  elif isinstance(a, float):
+    assert isinstance(b, float) and np.isfinite(a) == np.isfinite(b), where
+  elif exact or not isinstance(a, int):
     assert a == b, where
 
 
