@@ -7,7 +7,8 @@ import os
 import platform
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -33,18 +34,25 @@ def machine() -> dict:
   except OSError:
     pass
   dev = jax.devices()[0]
-  return {"backend": jax.default_backend(), "device": getattr(dev, "device_kind", str(dev)),
-          "devices": jax.device_count(), "cpu": cpu, "cores": os.cpu_count(),
-          "jax": jax.__version__}
+  return {
+    "backend": jax.default_backend(),
+    "device": getattr(dev, "device_kind", str(dev)),
+    "devices": jax.device_count(),
+    "cpu": cpu,
+    "cores": os.cpu_count(),
+    "jax": jax.__version__,
+  }
 
 
 def block(tree):
-  return jax.tree.map(lambda x: x.block_until_ready() if hasattr(x, "block_until_ready")
-                      else x, tree)
+  return jax.tree.map(
+    lambda x: x.block_until_ready() if hasattr(x, "block_until_ready") else x, tree
+  )
 
 
-def timeit(fn: Callable[[], Any], *, min_time: float = 0.2, max_reps: int = 50,
-           warmup: int = 1) -> float:
+def timeit(
+  fn: Callable[[], Any], *, min_time: float = 0.2, max_reps: int = 50, warmup: int = 1
+) -> float:
   """Median wall seconds of ``fn()`` (results blocked on), after ``warmup`` calls.
 
   Repeats until ``min_time`` seconds have passed or ``max_reps`` calls.
@@ -60,8 +68,9 @@ def timeit(fn: Callable[[], Any], *, min_time: float = 0.2, max_reps: int = 50,
   return statistics.median(times)
 
 
-def compare(fn_a: Callable[[], Any], fn_b: Callable[[], Any], *, min_time: float = 1.0,
-            max_reps: int = 2000) -> tuple[float, float, tuple[float, float]]:
+def compare(
+  fn_a: Callable[[], Any], fn_b: Callable[[], Any], *, min_time: float = 1.0, max_reps: int = 2000
+) -> tuple[float, float, tuple[float, float]]:
   """Median seconds of ``fn_a()`` and ``fn_b()``, called alternately, and a 95%
   bootstrap interval of the ratio ``median(b) / median(a)``.
 
@@ -74,15 +83,16 @@ def compare(fn_a: Callable[[], Any], fn_b: Callable[[], Any], *, min_time: float
   ta, tb = [], []
   start = time.perf_counter()
   while len(ta) < max_reps and (len(ta) < 6 or time.perf_counter() - start < min_time):
-    for fn, times in ((fn_a, ta), (fn_b, tb))[::1 if len(ta) % 2 == 0 else -1]:
+    for fn, times in ((fn_a, ta), (fn_b, tb))[:: 1 if len(ta) % 2 == 0 else -1]:
       t0 = time.perf_counter()
       block(fn())
       times.append(time.perf_counter() - t0)
   return statistics.median(ta), statistics.median(tb), ratio_interval(ta, tb)
 
 
-def ratio_interval(ta, tb, *, reps: int = 2000, level: float = 0.95,
-                   seed: int = 0) -> tuple[float, float]:
+def ratio_interval(
+  ta, tb, *, reps: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
   """Bootstrap interval of ``median(tb) / median(ta)`` over the paired calls
   (pairs resampled together, so shared machine states stay paired)."""
   ta, tb = np.asarray(ta), np.asarray(tb)
@@ -106,8 +116,12 @@ def compile_stats(fn: Callable, *args) -> dict:
   out = {"compile_s": seconds, **hlo_counts(compiled)}
   if mem is not None:
     out["temp_bytes"] = int(mem.temp_size_in_bytes)
-    out["peak_bytes"] = int(mem.argument_size_in_bytes + mem.output_size_in_bytes +
-                            mem.temp_size_in_bytes - mem.alias_size_in_bytes)
+    out["peak_bytes"] = int(
+      mem.argument_size_in_bytes
+      + mem.output_size_in_bytes
+      + mem.temp_size_in_bytes
+      - mem.alias_size_in_bytes
+    )
   return out, compiled
 
 
@@ -116,10 +130,9 @@ def hlo_counts(compiled) -> dict:
   optimised HLO's entry computation: the size of two compiled programs, side by
   side."""
   text = compiled.as_text()
-  entry = text[text.index("ENTRY"):]
+  entry = text[text.index("ENTRY") :]
   body = [line for line in entry.splitlines()[1:] if " = " in line]
-  return {"hlo_fusions": sum(" fusion(" in line for line in body),
-          "hlo_instructions": len(body)}
+  return {"hlo_fusions": sum(" fusion(" in line for line in body), "hlo_instructions": len(body)}
 
 
 def matmul_flops(n: int = 4096, dtype=np.float32, precision=None) -> float:

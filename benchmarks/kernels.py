@@ -29,13 +29,14 @@ import fdiv_jax as fd
 from benchmarks import common
 from fdiv_jax import kernels as K
 
-DENSE_LIMIT_GIB = 12   # run the dense program only if XLA plans at most this much
+DENSE_LIMIT_GIB = 12  # run the dense program only if XLA plans at most this much
 
 
 def dense_cs(x, y, bandwidth):
   def mean_k(a, b):
     # The library's distances: same matmul form and precision as the blocked sums.
     return jnp.mean(jnp.exp(-K.squared_distances(a, b) / (2 * bandwidth**2)))
+
   return jnp.log(mean_k(x, x)) + jnp.log(mean_k(y, y)) - 2 * jnp.log(mean_k(x, y))
 
 
@@ -55,17 +56,26 @@ def gradient_memory(sizes, run_sizes, *, dim: int = 2, block_size: int = 1024) -
     bw = jnp.float32(jnp.sqrt(dim))
     grad = jax.grad(functools.partial(blocked_cs, block_size=block_size))
     stats, compiled = common.compile_stats(grad, x, y, bw)
-    rec = {"n": n, "d": dim, "block_size": block_size, **stats,
-           "gram_bytes": 4 * n * n, "seconds": None}
+    rec = {
+      "n": n,
+      "d": dim,
+      "block_size": block_size,
+      **stats,
+      "gram_bytes": 4 * n * n,
+      "seconds": None,
+    }
     if n in run_sizes:
       t0 = time.perf_counter()
       g = compiled(x, y, bw).block_until_ready()
       rec["seconds"] = time.perf_counter() - t0
       rec["finite"] = bool(jnp.all(jnp.isfinite(g)))
     rows.append(rec)
-    print(f"grad d={dim} n={n}: planned peak {rec['peak_bytes'] / 2**20:.0f} MiB "
-          f"(one n x n float32 Gram matrix: {rec['gram_bytes'] / 2**30:.1f} GiB)"
-          + ("" if rec["seconds"] is None else f", {rec['seconds']:.1f} s"), flush=True)
+    print(
+      f"grad d={dim} n={n}: planned peak {rec['peak_bytes'] / 2**20:.0f} MiB "
+      f"(one n x n float32 Gram matrix: {rec['gram_bytes'] / 2**30:.1f} GiB)"
+      + ("" if rec["seconds"] is None else f", {rec['seconds']:.1f} s"),
+      flush=True,
+    )
   return rows
 
 
@@ -76,7 +86,7 @@ def reference_cs(x, y, bandwidth) -> float:
   def log_mean_k(a, b):
     total, b2 = 0.0, (b * b).sum(1)
     for i in range(0, a.shape[0], 1000):
-      ai = a[i:i + 1000]
+      ai = a[i : i + 1000]
       d2 = np.maximum((ai * ai).sum(1)[:, None] + b2[None, :] - 2.0 * ai @ b.T, 0.0)
       total += np.exp(-d2 / (2.0 * bandwidth**2)).sum()
     return np.log(total / (a.shape[0] * b.shape[0]))
@@ -93,8 +103,7 @@ def _round_to_tf32(a: jax.Array) -> jax.Array:
 
 def _tf32_inner(x, y):
   """TF32 matmul emulated on any backend: TF32 inputs, float32 accumulation."""
-  return jnp.matmul(_round_to_tf32(x), _round_to_tf32(y).T,
-                    precision=jax.lax.Precision.HIGHEST)
+  return jnp.matmul(_round_to_tf32(x), _round_to_tf32(y).T, precision=jax.lax.Precision.HIGHEST)
 
 
 # (scale, offset) of the precision check's clouds: x = offset + scale * N(0, I).
@@ -111,9 +120,11 @@ def precision_check(n: int, dims) -> list[dict]:
   ``|x|^2 + |y|^2 - 2 x.y`` form multiplies the matmul's relative error by
   ``|x|^2 / bandwidth^2``."""
   rows = []
-  variants = (("highest", {"_PRECISION": jax.lax.Precision.HIGHEST}),
-              ("default", {"_PRECISION": jax.lax.Precision.DEFAULT}),
-              ("tf32_emulated", {"_inner": _tf32_inner}))
+  variants = (
+    ("highest", {"_PRECISION": jax.lax.Precision.HIGHEST}),
+    ("default", {"_PRECISION": jax.lax.Precision.DEFAULT}),
+    ("tf32_emulated", {"_inner": _tf32_inner}),
+  )
   for d in dims:
     for scale, offset in PRECISION_CASES:
       k1, k2 = jax.random.split(jax.random.PRNGKey(7 + d))
@@ -133,12 +144,22 @@ def precision_check(n: int, dims) -> list[dict]:
         finally:
           for k, v in saved.items():
             setattr(K, k, v)
-        rec[name] = {"value": value, "abs_err": abs(value - ref),
-                     "rel_err": abs(value - ref) / max(abs(ref), 1e-30), "seconds": seconds}
+        rec[name] = {
+          "value": value,
+          "abs_err": abs(value - ref),
+          "rel_err": abs(value - ref) / max(abs(ref), 1e-30),
+          "seconds": seconds,
+        }
       rows.append(rec)
-      print(f"precision d={d} scale={scale} offset={offset}: f64 {ref:.6g}; " + "; ".join(
+      print(
+        f"precision d={d} scale={scale} offset={offset}: f64 {ref:.6g}; "
+        + "; ".join(
           f"{name} {rec[name]['value']:.6g} (rel err {rec[name]['rel_err']:.1e}, "
-          f"{rec[name]['seconds']:.3g}s)" for name, _ in variants), flush=True)
+          f"{rec[name]['seconds']:.3g}s)"
+          for name, _ in variants
+        ),
+        flush=True,
+      )
   return rows
 
 
@@ -154,30 +175,62 @@ def arg_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 30000, 100000])
   parser.add_argument("--dims", type=int, nargs="+", default=[2, 16, 64])
-  parser.add_argument("--plan-sizes", type=int, nargs="*", default=[1000000],
-                      help="sizes only compiled (XLA's memory plan), not run")
-  parser.add_argument("--block-sizes", type=int, nargs="+", default=[1024],
-                      help="tile sides of the blocked estimator (each timed)")
-  parser.add_argument("--dense-limit-gib", type=float, default=DENSE_LIMIT_GIB,
-                      help="run the dense program only if XLA plans at most this")
-  parser.add_argument("--precision-n", type=int, default=0,
-                      help="n of the precision check (full vs default float32 "
-                           "matmul against float64); 0 skips it")
-  parser.add_argument("--gradient-sizes", type=int, nargs="*", default=[20000, 100000],
-                      help="sizes whose gradient's memory plan is measured (d = 2)")
-  parser.add_argument("--gradient-run-sizes", type=int, nargs="*", default=[20000],
-                      help="of those, the sizes whose gradient is also run and timed")
+  parser.add_argument(
+    "--plan-sizes",
+    type=int,
+    nargs="*",
+    default=[1000000],
+    help="sizes only compiled (XLA's memory plan), not run",
+  )
+  parser.add_argument(
+    "--block-sizes",
+    type=int,
+    nargs="+",
+    default=[1024],
+    help="tile sides of the blocked estimator (each timed)",
+  )
+  parser.add_argument(
+    "--dense-limit-gib",
+    type=float,
+    default=DENSE_LIMIT_GIB,
+    help="run the dense program only if XLA plans at most this",
+  )
+  parser.add_argument(
+    "--precision-n",
+    type=int,
+    default=0,
+    help="n of the precision check (full vs default float32 matmul against float64); 0 skips it",
+  )
+  parser.add_argument(
+    "--gradient-sizes",
+    type=int,
+    nargs="*",
+    default=[20000, 100000],
+    help="sizes whose gradient's memory plan is measured (d = 2)",
+  )
+  parser.add_argument(
+    "--gradient-run-sizes",
+    type=int,
+    nargs="*",
+    default=[20000],
+    help="of those, the sizes whose gradient is also run and timed",
+  )
   parser.add_argument("--name", default="kernels", help="results file name")
   return parser
 
 
 def main(argv=None):
   args = arg_parser().parse_args(argv)
-  ceilings = {name: common.matmul_flops(precision=p) for name, p in
-              (("highest", jax.lax.Precision.HIGHEST), ("default", None))}
+  ceilings = {
+    name: common.matmul_flops(precision=p)
+    for name, p in (("highest", jax.lax.Precision.HIGHEST), ("default", None))
+  }
   peak = ceilings["highest"]
-  print(f"matmul: {peak / 1e9:.1f} GFLOP/s at full float32 precision (the ceiling), "
-        f"{ceilings['default'] / 1e9:.1f} at XLA's default", flush=True)
+  print(
+    f"matmul: {peak / 1e9:.1f} GFLOP/s at full float32 precision (the ceiling), "
+    f"{ceilings['default'] / 1e9:.1f} at XLA's default",
+    flush=True,
+  )
   rows = []
   for d in args.dims:
     for n in list(args.sizes) + [s for s in args.plan_sizes if d == min(args.dims)]:
@@ -187,27 +240,35 @@ def main(argv=None):
       y = 0.3 + jax.random.normal(k2, (n, d))
       bw = jnp.float32(jnp.sqrt(d))
       rec = {"n": n, "d": d, "population_cs": population_cs(d)}
-      candidates = [(f"blocked_{b}", functools.partial(blocked_cs, block_size=b))
-                    for b in args.block_sizes] + [("dense", dense_cs)]
+      candidates = [
+        (f"blocked_{b}", functools.partial(blocked_cs, block_size=b)) for b in args.block_sizes
+      ] + [("dense", dense_cs)]
       for name, fn in candidates:
         try:
           stats, compiled = common.compile_stats(fn, x, y, bw)
         except Exception as e:  # e.g. a dense plan the compiler refuses to allocate
           if name != "dense":
             raise
-          rec[name] = {"error": f"{type(e).__name__}: {str(e)[:200]}", "seconds": None,
-                       "peak_bytes": 3 * 4 * n * n}
+          rec[name] = {
+            "error": f"{type(e).__name__}: {str(e)[:200]}",
+            "seconds": None,
+            "peak_bytes": 3 * 4 * n * n,
+          }
           continue
         rec[name] = stats
-        if plan_only or (name == "dense" and
-                         stats.get("peak_bytes", 0) > args.dense_limit_gib * 2**30):
+        if plan_only or (
+          name == "dense" and stats.get("peak_bytes", 0) > args.dense_limit_gib * 2**30
+        ):
           rec[name]["seconds"] = None
           continue
         t0 = time.perf_counter()
         value = compiled(x, y, bw).block_until_ready()
         first = time.perf_counter() - t0
-        seconds = first if first > 5 else common.timeit(lambda: compiled(x, y, bw),
-                                                        min_time=1.0, max_reps=5)
+        seconds = (
+          first
+          if first > 5
+          else common.timeit(lambda: compiled(x, y, bw), min_time=1.0, max_reps=5)
+        )
         rec[name].update(seconds=seconds, value=float(value))
       timed = [f"blocked_{b}" for b in args.block_sizes]
       flops = 3 * n * n * (2 * d + 5)
@@ -216,29 +277,43 @@ def main(argv=None):
           rec[key]["gflops"] = flops / rec[key]["seconds"] / 1e9
           rec[key]["fraction_of_matmul"] = flops / rec[key]["seconds"] / peak
       # "blocked": the fastest tile side (all are kept under blocked_<b>).
-      best = args.block_sizes[0] if plan_only else min(
-          args.block_sizes, key=lambda b: rec[f"blocked_{b}"]["seconds"])
+      best = (
+        args.block_sizes[0]
+        if plan_only
+        else min(args.block_sizes, key=lambda b: rec[f"blocked_{b}"]["seconds"])
+      )
       rec["blocked"] = dict(rec[f"blocked_{best}"], block_size=best)
       if plan_only:
         rows.append(rec)
-        print(f"d={d} n={n}: planned peak memory blocked "
-              f"{rec['blocked']['peak_bytes'] / 2**20:.1f} MiB, dense "
-              f"{rec['dense']['peak_bytes'] / 2**30:.1f} GiB (compiled, not run)", flush=True)
+        print(
+          f"d={d} n={n}: planned peak memory blocked "
+          f"{rec['blocked']['peak_bytes'] / 2**20:.1f} MiB, dense "
+          f"{rec['dense']['peak_bytes'] / 2**30:.1f} GiB (compiled, not run)",
+          flush=True,
+        )
         continue
       rows.append(rec)
       dense = rec["dense"]
       tiles = ", ".join(f"{k.split('_')[1]}: {rec[k]['seconds']:.3g}s" for k in timed)
-      print(f"d={d} n={n}: blocked {rec['blocked']['seconds']:.3g}s "
-            f"{rec['blocked']['peak_bytes'] / 2**20:.1f} MiB "
-            f"({100 * rec['blocked']['fraction_of_matmul']:.0f}% of matmul; tiles {tiles})"
-            f" | dense "
-            f"{'-' if dense['seconds'] is None else format(dense['seconds'], '.3g')}s "
-            f"{dense['peak_bytes'] / 2**20:.1f} MiB; values "
-            f"{rec['blocked'].get('value')} / {dense.get('value')} (population "
-            f"{rec['population_cs']:.4g})", flush=True)
-  payload = {"matmul_flops": peak, "matmul_flops_by_precision": ceilings, "rows": rows,
-             "gradient": gradient_memory(args.gradient_sizes, set(args.gradient_run_sizes),
-                                         block_size=args.block_sizes[0])}
+      print(
+        f"d={d} n={n}: blocked {rec['blocked']['seconds']:.3g}s "
+        f"{rec['blocked']['peak_bytes'] / 2**20:.1f} MiB "
+        f"({100 * rec['blocked']['fraction_of_matmul']:.0f}% of matmul; tiles {tiles})"
+        f" | dense "
+        f"{'-' if dense['seconds'] is None else format(dense['seconds'], '.3g')}s "
+        f"{dense['peak_bytes'] / 2**20:.1f} MiB; values "
+        f"{rec['blocked'].get('value')} / {dense.get('value')} (population "
+        f"{rec['population_cs']:.4g})",
+        flush=True,
+      )
+  payload = {
+    "matmul_flops": peak,
+    "matmul_flops_by_precision": ceilings,
+    "rows": rows,
+    "gradient": gradient_memory(
+      args.gradient_sizes, set(args.gradient_run_sizes), block_size=args.block_sizes[0]
+    ),
+  }
   if args.precision_n:
     payload["precision"] = precision_check(args.precision_n, args.dims)
   print("wrote", common.save(args.name, payload))

@@ -38,14 +38,19 @@ def pot_sinkhorn(x, y, eps, iters, *, backend):
   """POT's log-domain debiased Sinkhorn on the same clouds: a callable returning
   the value as a host float (so the timing includes finishing the GPU work)."""
   import ot
+
   if backend == "numpy":
     xs, ys = np.asarray(x, np.float64), np.asarray(y, np.float64)
   else:
     import torch
+
     device = "cuda" if torch.cuda.is_available() else "cpu"
     xs, ys = (torch.tensor(np.asarray(a), dtype=torch.float32, device=device) for a in (x, y))
-  return lambda: float(ot.bregman.empirical_sinkhorn_divergence(
-      xs, ys, eps, numIterMax=iters, stopThr=0.0, method="sinkhorn_log", warn=False))
+  return lambda: float(
+    ot.bregman.empirical_sinkhorn_divergence(
+      xs, ys, eps, numIterMax=iters, stopThr=0.0, method="sinkhorn_log", warn=False
+    )
+  )
 
 
 def arg_parser() -> argparse.ArgumentParser:
@@ -54,9 +59,13 @@ def arg_parser() -> argparse.ArgumentParser:
   parser.add_argument("--iters", type=int, default=100)
   parser.add_argument("--epsilon", type=float, default=0.1)
   parser.add_argument("--pot-max", type=int, default=2000, help="largest n run with POT")
-  parser.add_argument("--pot-backend", choices=("numpy", "torch"), default="numpy",
-                      help="POT's arrays: NumPy (CPU) or PyTorch (on CUDA when "
-                           "available: what a GPU user of POT runs)")
+  parser.add_argument(
+    "--pot-backend",
+    choices=("numpy", "torch"),
+    default="numpy",
+    help="POT's arrays: NumPy (CPU) or PyTorch (on CUDA when "
+    "available: what a GPU user of POT runs)",
+  )
   return parser
 
 
@@ -69,26 +78,28 @@ def main(argv=None):
 
   @jax.jit
   def ours(x, y):
-    value, out = fd.sinkhorn_divergence(x, y, epsilon=eps, threshold=0.0,
-                                        max_iterations=iters)
+    value, out = fd.sinkhorn_divergence(x, y, epsilon=eps, threshold=0.0, max_iterations=iters)
     return value, out.n_iters
 
   @jax.jit
   def raw(x, y):
-    value, out = ott_sd.sinkhorn_divergence(pointcloud.PointCloud, x, y,
-                                     cost_fn=costs.SqEuclidean(), epsilon=eps,
-                                     solve_kwargs=solve)
+    value, out = ott_sd.sinkhorn_divergence(
+      pointcloud.PointCloud, x, y, cost_fn=costs.SqEuclidean(), epsilon=eps, solve_kwargs=solve
+    )
     return value, out.n_iters
 
   rows = []
   for n in args.sizes:
     x, y = clouds(n)
     (v_ours, it_ours), (v_raw, it_raw) = ours(x, y), raw(x, y)
-    rec = {"n": n, "iters": iters, "epsilon": eps,
-           "n_iters": {"fdiv_jax": np.asarray(it_ours).tolist(),
-                       "ott": np.asarray(it_raw).tolist()},
-           "value": {"fdiv_jax": float(v_ours), "ott": float(v_raw)},
-           "seconds": {}}
+    rec = {
+      "n": n,
+      "iters": iters,
+      "epsilon": eps,
+      "n_iters": {"fdiv_jax": np.asarray(it_ours).tolist(), "ott": np.asarray(it_raw).tolist()},
+      "value": {"fdiv_jax": float(v_ours), "ott": float(v_raw)},
+      "seconds": {},
+    }
     # Interleaved, best of 3 medians.
     t = {"fdiv_jax": [], "ott": []}
     for _ in range(3):
@@ -108,10 +119,13 @@ def main(argv=None):
     if "pot" in rec["seconds"]:
       rec["speedup_vs_pot"] = rec["seconds"]["pot"] / rec["seconds"]["fdiv_jax"]
     rows.append(rec)
-    print(f"n={n}: fdiv_jax {rec['seconds']['fdiv_jax']:.3f}s, OTT {rec['seconds']['ott']:.3f}s "
-          f"(overhead {100 * rec['overhead_vs_ott']:+.1f}%), POT "
-          f"{rec['seconds'].get('pot', float('nan')):.3f}s; values {rec['value']}; "
-          f"iterations {rec['n_iters']}", flush=True)
+    print(
+      f"n={n}: fdiv_jax {rec['seconds']['fdiv_jax']:.3f}s, OTT {rec['seconds']['ott']:.3f}s "
+      f"(overhead {100 * rec['overhead_vs_ott']:+.1f}%), POT "
+      f"{rec['seconds'].get('pot', float('nan')):.3f}s; values {rec['value']}; "
+      f"iterations {rec['n_iters']}",
+      flush=True,
+    )
   print("wrote", common.save("sinkhorn", {"rows": rows}))
 
 

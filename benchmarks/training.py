@@ -30,6 +30,7 @@ from fdiv_jax import flows
 def one_step_diffusion(steps=50):
   from experiments.one_step_diffusion import train as T
   from experiments.one_step_diffusion.configs import default
+
   config = default.get_config()
   student = T.make_student(config)
   teacher = T.mixture_teacher(T.ring_teacher(config))
@@ -38,18 +39,22 @@ def one_step_diffusion(steps=50):
 
   @jax.jit
   def chunk(state, key):
-    return jax.lax.scan(lambda s, _: student.train_step(s, key, teacher, div), state,
-                        length=steps)
+    return jax.lax.scan(lambda s, _: student.train_step(s, key, teacher, div), state, length=steps)
 
   t = common.timeit(lambda: chunk(state, jax.random.PRNGKey(1)), min_time=2.0, max_reps=5)
-  return {"steps_per_s": steps / t, "batch": config.batch_size,
-          "critic_updates": config.critic_updates}
+  return {
+    "steps_per_s": steps / t,
+    "batch": config.batch_size,
+    "critic_updates": config.critic_updates,
+  }
 
 
 def boltzmann(steps=50):
+  import dataclasses
+
   from experiments.boltzmann import train as T
   from experiments.boltzmann.configs import default
-  import dataclasses
+
   config = dataclasses.replace(default.get_config(), seeds=1)
   target = T.make_target(config.target)
   flow = T.make_flow(config, target.dim)
@@ -60,9 +65,13 @@ def boltzmann(steps=50):
   level = trainer.tabg_level(2.0, "level")
   t_rkl = common.timeit(lambda: rkl.run(state, keys), min_time=2.0, max_reps=5)
   t_level = common.timeit(lambda: level.run(state, keys), min_time=2.0, max_reps=5)
-  return {"reverse_kl_steps_per_s": steps / t_rkl, "batch": config.batch_size,
-          "tabg_level_s": t_level, "buffer": config.buffer_size,
-          "ml_steps": config.ml_steps}
+  return {
+    "reverse_kl_steps_per_s": steps / t_rkl,
+    "batch": config.batch_size,
+    "tabg_level_s": t_level,
+    "buffer": config.buffer_size,
+    "ml_steps": config.ml_steps,
+  }
 
 
 def chain_flow(dim, num_layers, hidden):
@@ -78,11 +87,15 @@ def chain_flow(dim, num_layers, hidden):
     return [cond.init(k, jnp.zeros((1, dim))) for k in jax.random.split(key, num_layers)]
 
   def sample_and_log_prob(params, key, n):
-    layers = [distrax.MaskedCoupling(mask=masks[l], bijector=affine,
-                                     conditioner=lambda x, p=params[l]: cond.apply(p, x))
-              for l in range(num_layers)]
+    layers = [
+      distrax.MaskedCoupling(
+        mask=masks[l], bijector=affine, conditioner=lambda x, p=params[l]: cond.apply(p, x)
+      )
+      for l in range(num_layers)
+    ]
     return distrax.Transformed(base, distrax.Chain(layers)).sample_and_log_prob(
-        seed=key, sample_shape=(n,))
+      seed=key, sample_shape=(n,)
+    )
 
   return init, sample_and_log_prob
 
@@ -94,8 +107,10 @@ def compile_vs_depth(depths, dim=32, hidden=(64, 64), batch=512):
     rec = {"layers": depth}
     scan_flow = flows.real_nvp(dim, num_layers=depth, hidden=hidden)
     chain_init, chain_sample = chain_flow(dim, depth, hidden)
-    for name, init, sample in (("scan", scan_flow.init, scan_flow.sample_and_log_prob),
-                               ("chain", chain_init, chain_sample)):
+    for name, init, sample in (
+      ("scan", scan_flow.init, scan_flow.sample_and_log_prob),
+      ("chain", chain_init, chain_sample),
+    ):
       params = init(jax.random.PRNGKey(0))
 
       def loss(params, key, sample=sample):
@@ -107,13 +122,17 @@ def compile_vs_depth(depths, dim=32, hidden=(64, 64), batch=512):
       t0 = time.perf_counter()
       jax.jit(step).lower(params, jax.random.PRNGKey(1))  # trace only
       stats["trace_s"] = time.perf_counter() - t0
-      stats["step_s"] = common.timeit(lambda: compiled(params, jax.random.PRNGKey(1)),
-                                      min_time=0.5, max_reps=20)
+      stats["step_s"] = common.timeit(
+        lambda: compiled(params, jax.random.PRNGKey(1)), min_time=0.5, max_reps=20
+      )
       rec[name] = stats
     rows.append(rec)
-    print(f"layers {depth}: compile scan {rec['scan']['compile_s']:.2f}s vs chain "
-          f"{rec['chain']['compile_s']:.2f}s; step {1e3 * rec['scan']['step_s']:.1f} vs "
-          f"{1e3 * rec['chain']['step_s']:.1f} ms", flush=True)
+    print(
+      f"layers {depth}: compile scan {rec['scan']['compile_s']:.2f}s vs chain "
+      f"{rec['chain']['compile_s']:.2f}s; step {1e3 * rec['scan']['step_s']:.1f} vs "
+      f"{1e3 * rec['chain']['step_s']:.1f} ms",
+      flush=True,
+    )
   return rows
 
 

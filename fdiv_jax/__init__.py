@@ -6,7 +6,8 @@ Modules (one concept each):
 * :mod:`fdiv_jax.monte_carlo` -- divergences from log densities (incl. unnormalised).
 * :mod:`fdiv_jax.variational` -- critic-based bounds (f-GAN, DV, NWJ, MINE, Renyi).
 * :mod:`fdiv_jax.diffusion` -- noise schedules, denoising score matching, exact mixture scores.
-* :mod:`fdiv_jax.annealing` -- paths, resampling, AIS (blackjax HMC / MALA), replay buffer, FAB, TA-BG.
+* :mod:`fdiv_jax.annealing` -- paths, resampling, AIS (blackjax HMC / MALA), replay
+  buffer, FAB, TA-BG.
 * :mod:`fdiv_jax.distill` -- f-distill weights, generator surrogate and discriminator losses.
 * :mod:`fdiv_jax.categorical` -- divergences between categoricals given logits (KD losses).
 * :mod:`fdiv_jax.transport` -- Sinkhorn divergence, SinKD loss, Monge gap (via OTT).
@@ -23,86 +24,88 @@ from fdiv_jax import _xla_workarounds
 
 _xla_workarounds.apply()  # before anything starts the CPU backend
 
-from fdiv_jax import annealing  # noqa: E402
-from fdiv_jax import categorical
-from fdiv_jax import cauchy_schwarz
-from fdiv_jax import diffusion
-from fdiv_jax import distill
-from fdiv_jax import divergences
-from fdiv_jax import flows
-from fdiv_jax import kernels
-from fdiv_jax import math
-from fdiv_jax import metrics
-from fdiv_jax import monte_carlo
-from fdiv_jax import parallel
-from fdiv_jax import targets
-from fdiv_jax import transport
-from fdiv_jax import variational
-from fdiv_jax.categorical import balanced_kd_loss
-from fdiv_jax.categorical import kd_loss
-from fdiv_jax.cauchy_schwarz import cauchy_schwarz_divergence
-from fdiv_jax.cauchy_schwarz import cauchy_schwarz_mutual_information
-from fdiv_jax.cauchy_schwarz import conditional_cauchy_schwarz_divergence
-from fdiv_jax.cauchy_schwarz import mmd
-from fdiv_jax.divergences import available
-from fdiv_jax.divergences import Divergence
-from fdiv_jax.divergences import from_generator
-from fdiv_jax.divergences import get
-from fdiv_jax.monte_carlo import f_divergence
-from fdiv_jax.monte_carlo import importance_weights
-from fdiv_jax.monte_carlo import ImportanceWeights
-from fdiv_jax.monte_carlo import renyi_divergence
-from fdiv_jax.transport import monge_gap
-from fdiv_jax.transport import sinkhorn_divergence
-from fdiv_jax.transport import sinkhorn_kd_loss
-from fdiv_jax.variational import cumulant_gan_bound
-from fdiv_jax.variational import donsker_varadhan_bound
-from fdiv_jax.variational import f_gan_bound
-from fdiv_jax.variational import f_gan_critic_loss
-from fdiv_jax.variational import f_gan_generator_loss
-from fdiv_jax.variational import nwj_bound
-from fdiv_jax.variational import renyi_bound
+from fdiv_jax import (
+  annealing,  # noqa: E402
+  categorical,
+  cauchy_schwarz,
+  diffusion,
+  distill,
+  divergences,
+  flows,
+  kernels,
+  math,
+  metrics,
+  monte_carlo,
+  parallel,
+  targets,
+  transport,
+  variational,
+)
+from fdiv_jax.categorical import balanced_kd_loss, kd_loss
+from fdiv_jax.cauchy_schwarz import (
+  cauchy_schwarz_divergence,
+  cauchy_schwarz_mutual_information,
+  conditional_cauchy_schwarz_divergence,
+  mmd,
+)
+from fdiv_jax.divergences import Divergence, available, from_generator, get
+from fdiv_jax.monte_carlo import (
+  ImportanceWeights,
+  f_divergence,
+  importance_weights,
+  renyi_divergence,
+)
+from fdiv_jax.transport import monge_gap, sinkhorn_divergence, sinkhorn_kd_loss
+from fdiv_jax.variational import (
+  cumulant_gan_bound,
+  donsker_varadhan_bound,
+  f_gan_bound,
+  f_gan_critic_loss,
+  f_gan_generator_loss,
+  nwj_bound,
+  renyi_bound,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Divergence",
-    "ImportanceWeights",
-    "annealing",
-    "available",
-    "categorical",
-    "cauchy_schwarz",
-    "cauchy_schwarz_divergence",
-    "cauchy_schwarz_mutual_information",
-    "conditional_cauchy_schwarz_divergence",
-    "balanced_kd_loss",
-    "kd_loss",
-    "kernels",
-    "mmd",
-    "monge_gap",
-    "sinkhorn_divergence",
-    "sinkhorn_kd_loss",
-    "targets",
-    "transport",
-    "cumulant_gan_bound",
-    "diffusion",
-    "distill",
-    "divergences",
-    "flows",
-    "donsker_varadhan_bound",
-    "f_divergence",
-    "f_gan_bound",
-    "f_gan_critic_loss",
-    "f_gan_generator_loss",
-    "from_generator",
-    "get",
-    "importance_weights",
-    "math",
-    "metrics",
-    "monte_carlo",
-    "nwj_bound",
-    "parallel",
-    "renyi_bound",
-    "renyi_divergence",
-    "variational",
+  "Divergence",
+  "ImportanceWeights",
+  "annealing",
+  "available",
+  "categorical",
+  "cauchy_schwarz",
+  "cauchy_schwarz_divergence",
+  "cauchy_schwarz_mutual_information",
+  "conditional_cauchy_schwarz_divergence",
+  "balanced_kd_loss",
+  "kd_loss",
+  "kernels",
+  "mmd",
+  "monge_gap",
+  "sinkhorn_divergence",
+  "sinkhorn_kd_loss",
+  "targets",
+  "transport",
+  "cumulant_gan_bound",
+  "diffusion",
+  "distill",
+  "divergences",
+  "flows",
+  "donsker_varadhan_bound",
+  "f_divergence",
+  "f_gan_bound",
+  "f_gan_critic_loss",
+  "f_gan_generator_loss",
+  "from_generator",
+  "get",
+  "importance_weights",
+  "math",
+  "metrics",
+  "monte_carlo",
+  "nwj_bound",
+  "parallel",
+  "renyi_bound",
+  "renyi_divergence",
+  "variational",
 ]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import jax
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 
@@ -18,25 +18,29 @@ def floating(name: str, x: ArrayLike, *, min_ndim: int = 0) -> jax.Array:
   elif not jnp.issubdtype(x.dtype, jnp.floating):
     raise TypeError(f"{name} must be a real floating array, got dtype {x.dtype}")
   if x.ndim < min_ndim:
-    raise ValueError(f"{name} must have at least {min_ndim} dimension(s) "
-                     f"(a sample axis), got shape {x.shape}")
+    raise ValueError(
+      f"{name} must have at least {min_ndim} dimension(s) (a sample axis), got shape {x.shape}"
+    )
   return x
 
 
 def same_shape(name_a: str, a: jax.Array, name_b: str, b: jax.Array) -> None:
   """Raises ``ValueError`` naming both arguments if their shapes differ."""
   if a.shape != b.shape:
-    raise ValueError(f"{name_a} and {name_b} must have the same shape, got "
-                     f"{name_a}.shape={a.shape} and {name_b}.shape={b.shape}")
+    raise ValueError(
+      f"{name_a} and {name_b} must have the same shape, got "
+      f"{name_a}.shape={a.shape} and {name_b}.shape={b.shape}"
+    )
 
 
 def same_batch(name_a: str, a: jax.Array, name_b: str, b: jax.Array) -> None:
   """Raises if the leading (batch) dims of ``a`` and ``b`` (all but the last) differ."""
   if a.shape[:-1] != b.shape[:-1]:
     raise ValueError(
-        f"{name_a} and {name_b} must share their batch dimensions (all but the "
-        f"last, sample, axis), got {name_a}.shape={a.shape} and "
-        f"{name_b}.shape={b.shape}")
+      f"{name_a} and {name_b} must share their batch dimensions (all but the "
+      f"last, sample, axis), got {name_a}.shape={a.shape} and "
+      f"{name_b}.shape={b.shape}"
+    )
 
 
 def _bounded(name: str, value: ArrayLike, ok, rule: str) -> jax.Array:

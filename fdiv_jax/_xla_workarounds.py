@@ -44,18 +44,23 @@ def apply() -> bool:
   os.environ["XLA_FLAGS"] = f"{flags} {_FLAG}=-reduce".strip()
   if _backend_started():
     warnings.warn(
-        f"JAX's backend started before fdiv_jax was imported, so the workaround for "
-        f"jaxlib {version}'s XLA:CPU reduce-fusion miscompilation ({_FLAG}=-reduce, "
-        f"see fdiv_jax/_xla_workarounds.py) cannot act in this process. fdiv_jax's "
-        f"own estimators are written so that the miscompiled fusion does not arise "
-        f"(tested in this import order), but jitted sums of two expm1 of one input in "
-        f"your own code can be wrong at >= 4096 elements: import fdiv_jax before "
-        f"using JAX, or set XLA_FLAGS={_FLAG}=-reduce before starting Python.",
-        RuntimeWarning, stacklevel=3)
+      f"JAX's backend started before fdiv_jax was imported, so the workaround for "
+      f"jaxlib {version}'s XLA:CPU reduce-fusion miscompilation ({_FLAG}=-reduce, "
+      f"see fdiv_jax/_xla_workarounds.py) cannot act in this process. fdiv_jax's "
+      f"own estimators are written so that the miscompiled fusion does not arise "
+      f"(tested in this import order), but jitted sums of two expm1 of one input in "
+      f"your own code can be wrong at >= 4096 elements: import fdiv_jax before "
+      f"using JAX, or set XLA_FLAGS={_FLAG}=-reduce before starting Python.",
+      RuntimeWarning,
+      stacklevel=3,
+    )
   else:
     logging.getLogger("fdiv_jax").info(
-        "appended %s=-reduce to XLA_FLAGS (jaxlib %s XLA:CPU miscompilation; see "
-        "fdiv_jax/_xla_workarounds.py)", _FLAG, version)
+      "appended %s=-reduce to XLA_FLAGS (jaxlib %s XLA:CPU miscompilation; see "
+      "fdiv_jax/_xla_workarounds.py)",
+      _FLAG,
+      version,
+    )
   return True
 
 
@@ -65,6 +70,7 @@ def _backend_started() -> bool:
     return False
   try:
     from jax._src import xla_bridge  # private, so guarded
+
     return bool(xla_bridge.backends_are_initialized())
   except (ImportError, AttributeError):
     return False

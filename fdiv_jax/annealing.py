@@ -34,7 +34,8 @@ References:
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -47,23 +48,23 @@ from fdiv_jax import divergences as _divergences
 from fdiv_jax import monte_carlo as _monte_carlo
 
 __all__ = [
-    "AISResult",
-    "ReplayBuffer",
-    "Resampled",
-    "adapt_step_size",
-    "ais",
-    "alpha_of",
-    "alpha_target",
-    "buffer_add",
-    "buffer_adjust",
-    "buffer_init",
-    "buffer_sample",
-    "fab_buffer_loss",
-    "fab_loss",
-    "geometric_path",
-    "resample",
-    "tabg_level",
-    "temperature_path",
+  "AISResult",
+  "ReplayBuffer",
+  "Resampled",
+  "adapt_step_size",
+  "ais",
+  "alpha_of",
+  "alpha_target",
+  "buffer_add",
+  "buffer_adjust",
+  "buffer_init",
+  "buffer_sample",
+  "fab_buffer_loss",
+  "fab_loss",
+  "geometric_path",
+  "resample",
+  "tabg_level",
+  "temperature_path",
 ]
 
 KERNELS = ("hmc", "mala", "rwm")
@@ -101,7 +102,7 @@ def temperature_path(log_p: ArrayLike, temperature: ArrayLike) -> jax.Array:
   return jnp.asarray(log_p) / _checks.positive("temperature", temperature)
 
 
-def alpha_of(divergence: "_divergences.Divergence | str | ArrayLike") -> jax.Array:
+def alpha_of(divergence: _divergences.Divergence | str | ArrayLike) -> jax.Array:
   r"""The order :math:`\alpha` of an alpha-divergence given as a number or registry entry.
 
   Accepts a number / array (returned as an array, traced values pass through),
@@ -117,13 +118,16 @@ def alpha_of(divergence: "_divergences.Divergence | str | ArrayLike") -> jax.Arr
       return jnp.asarray(1.0, jnp.float32)
     if divergence.name == "reverse_kl":
       return jnp.asarray(0.0, jnp.float32)
-    raise ValueError("divergence must be an alpha-divergence (the registry's 'alpha' "
-                     f"family, 'kl' or 'reverse_kl') or a number, got {divergence.name!r}")
+    raise ValueError(
+      "divergence must be an alpha-divergence (the registry's 'alpha' "
+      f"family, 'kl' or 'reverse_kl') or a number, got {divergence.name!r}"
+    )
   return jnp.asarray(divergence, jnp.result_type(divergence, jnp.float32))
 
 
-def alpha_target(log_p: ArrayLike, log_q: ArrayLike, *,
-                 alpha: "_divergences.Divergence | str | ArrayLike") -> jax.Array:
+def alpha_target(
+  log_p: ArrayLike, log_q: ArrayLike, *, alpha: _divergences.Divergence | str | ArrayLike
+) -> jax.Array:
   r"""FAB's AIS target :math:`\log\gamma = \alpha\log p + (1-\alpha)\log q`.
 
   For the registry's alpha-divergence
@@ -165,7 +169,7 @@ class Resampled(NamedTuple):
   clipped_fraction: jax.Array
 
 
-def _importance(log_weights: jax.Array) -> "_monte_carlo.ImportanceWeights":
+def _importance(log_weights: jax.Array) -> _monte_carlo.ImportanceWeights:
   """Log normaliser and Kish ESS of log weights (``monte_carlo.importance_weights``)."""
   return _monte_carlo.importance_weights(log_weights, jnp.zeros_like(log_weights))
 
@@ -175,14 +179,21 @@ def _valid_log_weights(log_weights: jax.Array) -> jax.Array:
   return jnp.where(jnp.isnan(log_weights) | (log_weights == jnp.inf), -jnp.inf, log_weights)
 
 
-def resample(key: jax.Array, log_weights: ArrayLike, num_samples: int, *,
-             method: str = "multinomial", clip_quantile: float | None = None) -> Resampled:
+def resample(
+  key: jax.Array,
+  log_weights: ArrayLike,
+  num_samples: int,
+  *,
+  method: str = "multinomial",
+  clip_quantile: float | None = None,
+) -> Resampled:
   r"""Draw indices in proportion to :math:`w_i = e^{\log w_i}` by inverse CDF.
 
   ``"multinomial"``: ``num_samples`` i.i.d. uniforms through the CDF of the
   normalised weights (binary search, :math:`O(M\log N)`; the draws of
   ``jax.random.choice(key, N, p=w)``). ``"systematic"``: one uniform :math:`u`,
-  the points :math:`(k + 1 - u)/M`, :math:`k = 0..M-1` (lower variance; Kitagawa 1996). With ``clip_quantile`` the log weights above that quantile
+  the points :math:`(k + 1 - u)/M`, :math:`k = 0..M-1` (lower variance; Kitagawa 1996).
+  With ``clip_quantile`` the log weights above that quantile
   are set to it first (TA-BG's clipping). NaN / +inf log weights get weight 0.
 
   Args:
@@ -218,8 +229,9 @@ def resample(key: jax.Array, log_weights: ArrayLike, num_samples: int, *,
     # As jax.random.choice(p=...): the same draws for the same key.
     u = 1.0 - jax.random.uniform(key, (num_samples,), dtype=cdf.dtype)
   else:
-    u = (jnp.arange(num_samples, dtype=cdf.dtype) + 1.0
-         - jax.random.uniform(key, (), dtype=cdf.dtype)) / num_samples
+    u = (
+      jnp.arange(num_samples, dtype=cdf.dtype) + 1.0 - jax.random.uniform(key, (), dtype=cdf.dtype)
+    ) / num_samples
   # u in (0, 1]: the first index whose CDF reaches u * total, so a zero-weight
   # entry (a flat step of the CDF) is never drawn; cdf[-1] may round below 1.
   idx = jnp.searchsorted(cdf, u * cdf[-1], side="left")
@@ -260,9 +272,11 @@ class AISResult(NamedTuple):
 
 def _per_point(log_fn: LogDensity) -> Callable:
   """``x [d] -> log_fn(x)`` (a scalar), NaN read as -inf."""
+
   def single(x):
     v = log_fn(x[None])[0]
     return jnp.where(jnp.isnan(v), -jnp.inf, v)
+
   return single
 
 
@@ -273,8 +287,10 @@ def _check_betas(betas) -> jax.Array:
   if not isinstance(b, jax.core.Tracer):
     v = np.asarray(b)
     if not (v[0] == 0.0 and v[-1] == 1.0 and np.all(np.diff(v) > 0)):
-      raise ValueError("betas must increase strictly from 0 to 1, got "
-                       f"{np.array2string(v, precision=4, threshold=8)}")
+      raise ValueError(
+        "betas must increase strictly from 0 to 1, got "
+        f"{np.array2string(v, precision=4, threshold=8)}"
+      )
   return b
 
 
@@ -286,6 +302,7 @@ def _blackjax_kernel(kernel: str, inv_mass: jax.Array, num_integration_steps: in
   from blackjax.mcmc import hmc as _hmc
   from blackjax.mcmc import mala as _mala
   from blackjax.mcmc import random_walk as _random_walk
+
   if kernel == "hmc":
     hmc_kernel = _hmc.build_kernel()
 
@@ -308,11 +325,20 @@ def _blackjax_kernel(kernel: str, inv_mass: jax.Array, num_integration_steps: in
   return transition, lambda x, value, grad: _random_walk.RWState(x, value)
 
 
-def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogDensity,
-        betas: ArrayLike, kernel: str = "hmc", step_size: ArrayLike = 0.1,
-        num_integration_steps: int = 5, num_mcmc_steps: int = 1,
-        inverse_mass_matrix: ArrayLike | None = None,
-        alpha: "_divergences.Divergence | str | ArrayLike" = 1.0) -> AISResult:
+def ais(
+  key: jax.Array,
+  x0: ArrayLike,
+  *,
+  log_base: LogDensity,
+  log_target: LogDensity,
+  betas: ArrayLike,
+  kernel: str = "hmc",
+  step_size: ArrayLike = 0.1,
+  num_integration_steps: int = 5,
+  num_mcmc_steps: int = 1,
+  inverse_mass_matrix: ArrayLike | None = None,
+  alpha: _divergences.Divergence | str | ArrayLike = 1.0,
+) -> AISResult:
   r"""Annealed importance sampling along the geometric path from ``log_base`` to ``log_target``.
 
   With levels :math:`0 = \beta_0 < \beta_1 < \dots < \beta_{L-1} = 1` and
@@ -365,19 +391,25 @@ def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogD
   if x0.ndim != 2:
     raise ValueError(f"x0 must have shape [N, d], got {x0.shape}")
   betas = _check_betas(betas).astype(x0.dtype)
-  for name, v, low in (("num_integration_steps", num_integration_steps, 1),
-                       ("num_mcmc_steps", num_mcmc_steps, 0)):
+  for name, v, low in (
+    ("num_integration_steps", num_integration_steps, 1),
+    ("num_mcmc_steps", num_mcmc_steps, 0),
+  ):
     if not isinstance(v, (int, np.integer)) or v < low:
       raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
   n, d = x0.shape
   num_levels = betas.shape[0] - 2
   step_size = _checks.positive("step_size", step_size).astype(x0.dtype)
   if step_size.ndim > 1 or (step_size.ndim == 1 and step_size.shape[0] != num_levels):
-    raise ValueError(f"step_size must be a scalar or have shape [L - 2] = [{num_levels}], "
-                     f"got {step_size.shape}")
+    raise ValueError(
+      f"step_size must be a scalar or have shape [L - 2] = [{num_levels}], got {step_size.shape}"
+    )
   step_sizes = jnp.broadcast_to(step_size, (num_levels,))
-  inv_mass = (jnp.ones((d,), x0.dtype) if inverse_mass_matrix is None else
-              _checks.positive("inverse_mass_matrix", inverse_mass_matrix).astype(x0.dtype))
+  inv_mass = (
+    jnp.ones((d,), x0.dtype)
+    if inverse_mass_matrix is None
+    else _checks.positive("inverse_mass_matrix", inverse_mass_matrix).astype(x0.dtype)
+  )
   if inv_mass.shape != (d,):
     raise ValueError(f"inverse_mass_matrix must have shape [d] = [{d}], got {inv_mass.shape}")
 
@@ -433,8 +465,9 @@ def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogD
       ok = jnp.isfinite(new.logdensity) & jnp.all(jnp.isfinite(new.position), -1)
       if uses_grad:
         ok = ok & jnp.all(jnp.isfinite(new.logdensity_grad), -1)
-      states = jax.tree.map(lambda a, b: jnp.where(
-          ok.reshape(ok.shape + (1,) * (a.ndim - 1)), a, b), new, states)
+      states = jax.tree.map(
+        lambda a, b: jnp.where(ok.reshape(ok.shape + (1,) * (a.ndim - 1)), a, b), new, states
+      )
       acc = jnp.where(ok & jnp.isfinite(info.acceptance_rate), info.acceptance_rate, 0.0)
       return states, jnp.mean(acc)
 
@@ -451,12 +484,14 @@ def ais(key: jax.Array, x0: ArrayLike, *, log_base: LogDensity, log_target: LogD
   xs = (jax.random.split(key, num_levels), betas[1:-1], betas[2:], step_sizes)
   (x, lb, _, lt, _, log_w), acceptance = jax.lax.scan(level, (x0, lb, gb, lt, gt, log_w), xs)
   iw = _importance(log_w)
-  return AISResult(x, log_w, lb, lt, acceptance.astype(x0.dtype), iw.log_normalizer,
-                   iw.ess_fraction)
+  return AISResult(
+    x, log_w, lb, lt, acceptance.astype(x0.dtype), iw.log_normalizer, iw.ess_fraction
+  )
 
 
-def adapt_step_size(step_size: ArrayLike, acceptance_rate: ArrayLike, *,
-                    target: float = 0.65, factor: float = 1.02) -> jax.Array:
+def adapt_step_size(
+  step_size: ArrayLike, acceptance_rate: ArrayLike, *, target: float = 0.65, factor: float = 1.02
+) -> jax.Array:
   r"""FAB's step-size rule between AIS calls, per level.
 
   :math:`\epsilon \leftarrow \epsilon\cdot c` where the level's acceptance rate
@@ -468,8 +503,7 @@ def adapt_step_size(step_size: ArrayLike, acceptance_rate: ArrayLike, *,
   if not factor > 1.0:
     raise ValueError(f"factor must be > 1, got {factor!r}")
   step_size = jnp.asarray(step_size)
-  return jnp.where(jnp.asarray(acceptance_rate) > target, step_size * factor,
-                   step_size / factor)
+  return jnp.where(jnp.asarray(acceptance_rate) > target, step_size * factor, step_size / factor)
 
 
 # ---------------------------------------------------------------------------
@@ -501,13 +535,18 @@ def buffer_init(capacity: int, dim: int, *, dtype=jnp.float32) -> ReplayBuffer:
   for name, v in (("capacity", capacity), ("dim", dim)):
     if not isinstance(v, (int, np.integer)) or v < 1:
       raise ValueError(f"{name} must be a positive int, got {v!r}")
-  return ReplayBuffer(jnp.zeros((capacity, dim), dtype), jnp.full((capacity,), -jnp.inf, dtype),
-                      jnp.zeros((capacity,), dtype), jnp.zeros((), jnp.int32),
-                      jnp.zeros((), jnp.int32))
+  return ReplayBuffer(
+    jnp.zeros((capacity, dim), dtype),
+    jnp.full((capacity,), -jnp.inf, dtype),
+    jnp.zeros((capacity,), dtype),
+    jnp.zeros((), jnp.int32),
+    jnp.zeros((), jnp.int32),
+  )
 
 
-def buffer_add(buffer: ReplayBuffer, x: ArrayLike, log_w: ArrayLike,
-               log_q: ArrayLike) -> ReplayBuffer:
+def buffer_add(
+  buffer: ReplayBuffer, x: ArrayLike, log_w: ArrayLike, log_q: ArrayLike
+) -> ReplayBuffer:
   r"""Write a batch ``[B, d]`` into the next ``B`` slots, overwriting the oldest.
 
   Samples with a non-finite ``x``, ``log_w`` or ``log_q`` are stored with
@@ -520,22 +559,25 @@ def buffer_add(buffer: ReplayBuffer, x: ArrayLike, log_w: ArrayLike,
   if x.ndim != 2 or x.shape[1] != buffer.x.shape[1]:
     raise ValueError(f"x must have shape [B, {buffer.x.shape[1]}], got {x.shape}")
   if log_w.shape != x.shape[:1] or log_q.shape != x.shape[:1]:
-    raise ValueError(f"log_w and log_q must have shape [B] = [{x.shape[0]}], got "
-                     f"{log_w.shape} and {log_q.shape}")
+    raise ValueError(
+      f"log_w and log_q must have shape [B] = [{x.shape[0]}], got {log_w.shape} and {log_q.shape}"
+    )
   if x.shape[0] > capacity:
     raise ValueError(f"x holds {x.shape[0]} samples, more than the capacity {capacity}")
   valid = jnp.isfinite(log_w) & jnp.isfinite(log_q) & jnp.all(jnp.isfinite(x), -1)
   slots = (buffer.index + jnp.arange(x.shape[0])) % capacity
   return ReplayBuffer(
-      buffer.x.at[slots].set(jnp.where(valid[:, None], x, 0.0).astype(buffer.x.dtype)),
-      buffer.log_w.at[slots].set(jnp.where(valid, log_w, -jnp.inf)),
-      buffer.log_q.at[slots].set(jnp.where(valid, log_q, 0.0)),
-      ((buffer.index + x.shape[0]) % capacity).astype(jnp.int32),
-      jnp.minimum(buffer.size + x.shape[0], capacity).astype(jnp.int32))
+    buffer.x.at[slots].set(jnp.where(valid[:, None], x, 0.0).astype(buffer.x.dtype)),
+    buffer.log_w.at[slots].set(jnp.where(valid, log_w, -jnp.inf)),
+    buffer.log_q.at[slots].set(jnp.where(valid, log_q, 0.0)),
+    ((buffer.index + x.shape[0]) % capacity).astype(jnp.int32),
+    jnp.minimum(buffer.size + x.shape[0], capacity).astype(jnp.int32),
+  )
 
 
-def buffer_sample(key: jax.Array, buffer: ReplayBuffer,
-                  num_samples: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+def buffer_sample(
+  key: jax.Array, buffer: ReplayBuffer, num_samples: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
   r"""Draw ``num_samples`` distinct slots with probability :math:`\propto w` (Gumbel top-k).
 
   Sampling without replacement in proportion to the weights (the Gumbel
@@ -549,8 +591,7 @@ def buffer_sample(key: jax.Array, buffer: ReplayBuffer,
   """
   capacity = buffer.log_w.shape[0]
   if not isinstance(num_samples, (int, np.integer)) or not 1 <= num_samples <= capacity:
-    raise ValueError(f"num_samples must be an int in [1, capacity={capacity}], "
-                     f"got {num_samples!r}")
+    raise ValueError(f"num_samples must be an int in [1, capacity={capacity}], got {num_samples!r}")
   k1, k2 = jax.random.split(key)
   g = jax.random.gumbel(k1, buffer.log_w.shape, buffer.log_w.dtype)
   _, idx = jax.lax.top_k(buffer.log_w + g, num_samples)
@@ -558,8 +599,13 @@ def buffer_sample(key: jax.Array, buffer: ReplayBuffer,
   return buffer.x[idx], buffer.log_q[idx], idx
 
 
-def buffer_adjust(buffer: ReplayBuffer, indices: ArrayLike, log_q: ArrayLike, *,
-                  alpha: "_divergences.Divergence | str | ArrayLike") -> ReplayBuffer:
+def buffer_adjust(
+  buffer: ReplayBuffer,
+  indices: ArrayLike,
+  log_q: ArrayLike,
+  *,
+  alpha: _divergences.Divergence | str | ArrayLike,
+) -> ReplayBuffer:
   r"""Re-weight stored samples for the updated flow (FAB, Midgley et al. 2023, Alg. 2).
 
   The stored weight targets :math:`p^\alpha q_{\rm old}^{1-\alpha}/q_{\rm old}`;
@@ -582,8 +628,9 @@ def buffer_adjust(buffer: ReplayBuffer, indices: ArrayLike, log_q: ArrayLike, *,
   new_w = old_w + (1.0 - a) * (log_q - old_q)
   ok = jnp.isfinite(new_w) & jnp.isfinite(log_q)
   return buffer._replace(
-      log_w=buffer.log_w.at[indices].set(jnp.where(ok, new_w, -jnp.inf).astype(old_w.dtype)),
-      log_q=buffer.log_q.at[indices].set(jnp.where(ok, log_q, 0.0)))
+    log_w=buffer.log_w.at[indices].set(jnp.where(ok, new_w, -jnp.inf).astype(old_w.dtype)),
+    log_q=buffer.log_q.at[indices].set(jnp.where(ok, log_q, 0.0)),
+  )
 
 
 # ---------------------------------------------------------------------------
@@ -607,16 +654,21 @@ def fab_loss(log_q: ArrayLike, log_weights: ArrayLike) -> jax.Array:
     log_weights: ``[N]`` AIS log weights (held constant).
   """
   log_q = _checks.floating("log_q", log_q, min_ndim=1)
-  log_w = jax.lax.stop_gradient(_valid_log_weights(_checks.floating("log_weights", log_weights,
-                                                                    min_ndim=1)))
+  log_w = jax.lax.stop_gradient(
+    _valid_log_weights(_checks.floating("log_weights", log_weights, min_ndim=1))
+  )
   _checks.same_shape("log_q", log_q, "log_weights", log_w)
   w = jax.nn.softmax(log_w, axis=-1)
   return -jnp.sum(jnp.where(w > 0, w * log_q, 0.0), axis=-1)
 
 
-def fab_buffer_loss(log_q: ArrayLike, log_q_old: ArrayLike, *,
-                    alpha: "_divergences.Divergence | str | ArrayLike",
-                    max_weight: float = 10.0) -> tuple[jax.Array, jax.Array]:
+def fab_buffer_loss(
+  log_q: ArrayLike,
+  log_q_old: ArrayLike,
+  *,
+  alpha: _divergences.Divergence | str | ArrayLike,
+  max_weight: float = 10.0,
+) -> tuple[jax.Array, jax.Array]:
   r"""FAB's loss on samples drawn from the prioritised buffer in proportion to :math:`w`.
 
   .. math::
@@ -651,10 +703,20 @@ def fab_buffer_loss(log_q: ArrayLike, log_q_old: ArrayLike, *,
 # ---------------------------------------------------------------------------
 
 
-def tabg_level(key: jax.Array, params, opt_state, *,
-               sample_and_log_prob: Callable, log_prob: Callable, log_target: LogDensity,
-               optimizer: optax.GradientTransformation, buffer_size: int, batch_size: int,
-               num_steps: int, clip_quantile: float | None = None):
+def tabg_level(
+  key: jax.Array,
+  params,
+  opt_state,
+  *,
+  sample_and_log_prob: Callable,
+  log_prob: Callable,
+  log_target: LogDensity,
+  optimizer: optax.GradientTransformation,
+  buffer_size: int,
+  batch_size: int,
+  num_steps: int,
+  clip_quantile: float | None = None,
+):
   r"""One TA-BG level: reweight flow samples to the next level, resample, refit.
 
   Draws ``buffer_size`` samples :math:`x \sim q_\theta` (held constant),
@@ -682,8 +744,9 @@ def tabg_level(key: jax.Array, params, opt_state, *,
     ``buffer_ess`` (fraction) and ``clipped_fraction``.
   """
   k_s, k_r, k_t = jax.random.split(key, 3)
-  x, log_q = jax.lax.stop_gradient(sample_and_log_prob(jax.lax.stop_gradient(params), k_s,
-                                                       buffer_size))
+  x, log_q = jax.lax.stop_gradient(
+    sample_and_log_prob(jax.lax.stop_gradient(params), k_s, buffer_size)
+  )
   res = resample(k_r, log_target(x) - log_q, buffer_size, clip_quantile=clip_quantile)
   buffer = x[res.indices]
 
@@ -698,5 +761,8 @@ def tabg_level(key: jax.Array, params, opt_state, *,
     return (optax.apply_updates(p, updates), s), value
 
   (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), jnp.arange(num_steps))
-  return params, opt_state, {"loss": losses, "buffer_ess": res.ess_fraction,
-                             "clipped_fraction": res.clipped_fraction}
+  return (
+    params,
+    opt_state,
+    {"loss": losses, "buffer_ess": res.ess_fraction, "clipped_fraction": res.clipped_fraction},
+  )

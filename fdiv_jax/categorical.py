@@ -30,20 +30,22 @@ from fdiv_jax import _checks
 from fdiv_jax.divergences import Divergence, resolve
 
 __all__ = [
-    "balanced_kd_loss",
-    "entropy",
-    "f_divergence",
-    "kd_loss",
+  "balanced_kd_loss",
+  "entropy",
+  "f_divergence",
+  "kd_loss",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def f_divergence(logits_p: ArrayLike,
-                 logits_q: ArrayLike,
-                 *,
-                 divergence: str | Divergence,
-                 temperature: ArrayLike = 1.0) -> jax.Array:
+def f_divergence(
+  logits_p: ArrayLike,
+  logits_q: ArrayLike,
+  *,
+  divergence: str | Divergence,
+  temperature: ArrayLike = 1.0,
+) -> jax.Array:
   r"""Per-row :math:`D_f(\mathrm{softmax}(z_p/T)\,\|\,\mathrm{softmax}(z_q/T))`.
 
   Example:
@@ -75,19 +77,20 @@ def f_divergence(logits_p: ArrayLike,
   q, p = jnp.exp(log_q), jnp.exp(log_p)
   # Double-where: f(l) may be inf where the weight underflowed to 0.
   from_q = jnp.where(q > 0, q * div.f(jnp.where(q > 0, l_below, 0.0)), 0.0)
-  from_p = jnp.where(p > 0, p * div.reversed().f(jnp.where(p > 0, -l_above, 0.0)),
-                     0.0)
+  from_p = jnp.where(p > 0, p * div.reversed().f(jnp.where(p > 0, -l_above, 0.0)), 0.0)
   return jnp.sum(jnp.where(below, from_q, from_p), axis=-1)
 
 
-def kd_loss(student_logits: ArrayLike,
-            teacher_logits: ArrayLike,
-            *,
-            divergence: str | Divergence = "kl",
-            temperature: ArrayLike = 1.0,
-            mask: ArrayLike | None = None,
-            reduction: str = "mean",
-            scale_by_temperature_squared: bool = True) -> jax.Array:
+def kd_loss(
+  student_logits: ArrayLike,
+  teacher_logits: ArrayLike,
+  *,
+  divergence: str | Divergence = "kl",
+  temperature: ArrayLike = 1.0,
+  mask: ArrayLike | None = None,
+  reduction: str = "mean",
+  scale_by_temperature_squared: bool = True,
+) -> jax.Array:
   r"""Distillation loss :math:`T^2\, D_f(p_T\,\|\,p_S)` on temperature-softened logits.
 
   .. math::
@@ -126,10 +129,8 @@ def kd_loss(student_logits: ArrayLike,
   """
   _checks.one_of("reduction", reduction, REDUCTIONS)
   student = _checks.floating("student_logits", student_logits, min_ndim=1)
-  teacher = jax.lax.stop_gradient(
-      _checks.floating("teacher_logits", teacher_logits, min_ndim=1))
-  per_token = f_divergence(teacher, student, divergence=divergence,
-                           temperature=temperature)
+  teacher = jax.lax.stop_gradient(_checks.floating("teacher_logits", teacher_logits, min_ndim=1))
+  per_token = f_divergence(teacher, student, divergence=divergence, temperature=temperature)
   if scale_by_temperature_squared:
     per_token = per_token * jnp.square(jnp.asarray(temperature, per_token.dtype))
   if mask is None:
@@ -137,8 +138,10 @@ def kd_loss(student_logits: ArrayLike,
   else:
     mask = _checks.floating("mask", mask)
     if mask.shape != per_token.shape:
-      raise ValueError(f"mask must have shape {per_token.shape} (the logits without "
-                       f"their class axis), got {mask.shape}")
+      raise ValueError(
+        f"mask must have shape {per_token.shape} (the logits without "
+        f"their class axis), got {mask.shape}"
+      )
   return _reduce(per_token * mask, mask, reduction)
 
 
@@ -165,15 +168,17 @@ def entropy(logits: ArrayLike, *, temperature: ArrayLike = 1.0) -> jax.Array:
   return -jnp.sum(jnp.where(p > 0, p * log_p, 0.0), axis=-1)
 
 
-def balanced_kd_loss(student_logits: ArrayLike,
-                     teacher_logits: ArrayLike,
-                     *,
-                     temperature: ArrayLike = 1.0,
-                     forward_weight: ArrayLike = 1.0,
-                     reverse_weight: ArrayLike = 1.0,
-                     balance: ArrayLike = 2.0,
-                     mask: ArrayLike | None = None,
-                     reduction: str = "mean") -> jax.Array:
+def balanced_kd_loss(
+  student_logits: ArrayLike,
+  teacher_logits: ArrayLike,
+  *,
+  temperature: ArrayLike = 1.0,
+  forward_weight: ArrayLike = 1.0,
+  reverse_weight: ArrayLike = 1.0,
+  balance: ArrayLike = 2.0,
+  mask: ArrayLike | None = None,
+  reduction: str = "mean",
+) -> jax.Array:
   r"""BD-KD: forward and reverse KL, re-weighted per example by the entropy gap.
 
   .. math::

@@ -42,10 +42,10 @@ from fdiv_jax import _checks
 from fdiv_jax import kernels as K
 
 __all__ = [
-    "cauchy_schwarz_divergence",
-    "cauchy_schwarz_mutual_information",
-    "conditional_cauchy_schwarz_divergence",
-    "mmd",
+  "cauchy_schwarz_divergence",
+  "cauchy_schwarz_mutual_information",
+  "conditional_cauchy_schwarz_divergence",
+  "mmd",
 ]
 
 
@@ -63,14 +63,16 @@ def _log_total(x, y, log_wx, log_wy, **kw):
   return jax.nn.logsumexp(log_wx + K.log_kernel_sum(x, y, log_weights=log_wy, **kw))
 
 
-def cauchy_schwarz_divergence(x: ArrayLike,
-                              y: ArrayLike,
-                              *,
-                              bandwidth: ArrayLike,
-                              kernel: str = "gaussian",
-                              log_weights_x: ArrayLike | None = None,
-                              log_weights_y: ArrayLike | None = None,
-                              block_size: int | None = None) -> jax.Array:
+def cauchy_schwarz_divergence(
+  x: ArrayLike,
+  y: ArrayLike,
+  *,
+  bandwidth: ArrayLike,
+  kernel: str = "gaussian",
+  log_weights_x: ArrayLike | None = None,
+  log_weights_y: ArrayLike | None = None,
+  block_size: int | None = None,
+) -> jax.Array:
   r"""Kernel (Parzen) estimate of the Cauchy-Schwarz divergence, log domain.
 
   .. math::
@@ -101,18 +103,23 @@ def cauchy_schwarz_divergence(x: ArrayLike,
   lwx = _log_weights("log_weights_x", log_weights_x, x.shape[0])
   lwy = _log_weights("log_weights_y", log_weights_y, y.shape[0])
   kw = dict(bandwidth=bandwidth, kernel=kernel, block_size=block_size)
-  return (_log_total(x, x, lwx, lwx, **kw) + _log_total(y, y, lwy, lwy, **kw) -
-          2.0 * _log_total(x, y, lwx, lwy, **kw))
+  return (
+    _log_total(x, x, lwx, lwx, **kw)
+    + _log_total(y, y, lwy, lwy, **kw)
+    - 2.0 * _log_total(x, y, lwx, lwy, **kw)
+  )
 
 
-def conditional_cauchy_schwarz_divergence(x: ArrayLike,
-                                          y: ArrayLike,
-                                          y_pred: ArrayLike,
-                                          *,
-                                          bandwidth_x: ArrayLike,
-                                          bandwidth_y: ArrayLike,
-                                          kernel: str = "gaussian",
-                                          block_size: int | None = None) -> jax.Array:
+def conditional_cauchy_schwarz_divergence(
+  x: ArrayLike,
+  y: ArrayLike,
+  y_pred: ArrayLike,
+  *,
+  bandwidth_x: ArrayLike,
+  bandwidth_y: ArrayLike,
+  kernel: str = "gaussian",
+  block_size: int | None = None,
+) -> jax.Array:
   r"""Conditional CS divergence :math:`D_{CS}(p(y|x)\,\|\,q(\hat y|x))` on shared inputs.
 
   Samples :math:`(x_i, y_i) \sim p` and :math:`(x_i, \hat y_i) \sim q` share
@@ -155,8 +162,9 @@ def conditional_cauchy_schwarz_divergence(x: ArrayLike,
     raise ValueError(f"x and y must be [n, dim] arrays, got {x.shape} and {y.shape}")
   _checks.same_shape("y", y, "y_pred", y_pred)
   if x.shape[0] != y.shape[0]:
-    raise ValueError(f"x and y must have the same number of rows, got {x.shape[0]} "
-                     f"and {y.shape[0]}")
+    raise ValueError(
+      f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}"
+    )
   bx = _checks.positive("bandwidth_x", bandwidth_x)
   by = _checks.positive("bandwidth_y", bandwidth_y)
   _checks.one_of("kernel", kernel, K.KERNELS)
@@ -170,13 +178,15 @@ def conditional_cauchy_schwarz_divergence(x: ArrayLike,
   return term(y, y) + term(y_pred, y_pred) - term(y_pred, y) - term(y, y_pred)
 
 
-def cauchy_schwarz_mutual_information(x: ArrayLike,
-                                      z: ArrayLike,
-                                      *,
-                                      bandwidth_x: ArrayLike,
-                                      bandwidth_z: ArrayLike,
-                                      kernel: str = "gaussian",
-                                      block_size: int | None = None) -> jax.Array:
+def cauchy_schwarz_mutual_information(
+  x: ArrayLike,
+  z: ArrayLike,
+  *,
+  bandwidth_x: ArrayLike,
+  bandwidth_z: ArrayLike,
+  kernel: str = "gaussian",
+  block_size: int | None = None,
+) -> jax.Array:
   r"""CS quadratic mutual information :math:`I_{CS}(x; z) = D_{CS}(p(x, z)\,\|\,p(x)p(z))`.
 
   With paired samples :math:`(x_i, z_i)`, :math:`K = k(x_i, x_j)`,
@@ -209,8 +219,10 @@ def cauchy_schwarz_mutual_information(x: ArrayLike,
   """
   x, z = _checks.floating("x", x), _checks.floating("z", z)
   if x.ndim != 2 or z.ndim != 2 or x.shape[0] != z.shape[0]:
-    raise ValueError("x and z must be paired samples [n, dx] and [n, dz], got "
-                     f"x.shape={x.shape}, z.shape={z.shape}")
+    raise ValueError(
+      "x and z must be paired samples [n, dx] and [n, dz], got "
+      f"x.shape={x.shape}, z.shape={z.shape}"
+    )
   bx = _checks.positive("bandwidth_x", bandwidth_x)
   bz = _checks.positive("bandwidth_z", bandwidth_z)
   _checks.one_of("kernel", kernel, K.KERNELS)
@@ -219,20 +231,25 @@ def cauchy_schwarz_mutual_information(x: ArrayLike,
   row_x = K.log_kernel_sum(x, x, bandwidth=bx, kernel=kernel, block_size=block_size)
   row_z = K.log_kernel_sum(z, z, bandwidth=bz, kernel=kernel, block_size=block_size)
 
-  joint = jax.nn.logsumexp(K.log_product_kernel_sum(
-      (x, z), (x, z), bandwidths=(bx, bz), kernel=kernel, block_size=block_size))
+  joint = jax.nn.logsumexp(
+    K.log_product_kernel_sum(
+      (x, z), (x, z), bandwidths=(bx, bz), kernel=kernel, block_size=block_size
+    )
+  )
   product = jax.nn.logsumexp(row_x) + jax.nn.logsumexp(row_z)
   cross = jax.nn.logsumexp(row_x + row_z)
   return (joint - 2 * log_n) + (product - 4 * log_n) - 2 * (cross - 3 * log_n)
 
 
-def mmd(x: ArrayLike,
-        y: ArrayLike,
-        *,
-        bandwidth: ArrayLike,
-        kernel: str = "gaussian",
-        unbiased: bool = False,
-        block_size: int | None = None) -> jax.Array:
+def mmd(
+  x: ArrayLike,
+  y: ArrayLike,
+  *,
+  bandwidth: ArrayLike,
+  kernel: str = "gaussian",
+  unbiased: bool = False,
+  block_size: int | None = None,
+) -> jax.Array:
   r"""Squared maximum mean discrepancy, from the same blocked kernel sums.
 
   .. math::
@@ -273,6 +290,11 @@ def mmd(x: ArrayLike,
   log_n, log_m = math.log(n), math.log(m)
   cross = 2 * jnp.exp(lxy - log_n - log_m)
   if unbiased:
-    return (jnp.exp(lxx - log_n - math.log(n - 1)) - 1 / (n - 1) +
-            jnp.exp(lyy - log_m - math.log(m - 1)) - 1 / (m - 1) - cross)
+    return (
+      jnp.exp(lxx - log_n - math.log(n - 1))
+      - 1 / (n - 1)
+      + jnp.exp(lyy - log_m - math.log(m - 1))
+      - 1 / (m - 1)
+      - cross
+    )
   return jnp.exp(lxx - 2 * log_n) + jnp.exp(lyy - 2 * log_m) - cross

@@ -35,27 +35,28 @@ from jax.typing import ArrayLike
 from fdiv_jax import _checks
 
 __all__ = [
-    "EDMPreconditioning",
-    "GaussianMixture",
-    "add_noise",
-    "denoiser_from_eps",
-    "denoiser_from_score",
-    "denoising_score_matching_loss",
-    "edm_loss_weight",
-    "edm_preconditioning",
-    "eps_from_denoiser",
-    "heun_sample",
-    "karras_sigmas",
-    "sample_sigmas",
-    "score_from_denoiser",
-    "vp_alpha_sigma",
+  "EDMPreconditioning",
+  "GaussianMixture",
+  "add_noise",
+  "denoiser_from_eps",
+  "denoiser_from_score",
+  "denoising_score_matching_loss",
+  "edm_loss_weight",
+  "edm_preconditioning",
+  "eps_from_denoiser",
+  "heun_sample",
+  "karras_sigmas",
+  "sample_sigmas",
+  "score_from_denoiser",
+  "vp_alpha_sigma",
 ]
 
 SIGMA_DISTRIBUTIONS = ("log_uniform", "polynomial", "lognormal")
 
 
-def karras_sigmas(num: int, *, sigma_min: float = 0.002, sigma_max: float = 80.0,
-                  rho: float = 7.0) -> jax.Array:
+def karras_sigmas(
+  num: int, *, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0
+) -> jax.Array:
   r"""EDM sampling grid, decreasing from ``sigma_max`` to ``sigma_min``, ``[num]``.
 
   .. math::
@@ -70,16 +71,24 @@ def karras_sigmas(num: int, *, sigma_min: float = 0.002, sigma_max: float = 80.0
     raise ValueError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
   _checks.positive("rho", rho)
   ramp = jnp.linspace(0.0, 1.0, num)
-  lo, hi = sigma_min**(1.0 / rho), sigma_max**(1.0 / rho)
-  return (hi + ramp * (lo - hi))**rho
+  lo, hi = sigma_min ** (1.0 / rho), sigma_max ** (1.0 / rho)
+  return (hi + ramp * (lo - hi)) ** rho
 
 
-def sample_sigmas(key: jax.Array, shape: tuple[int, ...] | int, *,
-                  sigma_min: float, sigma_max: float,
-                  distribution: str = "log_uniform", rho: float = 7.0,
-                  num_steps: int = 1000, min_step_percent: float = 0.002,
-                  max_step_percent: float = 0.998, p_mean: float = -1.2,
-                  p_std: float = 1.2) -> jax.Array:
+def sample_sigmas(
+  key: jax.Array,
+  shape: tuple[int, ...] | int,
+  *,
+  sigma_min: float,
+  sigma_max: float,
+  distribution: str = "log_uniform",
+  rho: float = 7.0,
+  num_steps: int = 1000,
+  min_step_percent: float = 0.002,
+  max_step_percent: float = 0.998,
+  p_mean: float = -1.2,
+  p_std: float = 1.2,
+) -> jax.Array:
   r"""Training noise levels :math:`\sigma \in [\sigma_{\min}, \sigma_{\max}]`, ``shape``.
 
   ``distribution``:
@@ -128,21 +137,23 @@ def sample_sigmas(key: jax.Array, shape: tuple[int, ...] | int, *,
     return jnp.exp(lo + jax.random.uniform(key, shape) * (hi - lo))
   if distribution == "polynomial":
     if not 0 <= min_step_percent <= max_step_percent <= 1:
-      raise ValueError("need 0 <= min_step_percent <= max_step_percent <= 1, got "
-                       f"{min_step_percent}, {max_step_percent}")
+      raise ValueError(
+        "need 0 <= min_step_percent <= max_step_percent <= 1, got "
+        f"{min_step_percent}, {max_step_percent}"
+      )
     grid = karras_sigmas(num_steps, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho)[::-1]
     first, last = int(min_step_percent * num_steps), int(max_step_percent * num_steps)
     last = min(last, num_steps - 1)
     return grid[jax.random.randint(key, shape, first, last + 1)]
   _checks.positive("p_std", p_std)
   cdf = jax.scipy.stats.norm.cdf
-  u = jax.random.uniform(key, shape, minval=cdf(lo, p_mean, p_std),
-                         maxval=cdf(hi, p_mean, p_std))
+  u = jax.random.uniform(key, shape, minval=cdf(lo, p_mean, p_std), maxval=cdf(hi, p_mean, p_std))
   return jnp.clip(jnp.exp(jax.scipy.stats.norm.ppf(u, p_mean, p_std)), sigma_min, sigma_max)
 
 
-def vp_alpha_sigma(t: ArrayLike, *, beta_min: float = 0.1,
-                   beta_max: float = 20.0) -> tuple[jax.Array, jax.Array]:
+def vp_alpha_sigma(
+  t: ArrayLike, *, beta_min: float = 0.1, beta_max: float = 20.0
+) -> tuple[jax.Array, jax.Array]:
   r"""Variance-preserving (DDPM / VP-SDE) schedule at ``t`` in [0, 1].
 
   .. math::
@@ -160,8 +171,9 @@ def vp_alpha_sigma(t: ArrayLike, *, beta_min: float = 0.1,
   return jnp.exp(log_alpha), jnp.sqrt(-jnp.expm1(2.0 * log_alpha))
 
 
-def add_noise(x0: ArrayLike, noise: ArrayLike, *, sigma: ArrayLike,
-              alpha: ArrayLike = 1.0) -> jax.Array:
+def add_noise(
+  x0: ArrayLike, noise: ArrayLike, *, sigma: ArrayLike, alpha: ArrayLike = 1.0
+) -> jax.Array:
   r"""``alpha * x0 + sigma * noise``; ``alpha``/``sigma`` are ``[...]`` or scalars
   and broadcast over the trailing data axis of ``x0`` ``[..., dim]``."""
   x0 = _checks.floating("x0", x0, min_ndim=1)
@@ -176,29 +188,33 @@ def _col(v: ArrayLike, like: jax.Array) -> jax.Array:
   return v if v.ndim == 0 else v[..., None]
 
 
-def score_from_denoiser(x_t: ArrayLike, denoised: ArrayLike, *, sigma: ArrayLike,
-                        alpha: ArrayLike = 1.0) -> jax.Array:
+def score_from_denoiser(
+  x_t: ArrayLike, denoised: ArrayLike, *, sigma: ArrayLike, alpha: ArrayLike = 1.0
+) -> jax.Array:
   r"""Tweedie: :math:`\nabla\log p_t = (\alpha D - x_t) / \sigma^2`, ``[..., dim]``."""
   x_t = jnp.asarray(x_t)
-  return (_col(alpha, x_t) * denoised - x_t) / _col(sigma, x_t)**2
+  return (_col(alpha, x_t) * denoised - x_t) / _col(sigma, x_t) ** 2
 
 
-def denoiser_from_score(x_t: ArrayLike, score: ArrayLike, *, sigma: ArrayLike,
-                        alpha: ArrayLike = 1.0) -> jax.Array:
+def denoiser_from_score(
+  x_t: ArrayLike, score: ArrayLike, *, sigma: ArrayLike, alpha: ArrayLike = 1.0
+) -> jax.Array:
   r""":math:`D = (x_t + \sigma^2 \nabla\log p_t) / \alpha`, ``[..., dim]``."""
   x_t = jnp.asarray(x_t)
-  return (x_t + _col(sigma, x_t)**2 * score) / _col(alpha, x_t)
+  return (x_t + _col(sigma, x_t) ** 2 * score) / _col(alpha, x_t)
 
 
-def eps_from_denoiser(x_t: ArrayLike, denoised: ArrayLike, *, sigma: ArrayLike,
-                      alpha: ArrayLike = 1.0) -> jax.Array:
+def eps_from_denoiser(
+  x_t: ArrayLike, denoised: ArrayLike, *, sigma: ArrayLike, alpha: ArrayLike = 1.0
+) -> jax.Array:
   r""":math:`\hat\varepsilon = (x_t - \alpha D) / \sigma`, ``[..., dim]``."""
   x_t = jnp.asarray(x_t)
   return (x_t - _col(alpha, x_t) * denoised) / _col(sigma, x_t)
 
 
-def denoiser_from_eps(x_t: ArrayLike, eps: ArrayLike, *, sigma: ArrayLike,
-                      alpha: ArrayLike = 1.0) -> jax.Array:
+def denoiser_from_eps(
+  x_t: ArrayLike, eps: ArrayLike, *, sigma: ArrayLike, alpha: ArrayLike = 1.0
+) -> jax.Array:
   r""":math:`D = (x_t - \sigma\hat\varepsilon) / \alpha`, ``[..., dim]``."""
   x_t = jnp.asarray(x_t)
   return (x_t - _col(sigma, x_t) * eps) / _col(alpha, x_t)
@@ -207,11 +223,14 @@ def denoiser_from_eps(x_t: ArrayLike, eps: ArrayLike, *, sigma: ArrayLike,
 def edm_loss_weight(sigma: ArrayLike, *, sigma_data: float = 0.5) -> jax.Array:
   r"""EDM weighting :math:`\lambda(\sigma) = (\sigma^2 + \sigma_d^2) / (\sigma\sigma_d)^2`."""
   sigma = jnp.asarray(sigma)
-  return (sigma**2 + sigma_data**2) / (sigma * sigma_data)**2
+  return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
 
 
 class EDMPreconditioning(NamedTuple):
-  r"""EDM's scalings: :math:`D(x, \sigma) = c_\text{skip} x + c_\text{out} F(c_\text{in} x, c_\text{noise})`."""
+  r"""EDM's scalings of the denoiser.
+
+  :math:`D(x, \sigma) = c_\text{skip} x + c_\text{out} F(c_\text{in} x, c_\text{noise})`.
+  """
 
   c_skip: jax.Array
   c_out: jax.Array
@@ -278,8 +297,9 @@ def heun_sample(denoise, noise: ArrayLike, *, sigmas: ArrayLike) -> jax.Array:
   return x
 
 
-def denoising_score_matching_loss(denoised: ArrayLike, x0: ArrayLike, *,
-                                  weight: ArrayLike = 1.0) -> jax.Array:
+def denoising_score_matching_loss(
+  denoised: ArrayLike, x0: ArrayLike, *, weight: ArrayLike = 1.0
+) -> jax.Array:
   r"""Per-example denoising score matching :math:`\lambda\,\|D(x_t) - x_0\|^2`.
 
   Minimised over :math:`D` by :math:`\mathbb E[x_0 \mid x_t]` (Vincent, 2011),
@@ -296,7 +316,7 @@ def denoising_score_matching_loss(denoised: ArrayLike, x0: ArrayLike, *,
   denoised = _checks.floating("denoised", denoised, min_ndim=1)
   x0 = _checks.floating("x0", x0, min_ndim=1)
   _checks.same_shape("denoised", denoised, "x0", x0)
-  return jnp.asarray(weight, denoised.dtype) * jnp.sum((denoised - x0)**2, axis=-1)
+  return jnp.asarray(weight, denoised.dtype) * jnp.sum((denoised - x0) ** 2, axis=-1)
 
 
 class GaussianMixture(NamedTuple):
@@ -323,8 +343,9 @@ class GaussianMixture(NamedTuple):
   scales: jax.Array
 
   @classmethod
-  def create(cls, means: ArrayLike, scales: ArrayLike,
-             weights: ArrayLike | None = None) -> "GaussianMixture":
+  def create(
+    cls, means: ArrayLike, scales: ArrayLike, weights: ArrayLike | None = None
+  ) -> GaussianMixture:
     """From means ``[K, dim]``, scales (broadcast to ``[K, dim]``), weights ``[K]``."""
     means = _checks.floating("means", means)
     if means.ndim != 2:
@@ -344,34 +365,33 @@ class GaussianMixture(NamedTuple):
     x_t = jnp.asarray(x_t)
     per_component = lambda v: v if v.ndim == 0 else v[..., None, :]
     a, s = per_component(_col(alpha, x_t)), per_component(_col(sigma, x_t))
-    mean = a * self.means                       # [..., K, dim]
-    var = (a * self.scales)**2 + s**2           # [..., K, dim]
+    mean = a * self.means  # [..., K, dim]
+    var = (a * self.scales) ** 2 + s**2  # [..., K, dim]
     diff = x_t[..., None, :] - mean
-    log_comp = self.log_weights - 0.5 * jnp.sum(
-        diff**2 / var + jnp.log(2 * jnp.pi * var), axis=-1)
+    log_comp = self.log_weights - 0.5 * jnp.sum(diff**2 / var + jnp.log(2 * jnp.pi * var), axis=-1)
     return log_comp, diff, var, a
 
-  def log_prob(self, x_t: ArrayLike, *, sigma: ArrayLike = 0.0,
-               alpha: ArrayLike = 1.0) -> jax.Array:
+  def log_prob(
+    self, x_t: ArrayLike, *, sigma: ArrayLike = 0.0, alpha: ArrayLike = 1.0
+  ) -> jax.Array:
     """``log p_t(x_t)``, ``[...]`` for ``x_t`` ``[..., dim]``."""
     log_comp, *_ = self._components(x_t, sigma, alpha)
     return jax.nn.logsumexp(log_comp, axis=-1)
 
-  def responsibilities(self, x_t: ArrayLike, *, sigma: ArrayLike = 0.0,
-                       alpha: ArrayLike = 1.0) -> jax.Array:
+  def responsibilities(
+    self, x_t: ArrayLike, *, sigma: ArrayLike = 0.0, alpha: ArrayLike = 1.0
+  ) -> jax.Array:
     """Posterior component probabilities ``[..., K]``."""
     log_comp, *_ = self._components(x_t, sigma, alpha)
     return jax.nn.softmax(log_comp, axis=-1)
 
-  def score(self, x_t: ArrayLike, *, sigma: ArrayLike = 0.0,
-            alpha: ArrayLike = 1.0) -> jax.Array:
+  def score(self, x_t: ArrayLike, *, sigma: ArrayLike = 0.0, alpha: ArrayLike = 1.0) -> jax.Array:
     r""":math:`\nabla_{x_t}\log p_t(x_t)`, ``[..., dim]``."""
     log_comp, diff, var, _ = self._components(x_t, sigma, alpha)
     gamma = jax.nn.softmax(log_comp, axis=-1)[..., None]
     return jnp.sum(gamma * (-diff / var), axis=-2)
 
-  def denoiser(self, x_t: ArrayLike, *, sigma: ArrayLike,
-               alpha: ArrayLike = 1.0) -> jax.Array:
+  def denoiser(self, x_t: ArrayLike, *, sigma: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
     r""":math:`\mathbb E[x_0 \mid x_t]`, ``[..., dim]``."""
     log_comp, diff, var, a = self._components(x_t, sigma, alpha)
     gamma = jax.nn.softmax(log_comp, axis=-1)[..., None]

@@ -72,20 +72,21 @@ from fdiv_jax.diffusion import denoising_score_matching_loss
 from fdiv_jax.divergences import Divergence, resolve
 
 __all__ = [
-    "denoiser_generator_loss",
-    "discriminator_loss",
-    "dmd_scale",
-    "dmd_score_scale",
-    "fake_score_loss",
-    "gan_generator_loss",
-    "generator_loss",
-    "noise_level_bins",
-    "weights",
+  "denoiser_generator_loss",
+  "discriminator_loss",
+  "dmd_scale",
+  "dmd_score_scale",
+  "fake_score_loss",
+  "gan_generator_loss",
+  "generator_loss",
+  "noise_level_bins",
+  "weights",
 ]
 
 
-def noise_level_bins(sigma: ArrayLike, *, sigma_min: float, sigma_max: float,
-                     num_bins: int = 10) -> jax.Array:
+def noise_level_bins(
+  sigma: ArrayLike, *, sigma_min: float, sigma_max: float, num_bins: int = 10
+) -> jax.Array:
   r"""Integer bin of each noise level, equal-width in :math:`\log\sigma`, ``[...]``."""
   if num_bins < 1:
     raise ValueError(f"num_bins must be >= 1, got {num_bins}")
@@ -97,22 +98,24 @@ def noise_level_bins(sigma: ArrayLike, *, sigma_min: float, sigma_max: float,
 
 def _bin_log_mean(log_r: jax.Array, bins: jax.Array, num_bins: int) -> jax.Array:
   """Per-example log of the mean ratio over the batch members of its bin."""
-  one_hot = jax.nn.one_hot(bins, num_bins, dtype=log_r.dtype)        # [B, nb]
+  one_hot = jax.nn.one_hot(bins, num_bins, dtype=log_r.dtype)  # [B, nb]
   masked = jnp.where(one_hot > 0, log_r[:, None], -jnp.inf)
   count = jnp.sum(one_hot, axis=0)
-  lse = jax.nn.logsumexp(masked, axis=0)                               # [nb]
+  lse = jax.nn.logsumexp(masked, axis=0)  # [nb]
   log_mean = jnp.where(count > 0, lse - jnp.log(jnp.maximum(count, 1.0)), 0.0)
   return log_mean[bins]
 
 
-def weights(log_r: ArrayLike,
-            *,
-            divergence: str | Divergence,
-            logit_clip: tuple[float, float] | None = (-10.0, 10.0),
-            ratio_clip: tuple[float, float] | None = None,
-            bins: ArrayLike | None = None,
-            num_bins: int = 10,
-            normalize: bool = False) -> jax.Array:
+def weights(
+  log_r: ArrayLike,
+  *,
+  divergence: str | Divergence,
+  logit_clip: tuple[float, float] | None = (-10.0, 10.0),
+  ratio_clip: tuple[float, float] | None = None,
+  bins: ArrayLike | None = None,
+  num_bins: int = 10,
+  normalize: bool = False,
+) -> jax.Array:
   r"""f-distill weights :math:`h(r)` from log density ratios, with stabilisers.
 
   Applied in the order of the reference implementation, all in log space:
@@ -162,9 +165,10 @@ def weights(log_r: ArrayLike,
   return jax.lax.stop_gradient(h)
 
 
-def dmd_scale(x0: ArrayLike, teacher_denoised: ArrayLike, *,
-              eps: float = 1e-6) -> jax.Array:
-  r"""DMD's per-example normaliser :math:`c = 1 / (\mathrm{mean}_d|x_0 - D_p(x_t)| + \epsilon)`, ``[...]``.
+def dmd_scale(x0: ArrayLike, teacher_denoised: ArrayLike, *, eps: float = 1e-6) -> jax.Array:
+  r"""DMD's per-example normaliser, ``[...]``.
+
+  :math:`c = 1 / (\mathrm{mean}_d|x_0 - D_p(x_t)| + \epsilon)`.
 
   It scales the **denoiser** difference :math:`D_q - D_p` (Yin et al., 2024,
   eq. 8; FastGen's ``variational_score_distillation_loss``), as
@@ -188,8 +192,14 @@ def dmd_scale(x0: ArrayLike, teacher_denoised: ArrayLike, *,
   return jax.lax.stop_gradient(1.0 / (err + eps))
 
 
-def dmd_score_scale(x0: ArrayLike, teacher_denoised: ArrayLike, *, sigma: ArrayLike,
-                    alpha: ArrayLike = 1.0, eps: float = 1e-6) -> jax.Array:
+def dmd_score_scale(
+  x0: ArrayLike,
+  teacher_denoised: ArrayLike,
+  *,
+  sigma: ArrayLike,
+  alpha: ArrayLike = 1.0,
+  eps: float = 1e-6,
+) -> jax.Array:
   r"""The score-space scale :math:`w = c\,\sigma^2 / (\alpha^2 d)` of FastGen's step, ``[...]``.
 
   With it, :func:`generator_loss` has the gradient of
@@ -213,13 +223,15 @@ def dmd_score_scale(x0: ArrayLike, teacher_denoised: ArrayLike, *, sigma: ArrayL
   return jax.lax.stop_gradient(c * sigma**2 / (alpha**2 * jnp.shape(x0)[-1]))
 
 
-def denoiser_generator_loss(x0: ArrayLike,
-                            teacher_denoised: ArrayLike,
-                            fake_denoised: ArrayLike,
-                            weight: ArrayLike = 1.0,
-                            *,
-                            normalize: bool = True,
-                            eps: float = 1e-6) -> jax.Array:
+def denoiser_generator_loss(
+  x0: ArrayLike,
+  teacher_denoised: ArrayLike,
+  fake_denoised: ArrayLike,
+  weight: ArrayLike = 1.0,
+  *,
+  normalize: bool = True,
+  eps: float = 1e-6,
+) -> jax.Array:
   r"""Per-example f-distill generator loss in denoiser space (FastGen's form).
 
   .. math::
@@ -260,7 +272,7 @@ def denoiser_generator_loss(x0: ArrayLike,
   if normalize:
     w = w * dmd_scale(x0, dp, eps=eps)
   target = jax.lax.stop_gradient(x0 - w[..., None] * (dq - dp))
-  return 0.5 * jnp.mean((x0 - target)**2, axis=-1)
+  return 0.5 * jnp.mean((x0 - target) ** 2, axis=-1)
 
 
 def fake_score_loss(fake_denoised: ArrayLike, x0: ArrayLike) -> jax.Array:
@@ -282,12 +294,14 @@ def fake_score_loss(fake_denoised: ArrayLike, x0: ArrayLike) -> jax.Array:
   return denoising_score_matching_loss(fake_denoised, jax.lax.stop_gradient(x0)) / x0.shape[-1]
 
 
-def generator_loss(x_t: ArrayLike,
-                   teacher_score: ArrayLike,
-                   student_score: ArrayLike,
-                   weight: ArrayLike,
-                   *,
-                   scale: ArrayLike = 1.0) -> jax.Array:
+def generator_loss(
+  x_t: ArrayLike,
+  teacher_score: ArrayLike,
+  student_score: ArrayLike,
+  weight: ArrayLike,
+  *,
+  scale: ArrayLike = 1.0,
+) -> jax.Array:
   r"""Per-example surrogate whose gradient is the f-distill gradient.
 
   .. math::
@@ -318,14 +332,14 @@ def generator_loss(x_t: ArrayLike,
   _checks.same_shape("x_t", x_t, "student_score", sq)
   w = jnp.asarray(weight, x_t.dtype) * jnp.asarray(scale, x_t.dtype)
   if w.shape not in ((), x_t.shape[:-1]):
-    raise ValueError(f"weight * scale must be scalar or of shape {x_t.shape[:-1]}, "
-                     f"got {w.shape}")
+    raise ValueError(f"weight * scale must be scalar or of shape {x_t.shape[:-1]}, got {w.shape}")
   direction = jax.lax.stop_gradient(w[..., None] * (sp - sq))
   return -jnp.sum(direction * x_t, axis=-1)
 
 
-def discriminator_loss(logits_teacher: ArrayLike,
-                       logits_student: ArrayLike) -> tuple[jax.Array, jax.Array]:
+def discriminator_loss(
+  logits_teacher: ArrayLike, logits_student: ArrayLike
+) -> tuple[jax.Array, jax.Array]:
   r"""Logistic loss whose optimal logit is :math:`\log p_t / q_t`.
 
   .. math::

@@ -61,21 +61,21 @@ import dataclasses
 import functools
 import inspect
 import math
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import jax
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from fdiv_jax import math as fmath
 
 __all__ = [
-    "Divergence",
-    "available",
-    "from_generator",
-    "get",
-    "resolve",
+  "Divergence",
+  "available",
+  "from_generator",
+  "get",
+  "resolve",
 ]
 
 _LOG2 = math.log(2.0)
@@ -103,7 +103,7 @@ class Divergence:
   _f_prime_at_one: Callable[..., jax.Array]
   _weight: Callable[..., jax.Array] | None
   no_weight_reason: str = ""
-  _reversed: Callable[..., "Divergence"] | None = None
+  _reversed: Callable[..., Divergence] | None = None
 
   def f(self, log_u: ArrayLike) -> jax.Array:
     """Generator :math:`f(u)` evaluated at ``u = exp(log_u)``; shape of ``log_u``."""
@@ -140,11 +140,12 @@ class Divergence:
     """
     if self._weight is None:
       raise ValueError(
-          f"divergence {self.name!r} has no f-distill weight h(r) = r^2 f''(r)"
-          f": {self.no_weight_reason}")
+        f"divergence {self.name!r} has no f-distill weight h(r) = r^2 f''(r)"
+        f": {self.no_weight_reason}"
+      )
     return self._weight(_as_float(log_r), **self.params)
 
-  def reversed(self) -> "Divergence":
+  def reversed(self) -> Divergence:
     r"""The entry of the swapped divergence :math:`D(Q\|P) = \mathbb{E}_P[f(q/p)]`.
 
     Its generator is the Csiszar dual :math:`f^\diamond(u) = u f(1/u)`, so
@@ -166,12 +167,19 @@ class Divergence:
 
 
 jax.tree_util.register_dataclass(
-    Divergence,
-    data_fields=["params"],
-    meta_fields=[
-        "name", "_f", "_conjugate", "_activation", "_conjugate_of_activation",
-        "_f_prime_at_one", "_weight", "no_weight_reason", "_reversed"
-    ],
+  Divergence,
+  data_fields=["params"],
+  meta_fields=[
+    "name",
+    "_f",
+    "_conjugate",
+    "_activation",
+    "_conjugate_of_activation",
+    "_f_prime_at_one",
+    "_weight",
+    "no_weight_reason",
+    "_reversed",
+  ],
 )
 
 
@@ -182,9 +190,12 @@ def _as_float(x: ArrayLike) -> jax.Array:
   return x
 
 
-def _where_domain(in_domain: jax.Array, safe_input: jax.Array,
-                  fn: Callable[[jax.Array], jax.Array],
-                  outside: float = _INF) -> jax.Array:
+def _where_domain(
+  in_domain: jax.Array,
+  safe_input: jax.Array,
+  fn: Callable[[jax.Array], jax.Array],
+  outside: float = _INF,
+) -> jax.Array:
   """Double-where: ``fn(x)`` inside the domain, ``outside`` elsewhere, no NaN."""
   value = fn(safe_input)
   return jnp.where(in_domain, value, jnp.asarray(outside, value.dtype))
@@ -228,10 +239,12 @@ def _exp_of(log_fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
   return exp_of
 
 
-def _exp_form_above(threshold: float, small: Callable[[jax.Array], jax.Array],
-                    log_large: Callable[[jax.Array], jax.Array],
-                    plus: Callable[[jax.Array], jax.Array] | None = None
-                    ) -> Callable[[jax.Array], jax.Array]:
+def _exp_form_above(
+  threshold: float,
+  small: Callable[[jax.Array], jax.Array],
+  log_large: Callable[[jax.Array], jax.Array],
+  plus: Callable[[jax.Array], jax.Array] | None = None,
+) -> Callable[[jax.Array], jax.Array]:
   """``small(l)`` for ``l <= threshold``, ``exp(log_large(l)) + plus(l)`` above.
 
   A double-where: each branch sees only its own inputs, so neither the value
@@ -251,8 +264,9 @@ def _exp_form_above(threshold: float, small: Callable[[jax.Array], jax.Array],
   return f
 
 
-def _with_limit_at_zero(fn: Callable[[jax.Array], jax.Array],
-                        limit: float) -> Callable[[jax.Array], jax.Array]:
+def _with_limit_at_zero(
+  fn: Callable[[jax.Array], jax.Array], limit: float
+) -> Callable[[jax.Array], jax.Array]:
   """``fn(l)``, and its limit :math:`f(0^+)` at ``l = -inf`` (``u = 0``, legal: a
   sample outside ``P``'s support), where ``fn`` itself would give ``0 * inf``.
 
@@ -277,16 +291,17 @@ def _with_limit_at_zero(fn: Callable[[jax.Array], jax.Array],
 def _kl() -> Divergence:
   """KL(P||Q): f = u log u, f* = exp(t - 1), g = v, h = r."""
   return Divergence(
-      name="kl",
-      params={},
-      _f=_with_limit_at_zero(_exp_form_above(
-          _LARGE_L, lambda l: jnp.exp(l) * l, lambda l: l + jnp.log(l)), 0.0),
-      _conjugate=lambda t: jnp.exp(t - 1.0),
-      _activation=lambda v: v,
-      _conjugate_of_activation=lambda v: jnp.exp(v - 1.0),
-      _f_prime_at_one=lambda: 1.0,
-      _weight=jnp.exp,
-      _reversed=lambda: _reverse_kl(),
+    name="kl",
+    params={},
+    _f=_with_limit_at_zero(
+      _exp_form_above(_LARGE_L, lambda l: jnp.exp(l) * l, lambda l: l + jnp.log(l)), 0.0
+    ),
+    _conjugate=lambda t: jnp.exp(t - 1.0),
+    _activation=lambda v: v,
+    _conjugate_of_activation=lambda v: jnp.exp(v - 1.0),
+    _f_prime_at_one=lambda: 1.0,
+    _weight=jnp.exp,
+    _reversed=lambda: _reverse_kl(),
   )
 
 
@@ -296,19 +311,18 @@ def _reverse_kl() -> Divergence:
 
   def conjugate(t):
     neg = t < 0
-    return _where_domain(neg, jnp.where(neg, t, -1.0),
-                         lambda s: -1.0 - jnp.log(-s))
+    return _where_domain(neg, jnp.where(neg, t, -1.0), lambda s: -1.0 - jnp.log(-s))
 
   return Divergence(
-      name="reverse_kl",
-      params={},
-      _f=lambda l: -l,
-      _conjugate=conjugate,
-      _activation=lambda v: -jnp.exp(-v),
-      _conjugate_of_activation=lambda v: v - 1.0,
-      _f_prime_at_one=lambda: -1.0,
-      _weight=jnp.ones_like,
-      _reversed=lambda: _kl(),
+    name="reverse_kl",
+    params={},
+    _f=lambda l: -l,
+    _conjugate=conjugate,
+    _activation=lambda v: -jnp.exp(-v),
+    _conjugate_of_activation=lambda v: v - 1.0,
+    _f_prime_at_one=lambda: -1.0,
+    _weight=jnp.ones_like,
+    _reversed=lambda: _kl(),
   )
 
 
@@ -324,23 +338,26 @@ def _js() -> Divergence:
 
   def conjugate(t):
     ok = t < _LOG2
-    return _where_domain(ok, jnp.where(ok, t, 0.0),
-                         lambda s: -jnp.log(2.0 - jnp.exp(s)))
+    return _where_domain(ok, jnp.where(ok, t, 0.0), lambda s: -jnp.log(2.0 - jnp.exp(s)))
 
   return Divergence(
-      name="js",
-      params={},
-      _f=_with_limit_at_zero(_exp_form_above(
-          _LARGE_L,
-          lambda l: jnp.exp(l) * (_LOG2 - jax.nn.softplus(-l)) + _LOG2 - jax.nn.softplus(l),
-          lambda l: l + jnp.log(_LOG2 - jax.nn.softplus(-l)),
-          plus=lambda l: _LOG2 - jax.nn.softplus(l)), _LOG2),
-      _conjugate=conjugate,
-      _activation=lambda v: _LOG2 - jax.nn.softplus(-v),
-      _conjugate_of_activation=lambda v: jax.nn.softplus(v) - _LOG2,
-      _f_prime_at_one=_zero,
-      _weight=jax.nn.sigmoid,
-      _reversed=lambda: _js(),
+    name="js",
+    params={},
+    _f=_with_limit_at_zero(
+      _exp_form_above(
+        _LARGE_L,
+        lambda l: jnp.exp(l) * (_LOG2 - jax.nn.softplus(-l)) + _LOG2 - jax.nn.softplus(l),
+        lambda l: l + jnp.log(_LOG2 - jax.nn.softplus(-l)),
+        plus=lambda l: _LOG2 - jax.nn.softplus(l),
+      ),
+      _LOG2,
+    ),
+    _conjugate=conjugate,
+    _activation=lambda v: _LOG2 - jax.nn.softplus(-v),
+    _conjugate_of_activation=lambda v: jax.nn.softplus(v) - _LOG2,
+    _f_prime_at_one=_zero,
+    _weight=jax.nn.sigmoid,
+    _reversed=lambda: _js(),
   )
 
 
@@ -364,19 +381,18 @@ def _gan() -> Divergence:
 
   def conjugate(t):
     ok = t < 0
-    return _where_domain(ok, jnp.where(ok, t, -1.0),
-                         lambda s: -jnp.log(-jnp.expm1(s)))
+    return _where_domain(ok, jnp.where(ok, t, -1.0), lambda s: -jnp.log(-jnp.expm1(s)))
 
   return Divergence(
-      name="gan",
-      params={},
-      _f=_with_limit_at_zero(_gan_f, 0.0),
-      _conjugate=conjugate,
-      _activation=jax.nn.log_sigmoid,
-      _conjugate_of_activation=jax.nn.softplus,
-      _f_prime_at_one=lambda: -_LOG2,
-      _weight=jax.nn.sigmoid,
-      _reversed=lambda: _gan(),
+    name="gan",
+    params={},
+    _f=_with_limit_at_zero(_gan_f, 0.0),
+    _conjugate=conjugate,
+    _activation=jax.nn.log_sigmoid,
+    _conjugate_of_activation=jax.nn.softplus,
+    _f_prime_at_one=lambda: -_LOG2,
+    _weight=jax.nn.sigmoid,
+    _reversed=lambda: _gan(),
   )
 
 
@@ -392,15 +408,15 @@ def _squared_hellinger() -> Divergence:
     return _where_domain(ok, jnp.where(ok, t, 0.0), lambda s: s / (1.0 - s))
 
   return Divergence(
-      name="squared_hellinger",
-      params={},
-      _f=lambda l: jnp.square(jnp.expm1(0.5 * l)),
-      _conjugate=conjugate,
-      _activation=lambda v: -jnp.expm1(-v),
-      _conjugate_of_activation=jnp.expm1,
-      _f_prime_at_one=_zero,
-      _weight=lambda l: 0.5 * jnp.exp(0.5 * l),
-      _reversed=lambda: _squared_hellinger(),
+    name="squared_hellinger",
+    params={},
+    _f=lambda l: jnp.square(jnp.expm1(0.5 * l)),
+    _conjugate=conjugate,
+    _activation=lambda v: -jnp.expm1(-v),
+    _conjugate_of_activation=jnp.expm1,
+    _f_prime_at_one=_zero,
+    _weight=lambda l: 0.5 * jnp.exp(0.5 * l),
+    _reversed=lambda: _squared_hellinger(),
   )
 
 
@@ -408,15 +424,15 @@ def _squared_hellinger() -> Divergence:
 def _pearson() -> Divergence:
   r"""Pearson chi-squared, f = (u - 1)^2, :math:`h = 2 r^2`."""
   return Divergence(
-      name="pearson",
-      params={},
-      _f=lambda l: jnp.square(jnp.expm1(l)),
-      _conjugate=lambda t: 0.25 * t * t + t,
-      _activation=lambda v: v,
-      _conjugate_of_activation=lambda v: 0.25 * v * v + v,
-      _f_prime_at_one=_zero,
-      _weight=lambda l: 2.0 * jnp.exp(2.0 * l),
-      _reversed=lambda: _neyman(),
+    name="pearson",
+    params={},
+    _f=lambda l: jnp.square(jnp.expm1(l)),
+    _conjugate=lambda t: 0.25 * t * t + t,
+    _activation=lambda v: v,
+    _conjugate_of_activation=lambda v: 0.25 * v * v + v,
+    _f_prime_at_one=_zero,
+    _weight=lambda l: 2.0 * jnp.exp(2.0 * l),
+    _reversed=lambda: _neyman(),
   )
 
 
@@ -426,19 +442,18 @@ def _neyman() -> Divergence:
 
   def conjugate(t):
     ok = t < 1
-    return _where_domain(ok, jnp.where(ok, t, 0.0),
-                         lambda s: 2.0 - 2.0 * jnp.sqrt(1.0 - s))
+    return _where_domain(ok, jnp.where(ok, t, 0.0), lambda s: 2.0 - 2.0 * jnp.sqrt(1.0 - s))
 
   return Divergence(
-      name="neyman",
-      params={},
-      _f=lambda l: 4.0 * jnp.square(jnp.sinh(0.5 * l)),
-      _conjugate=conjugate,
-      _activation=lambda v: -jnp.expm1(-v),
-      _conjugate_of_activation=lambda v: -2.0 * jnp.expm1(-0.5 * v),
-      _f_prime_at_one=_zero,
-      _weight=lambda l: 2.0 * jnp.exp(-l),
-      _reversed=lambda: _pearson(),
+    name="neyman",
+    params={},
+    _f=lambda l: 4.0 * jnp.square(jnp.sinh(0.5 * l)),
+    _conjugate=conjugate,
+    _activation=lambda v: -jnp.expm1(-v),
+    _conjugate_of_activation=lambda v: -2.0 * jnp.expm1(-0.5 * v),
+    _f_prime_at_one=_zero,
+    _weight=lambda l: 2.0 * jnp.exp(-l),
+    _reversed=lambda: _pearson(),
   )
 
 
@@ -451,16 +466,16 @@ def _total_variation() -> Divergence:
     return _where_domain(ok, jnp.where(ok, t, 0.0), lambda s: s)
 
   return Divergence(
-      name="total_variation",
-      params={},
-      _f=lambda l: 0.5 * jnp.abs(jnp.expm1(l)),
-      _conjugate=conjugate,
-      _activation=lambda v: 0.5 * jnp.tanh(v),
-      _conjugate_of_activation=lambda v: 0.5 * jnp.tanh(v),
-      _f_prime_at_one=_zero,
-      _weight=None,
-      no_weight_reason="f = |u - 1| / 2 has f'' equal to a Dirac mass at r = 1",
-      _reversed=lambda: _total_variation(),
+    name="total_variation",
+    params={},
+    _f=lambda l: 0.5 * jnp.abs(jnp.expm1(l)),
+    _conjugate=conjugate,
+    _activation=lambda v: 0.5 * jnp.tanh(v),
+    _conjugate_of_activation=lambda v: 0.5 * jnp.tanh(v),
+    _f_prime_at_one=_zero,
+    _weight=None,
+    no_weight_reason="f = |u - 1| / 2 has f'' equal to a Dirac mass at r = 1",
+    _reversed=lambda: _total_variation(),
   )
 
 
@@ -482,15 +497,15 @@ def _jeffreys() -> Divergence:
     return fmath.lambertw_exp(s) + _exp_w_minus_s(s) + t - 2.0
 
   return Divergence(
-      name="jeffreys",
-      params={},
-      _f=_with_limit_at_zero(lambda l: jnp.expm1(l) * l, _INF),  # inf at u = 0
-      _conjugate=conjugate,
-      _activation=lambda v: v,
-      _conjugate_of_activation=conjugate,
-      _f_prime_at_one=_zero,
-      _weight=lambda l: 1.0 + jnp.exp(l),
-      _reversed=lambda: _jeffreys(),
+    name="jeffreys",
+    params={},
+    _f=_with_limit_at_zero(lambda l: jnp.expm1(l) * l, _INF),  # inf at u = 0
+    _conjugate=conjugate,
+    _activation=lambda v: v,
+    _conjugate_of_activation=conjugate,
+    _f_prime_at_one=_zero,
+    _weight=lambda l: 1.0 + jnp.exp(l),
+    _reversed=lambda: _jeffreys(),
   )
 
 
@@ -512,19 +527,21 @@ def _triangular() -> Divergence:
     return jnp.where(ok, inside, _INF)
 
   return Divergence(
-      name="triangular",
-      params={},
-      _f=_exp_form_above(
-          _LARGE_L, lambda l: jnp.expm1(l) * jnp.tanh(0.5 * l),
-          lambda l: l + 2.0 * jnp.log(-jnp.expm1(-l)) - jax.nn.softplus(-l)),
-      _conjugate=conjugate,
-      _activation=lambda v: 1.0 - 4.0 * jax.nn.sigmoid(-v),
-      _conjugate_of_activation=lambda v: 4.0 * jnp.square(
-          jnp.expm1(0.5 * jax.nn.log_sigmoid(-v))) - 1.0,
-      _f_prime_at_one=_zero,
-      _weight=lambda l: 8.0 * jnp.exp(2.0 * jax.nn.log_sigmoid(l) +
-                                      jax.nn.log_sigmoid(-l)),
-      _reversed=lambda: _triangular(),
+    name="triangular",
+    params={},
+    _f=_exp_form_above(
+      _LARGE_L,
+      lambda l: jnp.expm1(l) * jnp.tanh(0.5 * l),
+      lambda l: l + 2.0 * jnp.log(-jnp.expm1(-l)) - jax.nn.softplus(-l),
+    ),
+    _conjugate=conjugate,
+    _activation=lambda v: 1.0 - 4.0 * jax.nn.sigmoid(-v),
+    _conjugate_of_activation=lambda v: (
+      4.0 * jnp.square(jnp.expm1(0.5 * jax.nn.log_sigmoid(-v))) - 1.0
+    ),
+    _f_prime_at_one=_zero,
+    _weight=lambda l: 8.0 * jnp.exp(2.0 * jax.nn.log_sigmoid(l) + jax.nn.log_sigmoid(-l)),
+    _reversed=lambda: _triangular(),
   )
 
 
@@ -544,10 +561,16 @@ _ALPHA_LARGE = 30.0  # max(a l, l) above which _alpha_general uses its exp form
 def _alpha_log_large(l, a):
   """log f_alpha where max(a l, l) is large (see :func:`_alpha_general`)."""
   d = a * (a - 1.0)
-  b_a = jnp.where(a > 1.0, -a * jnp.expm1((1.0 - a) * l) + (a - 1.0) * jnp.expm1(-a * l),
-                  1.0 - a * jnp.exp((1.0 - a) * l) + (a - 1.0) * jnp.exp(-a * l))
-  b_l = jnp.where(a > 0.5, jnp.expm1((a - 1.0) * l) - (1.0 - a) * jnp.expm1(-l),
-                  -a + jnp.exp((a - 1.0) * l) - (1.0 - a) * jnp.exp(-l))
+  b_a = jnp.where(
+    a > 1.0,
+    -a * jnp.expm1((1.0 - a) * l) + (a - 1.0) * jnp.expm1(-a * l),
+    1.0 - a * jnp.exp((1.0 - a) * l) + (a - 1.0) * jnp.exp(-a * l),
+  )
+  b_l = jnp.where(
+    a > 0.5,
+    jnp.expm1((a - 1.0) * l) - (1.0 - a) * jnp.expm1(-l),
+    -a + jnp.exp((a - 1.0) * l) - (1.0 - a) * jnp.exp(-l),
+  )
   top = a * l >= l  # a l is the dominant exponent (a > 1, or a < 0 with l < 0)
   ratio = jnp.where(top, b_a, b_l) / d
   return jnp.where(top, a * l, l) + jnp.log(jnp.where(ratio > 0, ratio, 1.0))
@@ -578,9 +601,15 @@ def _alpha_general(l, a):
 # alpha = 1: K = u log u - u + 1 = e^l (l - 1) + 1 (1 at u = 0, where l e^l
 # would be 0 * inf; in exp form above l = 2, where l e^l - expm1(l) is inf - inf).
 # Built once: each _exp_form_above call makes a new custom_jvp function.
-_alpha_one = _with_limit_at_zero(_exp_form_above(
-    _LARGE_L, lambda s: s * jnp.exp(s) - jnp.expm1(s), lambda s: s + jnp.log(s - 1.0),
-    plus=jnp.ones_like), 1.0)
+_alpha_one = _with_limit_at_zero(
+  _exp_form_above(
+    _LARGE_L,
+    lambda s: s * jnp.exp(s) - jnp.expm1(s),
+    lambda s: s + jnp.log(s - 1.0),
+    plus=jnp.ones_like,
+  ),
+  1.0,
+)
 
 
 def _alpha_near1(l, alpha):
@@ -632,8 +661,7 @@ def _alpha_f(l, alpha):
   near0 = (jnp.abs(alpha) < _ALPHA_EPS) & (jnp.abs(alpha * l) < _ALPHA_TAYLOR)
   # Each branch sees l only where it is selected (0 elsewhere), so an
   # unselected branch cannot overflow and poison the gradient (inf * 0).
-  general = _alpha_general(jnp.where(near1 | near0, 0.0, l),
-                           jnp.where(near1 | near0, 0.5, alpha))
+  general = _alpha_general(jnp.where(near1 | near0, 0.0, l), jnp.where(near1 | near0, 0.5, alpha))
   lim1 = _alpha_near1(jnp.where(near1, l, 0.0), alpha)
   lim0 = _alpha_near0(jnp.where(near0, l, 0.0), alpha)
   return jnp.where(near1, lim1, jnp.where(near0, lim0, general))
@@ -654,7 +682,9 @@ def _alpha_conjugate(t, alpha):
 
 
 def _alpha(alpha: ArrayLike = 0.5) -> Divergence:
-  r"""Amari alpha family :math:`f_\alpha(u) = \frac{u^\alpha - 1 - \alpha(u - 1)}{\alpha(\alpha - 1)}`.
+  r"""Amari alpha family.
+
+  :math:`f_\alpha(u) = \frac{u^\alpha - 1 - \alpha(u - 1)}{\alpha(\alpha - 1)}`.
 
   Defined for every real order; :math:`\alpha \to 1` gives
   :math:`u\log u - u + 1` (KL), :math:`\alpha \to 0` gives
@@ -669,15 +699,15 @@ def _alpha(alpha: ArrayLike = 0.5) -> Divergence:
   """
   alpha = _param("alpha", alpha)
   return Divergence(
-      name="alpha",
-      params={"alpha": alpha},
-      _f=_alpha_f,
-      _conjugate=_alpha_conjugate,
-      _activation=_alpha_activation,
-      _conjugate_of_activation=_alpha_conjugate_of_activation,
-      _f_prime_at_one=_zero,
-      _weight=_alpha_weight,
-      _reversed=_alpha_reversed,
+    name="alpha",
+    params={"alpha": alpha},
+    _f=_alpha_f,
+    _conjugate=_alpha_conjugate,
+    _activation=_alpha_activation,
+    _conjugate_of_activation=_alpha_conjugate_of_activation,
+    _f_prime_at_one=_zero,
+    _weight=_alpha_weight,
+    _reversed=_alpha_reversed,
   )
 
 
@@ -711,17 +741,17 @@ def _param(name: str, value: ArrayLike) -> jax.Array:
 
 
 _REGISTRY: dict[str, Callable[..., Divergence]] = {
-    "kl": _kl,
-    "reverse_kl": _reverse_kl,
-    "js": _js,
-    "gan": _gan,
-    "squared_hellinger": _squared_hellinger,
-    "pearson": _pearson,
-    "neyman": _neyman,
-    "total_variation": _total_variation,
-    "jeffreys": _jeffreys,
-    "triangular": _triangular,
-    "alpha": _alpha,
+  "kl": _kl,
+  "reverse_kl": _reverse_kl,
+  "js": _js,
+  "gan": _gan,
+  "squared_hellinger": _squared_hellinger,
+  "pearson": _pearson,
+  "neyman": _neyman,
+  "total_variation": _total_variation,
+  "jeffreys": _jeffreys,
+  "triangular": _triangular,
+  "alpha": _alpha,
 }
 
 
@@ -757,25 +787,28 @@ def get(name: str, **params: ArrayLike) -> Divergence:
   if isinstance(name, str) and ":" in name:
     return _from_spec(name, params)
   if not isinstance(name, str) or name not in _REGISTRY:
-    raise ValueError(f"unknown divergence {name!r}; valid names: "
-                     f"{', '.join(available())}")
+    raise ValueError(f"unknown divergence {name!r}; valid names: {', '.join(available())}")
   factory = _REGISTRY[name]
   try:
     return factory(**params)
   except TypeError as e:
-    raise TypeError(f"divergence {name!r} got unexpected parameters "
-                    f"{sorted(params)}: {e}") from None
+    raise TypeError(
+      f"divergence {name!r} got unexpected parameters {sorted(params)}: {e}"
+    ) from None
 
 
 def _from_spec(spec: str, params: dict) -> Divergence:
   """``get("alpha:2")``: a family name and its one parameter in a string."""
   base, _, arg = spec.partition(":")
   if base not in _REGISTRY:
-    raise ValueError(f"divergence spec {spec!r}: unknown divergence {base!r}; valid "
-                     f"names: {', '.join(available())}")
+    raise ValueError(
+      f"divergence spec {spec!r}: unknown divergence {base!r}; valid "
+      f"names: {', '.join(available())}"
+    )
   if params:
-    raise TypeError(f"divergence spec {spec!r} already gives the parameter; got also "
-                    f"{sorted(params)}")
+    raise TypeError(
+      f"divergence spec {spec!r} already gives the parameter; got also {sorted(params)}"
+    )
   names = list(inspect.signature(_REGISTRY[base]).parameters)
   if len(names) != 1:
     raise ValueError(f"divergence spec {spec!r}: {base!r} takes no parameter")
@@ -790,8 +823,10 @@ def resolve(divergence: str | Divergence, **params: ArrayLike) -> Divergence:
   """A :class:`Divergence` from a name (via :func:`get`) or a record itself."""
   if isinstance(divergence, Divergence):
     if params:
-      raise TypeError("parameters can only be given with a divergence name, "
-                      f"got a Divergence record and {sorted(params)}")
+      raise TypeError(
+        "parameters can only be given with a divergence name, "
+        f"got a Divergence record and {sorted(params)}"
+      )
     return divergence
   return get(divergence, **params)
 
@@ -828,17 +863,18 @@ def _conjugate_by_bisection(t, phi, *, log_u_range: float, iterations: int):
   return t * jnp.exp(l_star) - phi(l_star)
 
 
-def from_generator(f: Callable[[jax.Array], jax.Array],
-                   *,
-                   name: str = "custom",
-                   conjugate: Callable[[jax.Array], jax.Array] | None = None,
-                   activation: Callable[[jax.Array], jax.Array] | None = None,
-                   conjugate_of_activation: Callable[[jax.Array], jax.Array]
-                   | None = None,
-                   weight: Callable[[jax.Array], jax.Array] | None = None,
-                   f_prime_at_one: float | None = None,
-                   log_u_range: float = 30.0,
-                   bisection_iterations: int = 60) -> Divergence:
+def from_generator(
+  f: Callable[[jax.Array], jax.Array],
+  *,
+  name: str = "custom",
+  conjugate: Callable[[jax.Array], jax.Array] | None = None,
+  activation: Callable[[jax.Array], jax.Array] | None = None,
+  conjugate_of_activation: Callable[[jax.Array], jax.Array] | None = None,
+  weight: Callable[[jax.Array], jax.Array] | None = None,
+  f_prime_at_one: float | None = None,
+  log_u_range: float = 30.0,
+  bisection_iterations: int = 60,
+) -> Divergence:
   r"""Builds a :class:`Divergence` from a generator written in log space.
 
   Whatever is not given is derived from ``f`` by autodiff of
@@ -890,27 +926,24 @@ def from_generator(f: Callable[[jax.Array], jax.Array],
 
   if conjugate is None:
     conjugate = functools.partial(
-        _conjugate_by_bisection,
-        phi=phi,
-        log_u_range=log_u_range,
-        iterations=bisection_iterations)
+      _conjugate_by_bisection, phi=phi, log_u_range=log_u_range, iterations=bisection_iterations
+    )
 
   if activation is None:
     if conjugate_of_activation is not None:
       raise ValueError("conjugate_of_activation was given without activation")
     activation = lambda v: _elementwise_derivatives(phi, v)[0] * jnp.exp(-v)
-    conjugate_of_activation = (
-        lambda v: _elementwise_derivatives(phi, v)[0] - phi(v))
+    conjugate_of_activation = lambda v: _elementwise_derivatives(phi, v)[0] - phi(v)
   elif conjugate_of_activation is None:
     conjugate_of_activation = lambda v: conjugate(activation(v))
 
   return Divergence(
-      name=name,
-      params={},
-      _f=phi,
-      _conjugate=conjugate,
-      _activation=activation,
-      _conjugate_of_activation=conjugate_of_activation,
-      _f_prime_at_one=fp1,
-      _weight=weight,
+    name=name,
+    params={},
+    _f=phi,
+    _conjugate=conjugate,
+    _activation=activation,
+    _conjugate_of_activation=conjugate_of_activation,
+    _f_prime_at_one=fp1,
+    _weight=weight,
   )

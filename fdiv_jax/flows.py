@@ -31,7 +31,8 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import distrax
 import flax.linen as nn
@@ -39,9 +40,9 @@ import jax
 import jax.numpy as jnp
 
 __all__ = [
-    "Flow",
-    "real_nvp",
-    "spline_flow",
+  "Flow",
+  "real_nvp",
+  "spline_flow",
 ]
 
 
@@ -73,8 +74,11 @@ class _Conditioner(nn.Module):
     h = x
     for width in self.hidden:
       h = nn.gelu(nn.Dense(width)(h))
-    out = nn.Dense(self.dim * self.params_per_dim, kernel_init=nn.initializers.zeros,
-                   bias_init=nn.initializers.zeros)(h)
+    out = nn.Dense(
+      self.dim * self.params_per_dim,
+      kernel_init=nn.initializers.zeros,
+      bias_init=nn.initializers.zeros,
+    )(h)
     return out.reshape(x.shape[:-1] + (self.dim, self.params_per_dim))
 
 
@@ -91,14 +95,25 @@ def _masks(dim: int, num_layers: int, kind: str) -> jax.Array:
 
 def _marginal_spline(p: jax.Array, bound: float) -> distrax.Bijector:
   """Elementwise (unconditional) RQ spline on every coordinate; ``p [d, 3K+1]``."""
-  return distrax.Block(distrax.RationalQuadraticSpline(
-      p, range_min=-bound, range_max=bound, boundary_slopes="identity"), ndims=1)
+  return distrax.Block(
+    distrax.RationalQuadraticSpline(
+      p, range_min=-bound, range_max=bound, boundary_slopes="identity"
+    ),
+    ndims=1,
+  )
 
 
-def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim: int,
-               inner: Callable[[jax.Array], distrax.Bijector], base_scale: float,
-               marginal_bins: int = 0, marginal_bound: float = 5.0,
-               masks: str = "parity") -> Flow:
+def _make_flow(
+  dim: int,
+  num_layers: int,
+  hidden: Sequence[int],
+  params_per_dim: int,
+  inner: Callable[[jax.Array], distrax.Bijector],
+  base_scale: float,
+  marginal_bins: int = 0,
+  marginal_bound: float = 5.0,
+  masks: str = "parity",
+) -> Flow:
   if dim < 2:
     raise ValueError(f"dim must be >= 2 for coupling layers, got {dim}")
   if num_layers < 1:
@@ -106,8 +121,9 @@ def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim:
   if base_scale <= 0:
     raise ValueError(f"base_scale must be > 0, got {base_scale}")
   if marginal_bins < 0 or marginal_bound <= 0:
-    raise ValueError(f"marginal_bins must be >= 0 and marginal_bound > 0, got "
-                     f"{marginal_bins} and {marginal_bound}")
+    raise ValueError(
+      f"marginal_bins must be >= 0 and marginal_bound > 0, got {marginal_bins} and {marginal_bound}"
+    )
   if masks not in _MASKS:
     raise ValueError(f"masks must be one of {_MASKS}, got {masks!r}")
   conditioner = _Conditioner(tuple(hidden), dim, params_per_dim)
@@ -116,7 +132,8 @@ def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim:
 
   def layer(p, mask):
     return distrax.MaskedCoupling(
-        mask=mask, conditioner=lambda x: conditioner.apply(p, x), bijector=inner)
+      mask=mask, conditioner=lambda x: conditioner.apply(p, x), bijector=inner
+    )
 
   def init(key):
     keys = jax.random.split(key, num_layers)
@@ -124,8 +141,10 @@ def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim:
     if not marginal_bins:
       return couplings
     # Zero spline parameters: equal bins, unit slopes, i.e. the identity.
-    return {"couplings": couplings,
-            "marginal": jnp.zeros((dim, 3 * marginal_bins + 1), jnp.float32)}
+    return {
+      "couplings": couplings,
+      "marginal": jnp.zeros((dim, 3 * marginal_bins + 1), jnp.float32),
+    }
 
   def split(params):
     return (params["couplings"], params["marginal"]) if marginal_bins else (params, None)
@@ -140,8 +159,9 @@ def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim:
       y, ld = bij.inverse_and_log_det(y) if inverse else bij.forward_and_log_det(y)
       return (y, log_det + ld), None
 
-    (y, log_det), _ = jax.lax.scan(step, (x, jnp.zeros(x.shape[:-1], x.dtype)),
-                                   (params, masks), reverse=inverse)
+    (y, log_det), _ = jax.lax.scan(
+      step, (x, jnp.zeros(x.shape[:-1], x.dtype)), (params, masks), reverse=inverse
+    )
     return y, log_det
 
   def sample_and_log_prob(params, key, n):
@@ -167,9 +187,17 @@ def _make_flow(dim: int, num_layers: int, hidden: Sequence[int], params_per_dim:
   return Flow(init, sample_and_log_prob, log_prob, dim)
 
 
-def real_nvp(dim: int, *, num_layers: int = 12, hidden: Sequence[int] = (64, 64),
-             scale_max: float = 3.0, base_scale: float = 1.0, marginal_bins: int = 0,
-             marginal_bound: float = 5.0, masks: str = "parity") -> Flow:
+def real_nvp(
+  dim: int,
+  *,
+  num_layers: int = 12,
+  hidden: Sequence[int] = (64, 64),
+  scale_max: float = 3.0,
+  base_scale: float = 1.0,
+  marginal_bins: int = 0,
+  marginal_bound: float = 5.0,
+  masks: str = "parity",
+) -> Flow:
   r"""RealNVP: affine couplings :math:`y = x e^{a} + b` with :math:`|a| \le` ``scale_max``.
 
   Example:
@@ -202,13 +230,21 @@ def real_nvp(dim: int, *, num_layers: int = 12, hidden: Sequence[int] = (64, 64)
     log_scale = scale_max * jnp.tanh(p[..., 1] / scale_max)
     return distrax.ScalarAffine(shift=p[..., 0], log_scale=log_scale)
 
-  return _make_flow(dim, num_layers, hidden, 2, affine, base_scale, marginal_bins,
-                    marginal_bound, masks)
+  return _make_flow(
+    dim, num_layers, hidden, 2, affine, base_scale, marginal_bins, marginal_bound, masks
+  )
 
 
-def spline_flow(dim: int, *, num_layers: int = 8, hidden: Sequence[int] = (64, 64),
-                num_bins: int = 8, bound: float = 5.0, base_scale: float = 1.0,
-                masks: str = "parity") -> Flow:
+def spline_flow(
+  dim: int,
+  *,
+  num_layers: int = 8,
+  hidden: Sequence[int] = (64, 64),
+  num_bins: int = 8,
+  bound: float = 5.0,
+  base_scale: float = 1.0,
+  masks: str = "parity",
+) -> Flow:
   r"""Rational-quadratic spline couplings on ``[-bound, bound]`` (identity outside).
 
   Zero conditioner outputs give equal bins and unit knot slopes, i.e. the
@@ -232,8 +268,8 @@ def spline_flow(dim: int, *, num_layers: int = 8, hidden: Sequence[int] = (64, 6
   def spline(p):
     # Zero raw slopes must give unit slopes: distrax maps them by softplus
     # with an offset so that raw 0 -> slope 1.
-    return distrax.RationalQuadraticSpline(p, range_min=-bound, range_max=bound,
-                                           boundary_slopes="identity")
+    return distrax.RationalQuadraticSpline(
+      p, range_min=-bound, range_max=bound, boundary_slopes="identity"
+    )
 
-  return _make_flow(dim, num_layers, hidden, 3 * num_bins + 1, spline, base_scale,
-                    masks=masks)
+  return _make_flow(dim, num_layers, hidden, 3 * num_bins + 1, spline, base_scale, masks=masks)

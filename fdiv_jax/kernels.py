@@ -22,26 +22,25 @@ faster) and falls back to the running maximum only when a row underflows.
 from __future__ import annotations
 
 import operator
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from fdiv_jax import _checks
+from fdiv_jax import _checks, parallel
 from fdiv_jax import math as fmath
-from fdiv_jax import parallel
 
 __all__ = [
-    "KERNELS",
-    "blocked_row_logsumexp",
-    "default_block_size",
-    "log_kernel",
-    "log_kernel_sum",
-    "log_product_kernel_sum",
-    "median_bandwidth",
-    "silverman_bandwidth",
-    "squared_distances",
+  "KERNELS",
+  "blocked_row_logsumexp",
+  "default_block_size",
+  "log_kernel",
+  "log_kernel_sum",
+  "log_product_kernel_sum",
+  "median_bandwidth",
+  "silverman_bandwidth",
+  "squared_distances",
 ]
 
 KERNELS = ("gaussian", "laplace", "inverse_multiquadric")
@@ -90,8 +89,9 @@ def _block_size(block_size: int | None) -> int:
   except TypeError:
     size = 0
   if isinstance(block_size, bool) or size < 1:
-    raise ValueError(f"block_size must be a positive int (or None for the default), got "
-                     f"{block_size!r}")
+    raise ValueError(
+      f"block_size must be a positive int (or None for the default), got {block_size!r}"
+    )
   return size
 
 
@@ -103,8 +103,7 @@ def squared_distances(x: ArrayLike, y: ArrayLike) -> jax.Array:
   otherwise); it is clamped at 0.
   """
   x, y = jnp.asarray(x), jnp.asarray(y)
-  sq = (jnp.sum(x * x, axis=-1)[:, None] + jnp.sum(y * y, axis=-1)[None, :] -
-        2.0 * _inner(x, y))
+  sq = jnp.sum(x * x, axis=-1)[:, None] + jnp.sum(y * y, axis=-1)[None, :] - 2.0 * _inner(x, y)
   return jnp.maximum(sq, 0.0)
 
 
@@ -125,11 +124,11 @@ def log_kernel(sq_dist: ArrayLike, *, kernel: str, bandwidth: ArrayLike) -> jax.
 
 
 def blocked_row_logsumexp(
-    log_terms: Callable[[jax.Array, jax.Array], jax.Array],
-    rows: int,
-    cols: int,
-    *,
-    block_size: int,
+  log_terms: Callable[[jax.Array, jax.Array], jax.Array],
+  rows: int,
+  cols: int,
+  *,
+  block_size: int,
 ) -> jax.Array:
   r"""``out[i] = logsumexp_j log_terms(I, J)[i, j]`` over index blocks ``I``, ``J``.
 
@@ -169,8 +168,9 @@ def blocked_row_logsumexp(
 _UNDERFLOW = 1e-30
 
 
-def _gaussian_row_sums(x: jax.Array, y: jax.Array, log_w: jax.Array, *,
-                       block_size: int) -> tuple[jax.Array, jax.Array]:
+def _gaussian_row_sums(
+  x: jax.Array, y: jax.Array, log_w: jax.Array, *, block_size: int
+) -> tuple[jax.Array, jax.Array]:
   r"""Fast path of the Gaussian kernel sums on pre-scaled points (bandwidth 1).
 
   With :math:`c_j = \log w_j - \|y_j\|^2/2`, :math:`M = \max_j \log w_j`,
@@ -211,13 +211,15 @@ def _gaussian_row_sums(x: jax.Array, y: jax.Array, log_w: jax.Array, *,
   return top + jnp.where(jnp.isnan(acc), acc, log_acc), acc
 
 
-def log_kernel_sum(x: ArrayLike,
-                   y: ArrayLike,
-                   *,
-                   bandwidth: ArrayLike,
-                   kernel: str = "gaussian",
-                   log_weights: ArrayLike | None = None,
-                   block_size: int | None = None) -> jax.Array:
+def log_kernel_sum(
+  x: ArrayLike,
+  y: ArrayLike,
+  *,
+  bandwidth: ArrayLike,
+  kernel: str = "gaussian",
+  log_weights: ArrayLike | None = None,
+  block_size: int | None = None,
+) -> jax.Array:
   r"""Blocked :math:`\log\sum_j w_j\, k(x_i, y_j)` for every ``i``, ``[n]``.
 
   Computed tile by tile in the log domain (see :func:`blocked_row_logsumexp`),
@@ -237,17 +239,26 @@ def log_kernel_sum(x: ArrayLike,
   Returns:
     ``[n]`` log kernel sums.
   """
-  return _product_sum((x,), (y,), (bandwidth,), kernel=kernel, log_weights=log_weights,
-                      block_size=block_size, names=("x", "y"))
+  return _product_sum(
+    (x,),
+    (y,),
+    (bandwidth,),
+    kernel=kernel,
+    log_weights=log_weights,
+    block_size=block_size,
+    names=("x", "y"),
+  )
 
 
-def log_product_kernel_sum(xs: Sequence[ArrayLike],
-                           ys: Sequence[ArrayLike],
-                           *,
-                           bandwidths: Sequence[ArrayLike],
-                           kernel: str = "gaussian",
-                           log_weights: ArrayLike | None = None,
-                           block_size: int | None = None) -> jax.Array:
+def log_product_kernel_sum(
+  xs: Sequence[ArrayLike],
+  ys: Sequence[ArrayLike],
+  *,
+  bandwidths: Sequence[ArrayLike],
+  kernel: str = "gaussian",
+  log_weights: ArrayLike | None = None,
+  block_size: int | None = None,
+) -> jax.Array:
   r"""Blocked :math:`\log\sum_j w_j \prod_f k_f(x^f_i, y^f_j)` for every ``i``, ``[n]``.
 
   A product kernel over paired feature sets ``f`` (e.g. inputs and targets),
@@ -267,26 +278,31 @@ def log_product_kernel_sum(xs: Sequence[ArrayLike],
     ``[n]`` log kernel sums.
   """
   if not xs or len(xs) != len(ys) or len(bandwidths) != len(xs):
-    raise ValueError(f"xs, ys and bandwidths must have one entry per factor, got "
-                     f"{len(xs)}, {len(ys)} and {len(bandwidths)}")
-  return _product_sum(xs, ys, bandwidths, kernel=kernel, log_weights=log_weights,
-                      block_size=block_size)
+    raise ValueError(
+      f"xs, ys and bandwidths must have one entry per factor, got "
+      f"{len(xs)}, {len(ys)} and {len(bandwidths)}"
+    )
+  return _product_sum(
+    xs, ys, bandwidths, kernel=kernel, log_weights=log_weights, block_size=block_size
+  )
 
 
-def _product_sum(xs, ys, bandwidths, *, kernel, log_weights, block_size,
-                 names=("xs[{f}]", "ys[{f}]")):
+def _product_sum(
+  xs, ys, bandwidths, *, kernel, log_weights, block_size, names=("xs[{f}]", "ys[{f}]")
+):
   """:func:`log_product_kernel_sum` after its factor count check; ``names``
   words the errors (``("x", "y")`` for :func:`log_kernel_sum`)."""
   xs = tuple(_checks.floating(names[0].format(f=f), a) for f, a in enumerate(xs))
   ys = tuple(_checks.floating(names[1].format(f=f), b) for f, b in enumerate(ys))
   n, m = (c[0].shape[0] if c[0].ndim == 2 else None for c in (xs, ys))
   for f, (a, b) in enumerate(zip(xs, ys)):
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or a.shape[0] != n or \
-        b.shape[0] != m:
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or a.shape[0] != n or b.shape[0] != m:
       xn, yn = (s.format(f=f) for s in names)
-      raise ValueError(f"{xn} and {yn} must be point clouds [{n or 'n'}, dim] and "
-                       f"[{m or 'm'}, dim] of the same dim, got {xn}.shape={a.shape}, "
-                       f"{yn}.shape={b.shape}")
+      raise ValueError(
+        f"{xn} and {yn} must be point clouds [{n or 'n'}, dim] and "
+        f"[{m or 'm'}, dim] of the same dim, got {xn}.shape={a.shape}, "
+        f"{yn}.shape={b.shape}"
+      )
   bws = tuple(jnp.asarray(_checks.positive("bandwidth", b), xs[0].dtype) for b in bandwidths)
   _checks.one_of("kernel", kernel, KERNELS)
   block_size = _block_size(block_size)
@@ -295,8 +311,7 @@ def _product_sum(xs, ys, bandwidths, *, kernel, log_weights, block_size,
   else:
     log_w = _checks.floating("log_weights", log_weights)
     if log_w.shape != (m,):
-      raise ValueError(f"log_weights must have shape [{m}] (one per row of y), got "
-                       f"{log_w.shape}")
+      raise ValueError(f"log_weights must have shape [{m}] (one per row of y), got {log_w.shape}")
 
   def rows(xs, ys, log_w, bws):
     def tile(i, j):
@@ -319,8 +334,9 @@ def _product_sum(xs, ys, bandwidths, *, kernel, log_weights, block_size,
   return parallel.map_rows(rows, xs, ys, log_w, bws)
 
 
-def median_bandwidth(x: ArrayLike, y: ArrayLike | None = None, *,
-                     max_points: int = 2000) -> jax.Array:
+def median_bandwidth(
+  x: ArrayLike, y: ArrayLike | None = None, *, max_points: int = 2000
+) -> jax.Array:
   r"""Median heuristic: the median pairwise distance of the pooled sample.
 
   Uses the first ``max_points`` pooled points (O(max_points^2) memory) and is
@@ -350,4 +366,4 @@ def silverman_bandwidth(x: ArrayLike) -> jax.Array:
   x = jax.lax.stop_gradient(_checks.floating("x", x))
   n, d = x.shape
   s = jnp.mean(jnp.std(x, axis=0))
-  return s * (4.0 / (d + 2.0))**(1.0 / (d + 4.0)) * n**(-1.0 / (d + 4.0))
+  return s * (4.0 / (d + 2.0)) ** (1.0 / (d + 4.0)) * n ** (-1.0 / (d + 4.0))

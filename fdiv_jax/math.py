@@ -15,12 +15,12 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 __all__ = [
-    "expm1_over",
-    "log1p_over",
-    "cumulant",
-    "log_mean_exp",
-    "lambertw_exp",
-    "pad_rows",
+  "expm1_over",
+  "log1p_over",
+  "cumulant",
+  "log_mean_exp",
+  "lambertw_exp",
+  "pad_rows",
 ]
 
 # |a| below which `expm1_over` / `cumulant` switch to their second-order Taylor
@@ -163,6 +163,9 @@ def pad_rows(x: jax.Array, multiple: int, *, value: ArrayLike | None = None) -> 
   pad = (-x.shape[0]) % multiple
   if not pad:
     return x
-  fill = (jnp.broadcast_to(x[:1], (pad,) + x.shape[1:]) if value is None else
-          jnp.full((pad,) + x.shape[1:], value, x.dtype))
+  fill = (
+    jnp.broadcast_to(x[:1], (pad,) + x.shape[1:])
+    if value is None
+    else jnp.full((pad,) + x.shape[1:], value, x.dtype)
+  )
   return jnp.concatenate([x, fill], axis=0)

@@ -32,18 +32,17 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from fdiv_jax import _checks
-from fdiv_jax import monte_carlo
+from fdiv_jax import _checks, monte_carlo
 
 __all__ = [
-    "elbo",
-    "energy_distance",
-    "eubo",
-    "forward_ess",
-    "log_z_estimate",
-    "mode_coverage",
-    "reverse_ess",
-    "sign_patterns",
+  "elbo",
+  "energy_distance",
+  "eubo",
+  "forward_ess",
+  "log_z_estimate",
+  "mode_coverage",
+  "reverse_ess",
+  "sign_patterns",
 ]
 
 
@@ -77,8 +76,9 @@ def eubo(log_p_at_target: ArrayLike, log_q_at_target: ArrayLike) -> jax.Array:
   return jnp.mean(jnp.asarray(log_p_at_target) - jnp.asarray(log_q_at_target), axis=-1)
 
 
-def mode_coverage(x: ArrayLike, means: ArrayLike, *, radius: float | None = None,
-                  min_count: int = 1) -> dict:
+def mode_coverage(
+  x: ArrayLike, means: ArrayLike, *, radius: float | None = None, min_count: int = 1
+) -> dict:
   r"""Modes visited by samples ``x [n, d]`` given mode centres ``means [K, d]``.
 
   Each sample goes to its nearest centre (if within ``radius``, when given).
@@ -96,13 +96,17 @@ def mode_coverage(x: ArrayLike, means: ArrayLike, *, radius: float | None = None
   hist = counts / x.shape[0]
   p = counts / jnp.maximum(counts.sum(), 1.0)
   entropy = -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0))
-  return {"modes_covered": jnp.sum(counts >= min_count),
-          "mode_entropy": jnp.exp(entropy) / means.shape[0], "histogram": hist}
+  return {
+    "modes_covered": jnp.sum(counts >= min_count),
+    "mode_entropy": jnp.exp(entropy) / means.shape[0],
+    "histogram": hist,
+  }
 
 
 def sign_patterns(x: ArrayLike, *, coordinates: slice = slice(0, None, 2)) -> int:
   """Distinct sign patterns of the double-well coordinates (Many-Well modes visited)."""
   import numpy as np
+
   signs = np.asarray(jnp.asarray(x)[:, coordinates] > 0)
   return int(len(np.unique(np.packbits(signs, axis=1), axis=0)))
 

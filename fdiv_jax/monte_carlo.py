@@ -37,11 +37,11 @@ from fdiv_jax import math as fmath
 from fdiv_jax.divergences import Divergence, resolve
 
 __all__ = [
-    "ImportanceWeights",
-    "f_divergence",
-    "importance_weights",
-    "log_ratio",
-    "renyi_divergence",
+  "ImportanceWeights",
+  "f_divergence",
+  "importance_weights",
+  "log_ratio",
+  "renyi_divergence",
 ]
 
 GRADIENT_ESTIMATORS = ("reparameterization", "score_function")
@@ -75,8 +75,9 @@ def _pair(log_p: ArrayLike, log_q: ArrayLike) -> tuple[jax.Array, jax.Array]:
   log_q = _checks.floating("log_q", log_q, min_ndim=1)
   _checks.same_shape("log_p", log_p, "log_q", log_q)
   if log_p.shape[-1] == 0:
-    raise ValueError(f"log_p and log_q need at least one sample on the last axis, got "
-                     f"shape {log_p.shape}")
+    raise ValueError(
+      f"log_p and log_q need at least one sample on the last axis, got shape {log_p.shape}"
+    )
   return log_p, log_q
 
 
@@ -110,17 +111,14 @@ def importance_weights(log_p: ArrayLike, log_q: ArrayLike) -> ImportanceWeights:
   lse = jax.nn.logsumexp(log_w, axis=-1)
   ess = jnp.exp(2.0 * lse - jax.nn.logsumexp(2.0 * log_w, axis=-1))
   return ImportanceWeights(
-      log_weights=log_w - lse[..., None],
-      log_normalizer=lse - jnp.log(n).astype(lse.dtype),
-      ess=ess,
-      ess_fraction=ess / n,
+    log_weights=log_w - lse[..., None],
+    log_normalizer=lse - jnp.log(n).astype(lse.dtype),
+    ess=ess,
+    ess_fraction=ess / n,
   )
 
 
-def log_ratio(log_p: ArrayLike,
-              log_q: ArrayLike,
-              *,
-              self_normalize: bool = False) -> jax.Array:
+def log_ratio(log_p: ArrayLike, log_q: ArrayLike, *, self_normalize: bool = False) -> jax.Array:
   r"""Per-sample :math:`\log u_i = \log p(x_i) - \log q(x_i)` ``[..., N]``.
 
   With ``self_normalize=True`` the batch estimate :math:`\log\hat Z` (see
@@ -136,13 +134,15 @@ def log_ratio(log_p: ArrayLike,
   return log_u
 
 
-def f_divergence(log_p: ArrayLike,
-                 log_q: ArrayLike,
-                 *,
-                 divergence: str | Divergence,
-                 self_normalize: bool = False,
-                 gradient: str = "reparameterization",
-                 baseline: bool = True) -> jax.Array:
+def f_divergence(
+  log_p: ArrayLike,
+  log_q: ArrayLike,
+  *,
+  divergence: str | Divergence,
+  self_normalize: bool = False,
+  gradient: str = "reparameterization",
+  baseline: bool = True,
+) -> jax.Array:
   r"""Monte-Carlo estimate of :math:`D_f(P\|Q) = \mathbb{E}_Q[f(p/q)]` (reduces).
 
   .. math::
@@ -202,11 +202,12 @@ def f_divergence(log_p: ArrayLike,
     return jnp.sum(div.f(log_u) * (1.0 / log_u.shape[-1]), axis=-1)
   n = log_q.shape[-1]
   if baseline and n < 2:
-    raise ValueError("gradient='score_function' with baseline=True needs at "
-                     f"least 2 samples on the last axis, got shape {log_q.shape}")
+    raise ValueError(
+      "gradient='score_function' with baseline=True needs at "
+      f"least 2 samples on the last axis, got shape {log_q.shape}"
+    )
   # Only log_p keeps a pathwise gradient; log_q enters through the score.
-  log_u = log_ratio(log_p, jax.lax.stop_gradient(log_q),
-                    self_normalize=self_normalize)
+  log_u = log_ratio(log_p, jax.lax.stop_gradient(log_q), self_normalize=self_normalize)
   values, d_values = jax.jvp(div.f, (log_u,), (jnp.ones_like(log_u),))
   signal = jax.lax.stop_gradient(values - d_values)  # f(u) - u f'(u)
   if baseline:
@@ -216,11 +217,9 @@ def f_divergence(log_p: ArrayLike,
   return jnp.mean(values + signal * score, axis=-1)
 
 
-def renyi_divergence(log_p: ArrayLike,
-                     log_q: ArrayLike,
-                     *,
-                     alpha: ArrayLike,
-                     self_normalize: bool = False) -> jax.Array:
+def renyi_divergence(
+  log_p: ArrayLike, log_q: ArrayLike, *, alpha: ArrayLike, self_normalize: bool = False
+) -> jax.Array:
   r"""Monte-Carlo Renyi divergence of order ``alpha`` via log-mean-exp (reduces).
 
   .. math::

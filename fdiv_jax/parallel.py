@@ -38,33 +38,34 @@ writes files.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from fdiv_jax import math as fmath
 
 __all__ = [
-    "DATA_AXIS",
-    "data_axis_size",
-    "data_mesh",
-    "initialize_distributed",
-    "is_main_process",
-    "map_rows",
-    "replicate",
-    "shard_batch",
-    "to_host",
+  "DATA_AXIS",
+  "data_axis_size",
+  "data_mesh",
+  "initialize_distributed",
+  "is_main_process",
+  "map_rows",
+  "replicate",
+  "shard_batch",
+  "to_host",
 ]
 
 DATA_AXIS = "data"
 
 
-def data_mesh(devices: Sequence[jax.Device] | None = None, *,
-              axis_name: str = DATA_AXIS) -> Mesh:
+def data_mesh(devices: Sequence[jax.Device] | None = None, *, axis_name: str = DATA_AXIS) -> Mesh:
   """A one-axis mesh over ``devices`` (default: every device of every host).
 
   The axis is of type ``Auto``: shardings are hints the SPMD partitioner
@@ -99,8 +100,9 @@ def shard_batch(tree: Any, *, axis_name: str = DATA_AXIS) -> Any:
     x = jnp.asarray(x)
     if x.ndim == 0 or x.shape[0] % size:
       raise ValueError(
-          f"shard_batch: the leading (sample) axis must be divisible by the {size} "
-          f"devices of mesh axis {axis_name!r}, got an array of shape {x.shape}")
+        f"shard_batch: the leading (sample) axis must be divisible by the {size} "
+        f"devices of mesh axis {axis_name!r}, got an array of shape {x.shape}"
+      )
     if isinstance(x, jax.core.Tracer):
       return jax.lax.with_sharding_constraint(x, P(axis_name))
     return jax.device_put(x, P(axis_name))
@@ -121,8 +123,9 @@ def replicate(tree: Any, mesh: Mesh | None = None) -> Any:
   return jax.device_put(tree, P())
 
 
-def map_rows(fn: Callable[..., jax.Array], rows: Any, *replicated: Any,
-             axis_name: str = DATA_AXIS) -> jax.Array:
+def map_rows(
+  fn: Callable[..., jax.Array], rows: Any, *replicated: Any, axis_name: str = DATA_AXIS
+) -> jax.Array:
   """``fn(rows, *replicated)`` with ``rows`` split over the devices.
 
   ``rows`` is an array or a pytree of arrays with a common leading axis, and
@@ -138,8 +141,9 @@ def map_rows(fn: Callable[..., jax.Array], rows: Any, *replicated: Any,
     return fn(rows, *replicated)
   n = jax.tree.leaves(rows)[0].shape[0]
   rows = jax.tree.map(lambda r: fmath.pad_rows(r, size), rows)
-  out = jax.shard_map(fn, in_specs=(P(axis_name),) + (P(),) * len(replicated),
-                      out_specs=P(axis_name), check_vma=False)(rows, *replicated)
+  out = jax.shard_map(
+    fn, in_specs=(P(axis_name),) + (P(),) * len(replicated), out_specs=P(axis_name), check_vma=False
+  )(rows, *replicated)
   return out[:n]
 
 
@@ -167,6 +171,7 @@ def to_host(tree: Any) -> Any:
   (``multihost_utils.process_allgather``, a collective: every process must
   call it in the same order). Non-array leaves are passed to ``np.asarray``.
   """
+
   def one(x):
     if not isinstance(x, jax.Array) or x.is_fully_addressable:
       return np.asarray(x)

@@ -25,18 +25,19 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
-    "Target",
-    "funnel",
-    "gmm40",
-    "gmm40_means",
-    "many_well",
+  "Target",
+  "funnel",
+  "gmm40",
+  "gmm40_means",
+  "many_well",
 ]
 
 _DOUBLE_WELL_LOG_Z = math.log(11784.50927)
@@ -79,9 +80,13 @@ def gmm40() -> Target:
 
   def log_prob(x):
     x = jnp.asarray(x)
-    d2 = jnp.sum((x[..., None, :] - means)**2, axis=-1) / scale**2
-    return (jax.nn.logsumexp(-0.5 * d2, axis=-1) - math.log(k) -
-            2 * math.log(scale) - math.log(2 * math.pi))
+    d2 = jnp.sum((x[..., None, :] - means) ** 2, axis=-1) / scale**2
+    return (
+      jax.nn.logsumexp(-0.5 * d2, axis=-1)
+      - math.log(k)
+      - 2 * math.log(scale)
+      - math.log(2 * math.pi)
+    )
 
   def sample(key, n):
     kc, kx = jax.random.split(key)
@@ -92,14 +97,15 @@ def gmm40() -> Target:
 
 
 def _double_well_x(x):
-  return -x**4 + 6 * x**2 + 0.5 * x
+  return -(x**4) + 6 * x**2 + 0.5 * x
 
 
 def _log_envelope(x, xp=jnp):
   """Log density of the proposal, an equal mixture of N(+-1.7, 0.5^2) (``xp``:
   numpy for the envelope constant in float64, jax.numpy inside the sampler)."""
-  return xp.logaddexp(-0.5 * ((x - 1.7) / 0.5)**2, -0.5 * ((x + 1.7) / 0.5)**2) - math.log(
-      2 * 0.5 * math.sqrt(2 * math.pi))
+  return xp.logaddexp(-0.5 * ((x - 1.7) / 0.5) ** 2, -0.5 * ((x + 1.7) / 0.5) ** 2) - math.log(
+    2 * 0.5 * math.sqrt(2 * math.pi)
+  )
 
 
 @functools.partial(jax.jit, static_argnums=3)
@@ -160,16 +166,14 @@ def funnel(dim: int = 10, *, scale: float = 3.0) -> Target:
   def log_prob(x):
     x = jnp.asarray(x)
     x0, rest = x[..., 0], x[..., 1:]
-    lp0 = -0.5 * (x0 / scale)**2 - math.log(scale) - 0.5 * math.log(2 * math.pi)
+    lp0 = -0.5 * (x0 / scale) ** 2 - math.log(scale) - 0.5 * math.log(2 * math.pi)
     x0c = x0[..., None]
-    lpr = jnp.sum(-0.5 * rest**2 * jnp.exp(-x0c) - 0.5 * x0c - 0.5 * math.log(2 * math.pi),
-                  axis=-1)
+    lpr = jnp.sum(-0.5 * rest**2 * jnp.exp(-x0c) - 0.5 * x0c - 0.5 * math.log(2 * math.pi), axis=-1)
     return lp0 + lpr
 
   def sample(key, n):
     k0, k1 = jax.random.split(key)
     x0 = scale * jax.random.normal(k0, (n, 1))
-    return jnp.concatenate([x0, jnp.exp(0.5 * x0) * jax.random.normal(k1, (n, dim - 1))],
-                           axis=-1)
+    return jnp.concatenate([x0, jnp.exp(0.5 * x0) * jax.random.normal(k1, (n, dim - 1))], axis=-1)
 
   return Target(f"funnel{dim}", dim, log_prob, 0.0, sample)

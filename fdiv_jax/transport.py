@@ -26,11 +26,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax.typing import ArrayLike
 import numpy as np
-from ott.geometry import costs
-from ott.geometry import geometry
-from ott.geometry import pointcloud
+from jax.typing import ArrayLike
+from ott.geometry import costs, geometry, pointcloud
 from ott.solvers import linear
 from ott.solvers.linear import implicit_differentiation as implicit_lib
 from ott.tools import sinkhorn_divergence as ott_sd
@@ -38,9 +36,9 @@ from ott.tools import sinkhorn_divergence as ott_sd
 from fdiv_jax import _checks
 
 __all__ = [
-    "monge_gap",
-    "sinkhorn_divergence",
-    "sinkhorn_kd_loss",
+  "monge_gap",
+  "sinkhorn_divergence",
+  "sinkhorn_kd_loss",
 ]
 
 
@@ -56,8 +54,9 @@ def _weights(name: str, w: ArrayLike | None, n: int, points: str) -> jax.Array |
     return None
   w = _checks.floating(name, w)
   if w.shape != (n,):
-    raise ValueError(f"{name} must have shape [{n}] (one weight per row of "
-                     f"{points}), got {w.shape}")
+    raise ValueError(
+      f"{name} must have shape [{n}] (one weight per row of {points}), got {w.shape}"
+    )
   return w
 
 
@@ -69,9 +68,11 @@ def _same_mass(a: jax.Array | None, b: jax.Array | None) -> None:
     return
   ma, mb = (float(np.sum(np.asarray(m))) for m in masses)
   if not np.isclose(ma, mb, rtol=1e-4, atol=1e-6):
-    raise ValueError(f"a and b must have the same total mass (balanced OT; None means "
-                     f"uniform weights summing to 1), got sum(a) = {ma:.6g}, "
-                     f"sum(b) = {mb:.6g}")
+    raise ValueError(
+      f"a and b must have the same total mass (balanced OT; None means "
+      f"uniform weights summing to 1), got sum(a) = {ma:.6g}, "
+      f"sum(b) = {mb:.6g}"
+    )
 
 
 def _solve_kwargs(threshold, max_iterations, implicit_diff, rank) -> dict[str, Any]:
@@ -83,18 +84,20 @@ def _solve_kwargs(threshold, max_iterations, implicit_diff, rank) -> dict[str, A
   return kwargs
 
 
-def sinkhorn_divergence(x: ArrayLike,
-                        y: ArrayLike,
-                        *,
-                        epsilon: ArrayLike,
-                        a: ArrayLike | None = None,
-                        b: ArrayLike | None = None,
-                        cost_fn: costs.CostFn | None = None,
-                        scale_cost: float | str = 1.0,
-                        threshold: float = 1e-3,
-                        max_iterations: int = 2000,
-                        implicit_diff: bool = True,
-                        rank: int | None = None) -> tuple[jax.Array, Any]:
+def sinkhorn_divergence(
+  x: ArrayLike,
+  y: ArrayLike,
+  *,
+  epsilon: ArrayLike,
+  a: ArrayLike | None = None,
+  b: ArrayLike | None = None,
+  cost_fn: costs.CostFn | None = None,
+  scale_cost: float | str = 1.0,
+  threshold: float = 1e-3,
+  max_iterations: int = 2000,
+  implicit_diff: bool = True,
+  rank: int | None = None,
+) -> tuple[jax.Array, Any]:
   r"""Debiased Sinkhorn divergence between two weighted point clouds (via OTT).
 
   .. math::
@@ -153,41 +156,62 @@ def sinkhorn_divergence(x: ArrayLike,
   """
   x, y = _points("x", x), _points("y", y)
   if x.shape[1] != y.shape[1]:
-    raise ValueError(f"x and y must have the same dimension, got x.shape={x.shape}"
-                     f" and y.shape={y.shape}")
+    raise ValueError(
+      f"x and y must have the same dimension, got x.shape={x.shape} and y.shape={y.shape}"
+    )
   epsilon = _checks.positive("epsilon", epsilon)
   a = _weights("a", a, x.shape[0], "x")
   b = _weights("b", b, y.shape[0], "y")
   if rank is not None and rank < 1:
     raise ValueError(f"rank must be a positive integer, got {rank}")
   _same_mass(a, b)
-  return _sinkhorn_divergence(x, y, a, b, costs.SqEuclidean() if cost_fn is None else cost_fn,
-                              epsilon, scale_cost=scale_cost, threshold=threshold,
-                              max_iterations=max_iterations, implicit_diff=implicit_diff,
-                              rank=rank)
+  return _sinkhorn_divergence(
+    x,
+    y,
+    a,
+    b,
+    costs.SqEuclidean() if cost_fn is None else cost_fn,
+    epsilon,
+    scale_cost=scale_cost,
+    threshold=threshold,
+    max_iterations=max_iterations,
+    implicit_diff=implicit_diff,
+    rank=rank,
+  )
 
 
 # The OTT solves below are compiled as one program per static configuration:
 # called eagerly, OTT would otherwise dispatch (and compile) op by op, about 3x
 # slower on a CPU; inside a user's jit they are inlined as usual.
-@functools.partial(jax.jit, static_argnames=("scale_cost", "threshold", "max_iterations",
-                                             "implicit_diff", "rank"))
-def _sinkhorn_divergence(x, y, a, b, cost_fn, epsilon, *, scale_cost, threshold,
-                         max_iterations, implicit_diff, rank):
+@functools.partial(
+  jax.jit, static_argnames=("scale_cost", "threshold", "max_iterations", "implicit_diff", "rank")
+)
+def _sinkhorn_divergence(
+  x, y, a, b, cost_fn, epsilon, *, scale_cost, threshold, max_iterations, implicit_diff, rank
+):
   return ott_sd.sinkhorn_divergence(
-      pointcloud.PointCloud, x, y, a=a, b=b, cost_fn=cost_fn, epsilon=epsilon,
-      scale_cost=scale_cost,
-      solve_kwargs=_solve_kwargs(threshold, max_iterations, implicit_diff, rank))
+    pointcloud.PointCloud,
+    x,
+    y,
+    a=a,
+    b=b,
+    cost_fn=cost_fn,
+    epsilon=epsilon,
+    scale_cost=scale_cost,
+    solve_kwargs=_solve_kwargs(threshold, max_iterations, implicit_diff, rank),
+  )
 
 
-def sinkhorn_kd_loss(student_logits: ArrayLike,
-                     teacher_logits: ArrayLike,
-                     *,
-                     temperature: ArrayLike = 1.0,
-                     epsilon: ArrayLike = 0.1,
-                     threshold: float = 1e-3,
-                     max_iterations: int = 500,
-                     implicit_diff: bool = False) -> tuple[jax.Array, Any]:
+def sinkhorn_kd_loss(
+  student_logits: ArrayLike,
+  teacher_logits: ArrayLike,
+  *,
+  temperature: ArrayLike = 1.0,
+  epsilon: ArrayLike = 0.1,
+  threshold: float = 1e-3,
+  max_iterations: int = 500,
+  implicit_diff: bool = False,
+) -> tuple[jax.Array, Any]:
   r"""Batch-wise Sinkhorn knowledge-distillation loss (SinKD).
 
   Rows of the batch are points: :math:`s_i = \mathrm{softmax}(z^S_i / T)`,
@@ -236,29 +260,36 @@ def sinkhorn_kd_loss(student_logits: ArrayLike,
   _checks.same_shape("student_logits", s, "teacher_logits", t)
   temperature = _checks.positive("temperature", temperature)
   epsilon = _checks.positive("epsilon", epsilon)
-  return _sinkhorn_kd_loss(s, t, temperature, epsilon, threshold=threshold,
-                           max_iterations=max_iterations, implicit_diff=implicit_diff)
+  return _sinkhorn_kd_loss(
+    s,
+    t,
+    temperature,
+    epsilon,
+    threshold=threshold,
+    max_iterations=max_iterations,
+    implicit_diff=implicit_diff,
+  )
 
 
 @functools.partial(jax.jit, static_argnames=("threshold", "max_iterations", "implicit_diff"))
-def _sinkhorn_kd_loss(s, t, temperature, epsilon, *, threshold, max_iterations,
-                      implicit_diff):
+def _sinkhorn_kd_loss(s, t, temperature, epsilon, *, threshold, max_iterations, implicit_diff):
   ps = jax.nn.softmax(s / temperature, axis=-1)
   pt = jax.nn.softmax(jax.lax.stop_gradient(t) / temperature, axis=-1)
   cost = jnp.sum(jnp.abs(ps[:, None, :] - pt[None, :, :]), axis=-1)
   geom = geometry.Geometry(cost_matrix=cost, epsilon=epsilon)
-  out = linear.solve(geom, **_solve_kwargs(threshold, max_iterations, implicit_diff,
-                                           None))
+  out = linear.solve(geom, **_solve_kwargs(threshold, max_iterations, implicit_diff, None))
   return jnp.sum(out.matrix * cost), out
 
 
-def monge_gap(map_fn,
-              reference_points: ArrayLike,
-              *,
-              epsilon: ArrayLike,
-              cost_fn: costs.CostFn | None = None,
-              threshold: float = 1e-3,
-              max_iterations: int = 2000) -> tuple[jax.Array, Any]:
+def monge_gap(
+  map_fn,
+  reference_points: ArrayLike,
+  *,
+  epsilon: ArrayLike,
+  cost_fn: costs.CostFn | None = None,
+  threshold: float = 1e-3,
+  max_iterations: int = 2000,
+) -> tuple[jax.Array, Any]:
   r"""Monge gap of a map on reference points (OTT's Sinkhorn).
 
   .. math::
@@ -291,8 +322,14 @@ def monge_gap(map_fn,
     raise ValueError(f"map_fn must preserve the shape {x.shape}, returned {y.shape}")
   # As ott.neural.methods.monge_gap.monge_gap_from_samples, which we do not
   # import: ott.neural pulls in optional dependencies (diffrax).
-  return _monge_gap(x, y, costs.SqEuclidean() if cost_fn is None else cost_fn, epsilon,
-                    threshold=threshold, max_iterations=max_iterations)
+  return _monge_gap(
+    x,
+    y,
+    costs.SqEuclidean() if cost_fn is None else cost_fn,
+    epsilon,
+    threshold=threshold,
+    max_iterations=max_iterations,
+  )
 
 
 @functools.partial(jax.jit, static_argnames=("threshold", "max_iterations"))

@@ -30,16 +30,16 @@ from fdiv_jax import math as fmath
 from fdiv_jax.divergences import Divergence, resolve
 
 __all__ = [
-    "MineState",
-    "cumulant_gan_bound",
-    "donsker_varadhan_bound",
-    "f_gan_bound",
-    "f_gan_critic_loss",
-    "f_gan_generator_loss",
-    "mine_init",
-    "mine_loss",
-    "nwj_bound",
-    "renyi_bound",
+  "MineState",
+  "cumulant_gan_bound",
+  "donsker_varadhan_bound",
+  "f_gan_bound",
+  "f_gan_critic_loss",
+  "f_gan_generator_loss",
+  "mine_init",
+  "mine_loss",
+  "nwj_bound",
+  "renyi_bound",
 ]
 
 
@@ -50,8 +50,9 @@ def _critics(critic_p: ArrayLike, critic_q: ArrayLike):
   return critic_p, critic_q
 
 
-def f_gan_bound(critic_p: ArrayLike, critic_q: ArrayLike, *,
-                divergence: str | Divergence) -> jax.Array:
+def f_gan_bound(
+  critic_p: ArrayLike, critic_q: ArrayLike, *, divergence: str | Divergence
+) -> jax.Array:
   r"""The f-GAN variational lower bound on :math:`D_f(P\|Q)` (reduces).
 
   .. math::
@@ -80,20 +81,21 @@ def f_gan_bound(critic_p: ArrayLike, critic_q: ArrayLike, *,
   """
   div = resolve(divergence)
   critic_p, critic_q = _critics(critic_p, critic_q)
-  return (jnp.mean(div.activation(critic_p), axis=-1) -
-          jnp.mean(div.conjugate_of_activation(critic_q), axis=-1))
+  return jnp.mean(div.activation(critic_p), axis=-1) - jnp.mean(
+    div.conjugate_of_activation(critic_q), axis=-1
+  )
 
 
-def f_gan_critic_loss(critic_p: ArrayLike, critic_q: ArrayLike, *,
-                      divergence: str | Divergence) -> jax.Array:
+def f_gan_critic_loss(
+  critic_p: ArrayLike, critic_q: ArrayLike, *, divergence: str | Divergence
+) -> jax.Array:
   """Critic loss: the negative f-GAN bound (minimise to tighten it), ``[...]``."""
   return -f_gan_bound(critic_p, critic_q, divergence=divergence)
 
 
-def f_gan_generator_loss(critic_q: ArrayLike,
-                         *,
-                         divergence: str | Divergence,
-                         non_saturating: bool = False) -> jax.Array:
+def f_gan_generator_loss(
+  critic_q: ArrayLike, *, divergence: str | Divergence, non_saturating: bool = False
+) -> jax.Array:
   r"""Generator loss for a generator that produces the Q-samples (reduces).
 
   The generator minimises the bound :math:`F`; only its Q term depends on it:
@@ -165,11 +167,9 @@ def mine_init(batch_shape: tuple[int, ...] = ()) -> MineState:
   return MineState(log_ema=jnp.zeros(batch_shape, jnp.float32))
 
 
-def mine_loss(critic_p: ArrayLike,
-              critic_q: ArrayLike,
-              state: MineState,
-              *,
-              decay: ArrayLike = 0.99) -> tuple[jax.Array, MineState]:
+def mine_loss(
+  critic_p: ArrayLike, critic_q: ArrayLike, state: MineState, *, decay: ArrayLike = 0.99
+) -> tuple[jax.Array, MineState]:
   r"""MINE critic loss with the bias-corrected (EMA) gradient (reduces).
 
   The value is the negative Donsker-Varadhan bound; its gradient replaces
@@ -193,17 +193,16 @@ def mine_loss(critic_p: ArrayLike,
   decay = jnp.asarray(decay, critic_q.dtype)
   log_m = fmath.log_mean_exp(critic_q, axis=-1)
   log_m_sg = jax.lax.stop_gradient(log_m)
-  log_ema = jnp.logaddexp(
-      jnp.log(decay) + state.log_ema,
-      jnp.log1p(-decay) + log_m_sg)
+  log_ema = jnp.logaddexp(jnp.log(decay) + state.log_ema, jnp.log1p(-decay) + log_m_sg)
   ratio = jnp.exp(log_m - log_ema)  # m / EMA, gradient grad(m) / EMA
   correction = ratio - jax.lax.stop_gradient(ratio)
   bound = jnp.mean(critic_p, axis=-1) - log_m_sg - correction
   return -bound, MineState(log_ema=log_ema)
 
 
-def cumulant_gan_bound(critic_p: ArrayLike, critic_q: ArrayLike, *,
-                       beta: ArrayLike, gamma: ArrayLike) -> jax.Array:
+def cumulant_gan_bound(
+  critic_p: ArrayLike, critic_q: ArrayLike, *, beta: ArrayLike, gamma: ArrayLike
+) -> jax.Array:
   r"""Cumulant GAN objective (reduces).
 
   .. math::
@@ -221,12 +220,12 @@ def cumulant_gan_bound(critic_p: ArrayLike, critic_q: ArrayLike, *,
     Cumulant GAN. IEEE TNNLS 2022 (arXiv:2006.06625).
   """
   critic_p, critic_q = _critics(critic_p, critic_q)
-  return (fmath.cumulant(critic_p, -jnp.asarray(beta, critic_p.dtype)) -
-          fmath.cumulant(critic_q, jnp.asarray(gamma, critic_q.dtype)))
+  return fmath.cumulant(critic_p, -jnp.asarray(beta, critic_p.dtype)) - fmath.cumulant(
+    critic_q, jnp.asarray(gamma, critic_q.dtype)
+  )
 
 
-def renyi_bound(critic_p: ArrayLike, critic_q: ArrayLike, *,
-                alpha: ArrayLike) -> jax.Array:
+def renyi_bound(critic_p: ArrayLike, critic_q: ArrayLike, *, alpha: ArrayLike) -> jax.Array:
   r"""Renyi-Donsker-Varadhan lower bound on the Renyi divergence (reduces).
 
   Normalisation: the standard Renyi divergence
@@ -248,5 +247,4 @@ def renyi_bound(critic_p: ArrayLike, critic_q: ArrayLike, *,
     SIAM J. Math. Data Sci. 2021, Thm. 2.1.
   """
   alpha = _checks.positive("alpha", alpha)
-  return alpha * cumulant_gan_bound(
-      critic_p, critic_q, beta=1.0 - alpha, gamma=alpha)
+  return alpha * cumulant_gan_bound(critic_p, critic_q, beta=1.0 - alpha, gamma=alpha)

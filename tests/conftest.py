@@ -46,8 +46,10 @@ import jax  # noqa: E402  (after the environment default above)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-jax.config.update("jax_disable_most_optimizations",
-                  os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"].lower() not in ("0", "false"))
+jax.config.update(
+  "jax_disable_most_optimizations",
+  os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"].lower() not in ("0", "false"),
+)
 if _CACHE is not None:
   jax.config.update("jax_compilation_cache_dir", _CACHE)
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
@@ -68,6 +70,7 @@ def optimizing_compiler():
   jax.config.update("jax_disable_most_optimizations", False)
   yield
   jax.config.update("jax_disable_most_optimizations", before)
+
 
 # Orders of the alpha family exercised everywhere, including both limits.
 ALPHAS = (-1.0, 1e-5, 0.5, 1.0 - 1e-5, 1.0, 2.0, 3.0, 0.0)
@@ -114,22 +117,23 @@ def textbook_weight(name, log_r, alpha=None):
   r = np.exp(np.asarray(log_r, np.float64))
   with np.errstate(over="ignore", invalid="ignore"):
     return {
-        "kl": lambda: r,
-        "reverse_kl": lambda: np.ones_like(r),
-        "js": lambda: r / (1 + r),
-        "gan": lambda: r / (1 + r),
-        "squared_hellinger": lambda: 0.5 * np.sqrt(r),
-        "pearson": lambda: 2 * r ** 2,
-        "neyman": lambda: 2 / r,
-        "jeffreys": lambda: 1 + r,
-        "triangular": lambda: 8 * r ** 2 / (1 + r) ** 3,
-        "alpha": lambda: r ** alpha,
+      "kl": lambda: r,
+      "reverse_kl": lambda: np.ones_like(r),
+      "js": lambda: r / (1 + r),
+      "gan": lambda: r / (1 + r),
+      "squared_hellinger": lambda: 0.5 * np.sqrt(r),
+      "pearson": lambda: 2 * r**2,
+      "neyman": lambda: 2 / r,
+      "jeffreys": lambda: 1 + r,
+      "triangular": lambda: 8 * r**2 / (1 + r) ** 3,
+      "alpha": lambda: r**alpha,
     }[name]()
 
 
 def entries():
   """(id, name, params) for every registered entry, alpha at several orders."""
   import fdiv_jax as fd
+
   out = []
   for name in fd.available():
     if name == "alpha":
@@ -146,5 +150,6 @@ ENTRY_IDS = [e[0] for e in ENTRIES]
 @pytest.fixture(params=ENTRIES, ids=ENTRY_IDS)
 def entry(request):
   import fdiv_jax as fd
+
   _, name, params = request.param
   return fd.get(name, **params), name, params.get("alpha")

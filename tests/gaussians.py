@@ -5,15 +5,15 @@ import jax.numpy as jnp
 
 def kl(mp, sp, mq, sq):
   """KL(P||Q)."""
-  return jnp.log(sq / sp) + (sp**2 + (mp - mq)**2) / (2 * sq**2) - 0.5
+  return jnp.log(sq / sp) + (sp**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5
 
 
 def renyi(alpha, mp, sp, mq, sq):
   """Renyi D_alpha(P||Q) (Gil, Alajaji, Linder 2013), needs a sq^2 + (1-a) sp^2 > 0."""
   s2 = alpha * sq**2 + (1 - alpha) * sp**2
-  return (alpha * (mp - mq)**2 / (2 * s2) -
-          jnp.log(s2 / (sp**(2 * (1 - alpha)) * sq**(2 * alpha))) /
-          (2 * (alpha - 1)))
+  return alpha * (mp - mq) ** 2 / (2 * s2) - jnp.log(
+    s2 / (sp ** (2 * (1 - alpha)) * sq ** (2 * alpha))
+  ) / (2 * (alpha - 1))
 
 
 def alpha_divergence(alpha, mp, sp, mq, sq):
@@ -39,4 +39,4 @@ def closed_form(name, mp, sp, mq, sq):
 
 
 def log_normal(x, m, s):
-  return -0.5 * ((x - m) / s)**2 - jnp.log(s) - 0.5 * jnp.log(2 * jnp.pi)
+  return -0.5 * ((x - m) / s) ** 2 - jnp.log(s) - 0.5 * jnp.log(2 * jnp.pi)

@@ -22,6 +22,7 @@ message otherwise.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import jax
@@ -36,15 +37,21 @@ RTOL, ATOL = 2e-5, 2e-6
 
 def _close(a, b, what, rtol=RTOL, atol=ATOL):
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-    np.testing.assert_allclose(parallel.to_host(x), parallel.to_host(y), rtol=rtol, atol=atol,
-                               err_msg=what)
+    np.testing.assert_allclose(
+      parallel.to_host(x), parallel.to_host(y), rtol=rtol, atol=atol, err_msg=what
+    )
 
 
 def _partitioned(fn, *args) -> bool:
   """The compiled program of ``fn(*args)`` communicates across devices."""
   text = jax.jit(fn).lower(*args).compile().as_text()
-  return any(op in text for op in ("all-reduce", "all-gather", "reduce-scatter",
-                                   "collective-permute"))
+  return any(
+    op in text for op in ("all-reduce", "all-gather", "reduce-scatter", "collective-permute")
+  )
+
+
+def _self_normalized(log_p, log_q, *, divergence):
+  return fd.f_divergence(log_p, log_q, divergence=divergence, self_normalize=True)
 
 
 def check_library():
@@ -54,20 +61,20 @@ def check_library():
   k1, k2, k3, k4 = jax.random.split(key, 4)
   log_p = 3.0 * jax.random.normal(k1, (4096,))
   log_q = jax.random.normal(k2, (4096,))
-  x = jax.random.normal(k3, (1000, 3))           # 1000 = 8 * 125
-  y = 0.5 + jax.random.normal(k4, (1003, 3))     # 1003 rows: padded on 2, 4 or 8 devices
+  x = jax.random.normal(k3, (1000, 3))  # 1000 = 8 * 125
+  y = 0.5 + jax.random.normal(k4, (1003, 3))  # 1003 rows: padded on 2, 4 or 8 devices
   losses = {
-      name: (lambda lp, lq, d=fd.get(name): fd.f_divergence(lp, lq, divergence=d,
-                                                             self_normalize=True))
-      for name in ("kl", "alpha")}
+    name: functools.partial(_self_normalized, divergence=fd.get(name)) for name in ("kl", "alpha")
+  }
   kernel = {
-      "cs": lambda a, b: fd.cauchy_schwarz_divergence(a, b, bandwidth=0.7, block_size=128),
-      "row_sums": lambda a, b: fd.kernels.log_kernel_sum(a, b, bandwidth=0.7,
-                                                         block_size=128),
-      "cs_mi": lambda a, b: fd.cauchy_schwarz_mutual_information(
-          a, a[:, :1] ** 2, bandwidth_x=0.7, bandwidth_z=0.5, block_size=128),
-      "cond_cs": lambda a, b: fd.conditional_cauchy_schwarz_divergence(
-          a, a[:, :1], a[:, 1:2], bandwidth_x=0.7, bandwidth_y=0.5, block_size=128),
+    "cs": lambda a, b: fd.cauchy_schwarz_divergence(a, b, bandwidth=0.7, block_size=128),
+    "row_sums": lambda a, b: fd.kernels.log_kernel_sum(a, b, bandwidth=0.7, block_size=128),
+    "cs_mi": lambda a, b: fd.cauchy_schwarz_mutual_information(
+      a, a[:, :1] ** 2, bandwidth_x=0.7, bandwidth_z=0.5, block_size=128
+    ),
+    "cond_cs": lambda a, b: fd.conditional_cauchy_schwarz_divergence(
+      a, a[:, :1], a[:, 1:2], bandwidth_x=0.7, bandwidth_y=0.5, block_size=128
+    ),
   }
   grad_cs = jax.grad(kernel["cs"])
   ref = {name: jax.jit(f)(log_p, log_q) for name, f in losses.items()}
@@ -95,9 +102,11 @@ def check_library():
 
 
 def check_boltzmann():
+  import dataclasses
+
   from experiments.boltzmann import train as T
   from experiments.boltzmann.configs import test as test_config
-  import dataclasses
+
   # RealNVP: the same training code as the spline default, a fraction of the compile time.
   config = dataclasses.replace(test_config.get_config(), seeds=1, flow="real_nvp")
   target = T.make_target(config.target)
@@ -105,9 +114,11 @@ def check_boltzmann():
   trainer = T.make_trainer(config, target, flow, None)
   keys = jax.random.split(jax.random.PRNGKey(0), 1)
   state = jax.vmap(trainer.init)(keys)
-  stages = {"reverse_kl": trainer.f_stage(fd.get("reverse_kl"), 5.0, 1),
-            "alpha_2": trainer.f_stage(fd.get("alpha", alpha=2.0), 1.0, 1),
-            "tabg_level": trainer.tabg_level(3.0, "level")}
+  stages = {
+    "reverse_kl": trainer.f_stage(fd.get("reverse_kl"), 5.0, 1),
+    "alpha_2": trainer.f_stage(fd.get("alpha", alpha=2.0), 1.0, 1),
+    "tabg_level": trainer.tabg_level(3.0, "level"),
+  }
   # FAB: one AIS pass (HMC, step sizes adapted) and one weighted-likelihood update.
   stages["fab_nobuffer"] = trainer.fab_stage("nobuffer", 1, "fab")
   states = {k: state for k in stages}
@@ -116,17 +127,20 @@ def check_boltzmann():
   with jax.set_mesh(parallel.data_mesh()):
     out = {k: s.run(parallel.replicate(states[k]), keys) for k, s in stages.items()}
     rstate = parallel.replicate(state)
-    assert _partitioned(lambda st: stages["reverse_kl"].run(st, keys), rstate), \
-        "Boltzmann f-divergence step was not partitioned"
+    assert _partitioned(lambda st: stages["reverse_kl"].run(st, keys), rstate), (
+      "Boltzmann f-divergence step was not partitioned"
+    )
   for k in stages:
-    _close(out[k][0].params, ref[k][0].params, f"{k}: parameters after one step",
-           rtol=1e-4, atol=1e-5)
+    _close(
+      out[k][0].params, ref[k][0].params, f"{k}: parameters after one step", rtol=1e-4, atol=1e-5
+    )
     _close(out[k][1]["loss"], ref[k][1]["loss"], f"{k}: loss", rtol=1e-4, atol=1e-5)
 
 
 def check_one_step():
   from experiments.one_step_diffusion import train as T
   from experiments.one_step_diffusion.configs import test as test_config
+
   config = test_config.get_config()
   student = T.make_student(config)
   teacher = T.mixture_teacher(T.ring_teacher(config))
@@ -137,8 +151,9 @@ def check_one_step():
   with jax.set_mesh(parallel.data_mesh()):
     rstate = parallel.replicate(state)
     out = step(rstate, jax.random.PRNGKey(1))
-    assert _partitioned(lambda s: student.train_step(s, jax.random.PRNGKey(1), teacher, div),
-                        rstate), "one-step diffusion train step was not partitioned"
+    assert _partitioned(
+      lambda s: student.train_step(s, jax.random.PRNGKey(1), teacher, div), rstate
+    ), "one-step diffusion train step was not partitioned"
   _close(out[0], ref[0], "one-step state after one train step", rtol=1e-4, atol=1e-5)
   _close(out[1], ref[1], "one-step metrics", rtol=1e-4, atol=1e-5)
 
@@ -149,7 +164,8 @@ if __name__ == "__main__":
   check, *job = sys.argv[1:]
   if job:
     process_id, num_processes, port = map(int, job)
-    parallel.initialize_distributed(coordinator_address=f"localhost:{port}",
-                                    num_processes=num_processes, process_id=process_id)
+    parallel.initialize_distributed(
+      coordinator_address=f"localhost:{port}", num_processes=num_processes, process_id=process_id
+    )
   CHECKS[check]()
   print(f"{check}: OK on {jax.device_count()} devices in {jax.process_count()} processes")

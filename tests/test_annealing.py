@@ -44,8 +44,9 @@ def test_paths_match_their_formulas_and_keep_minus_inf():
   lp, lq = jnp.array([1.0, 2.0]), jnp.array([-1.0, -jnp.inf])
   np.testing.assert_allclose(A.alpha_target(lp[:1], lq[:1], alpha=2.0), 2 * lp[:1] - lq[:1])
   np.testing.assert_array_equal(A.alpha_target(lp, lq, alpha=1.0), lp)
-  np.testing.assert_allclose(A.alpha_target(lp[:1], lq[:1], alpha=fd.get("alpha", alpha=0.5)),
-                             0.5 * lp[:1] + 0.5 * lq[:1])
+  np.testing.assert_allclose(
+    A.alpha_target(lp[:1], lq[:1], alpha=fd.get("alpha", alpha=0.5)), 0.5 * lp[:1] + 0.5 * lq[:1]
+  )
 
 
 def test_alpha_of_reads_registry_entries_and_rejects_others():
@@ -78,8 +79,8 @@ def test_resample_draws_the_weights(method):
     assert p > 1e-3
   else:  # systematic: every count within one of its expectation
     assert np.all(np.abs(counts - m * w) <= 1.0)
-  np.testing.assert_allclose(float(res.ess), 1.0 / np.sum(w ** 2), rtol=1e-4)
-  np.testing.assert_allclose(float(res.ess_fraction), 1.0 / np.sum(w ** 2) / 5, rtol=1e-4)
+  np.testing.assert_allclose(float(res.ess), 1.0 / np.sum(w**2), rtol=1e-4)
+  np.testing.assert_allclose(float(res.ess_fraction), 1.0 / np.sum(w**2) / 5, rtol=1e-4)
 
 
 def test_resample_multinomial_is_jax_random_choice_and_clips():
@@ -119,36 +120,56 @@ def test_resample_bad_input():
 def test_ais_without_transitions_is_importance_sampling():
   x0 = base_samples(jax.random.PRNGKey(0), 256)
   for betas, steps in ((jnp.linspace(0, 1, 6), 0), (jnp.array([0.0, 1.0]), 3)):
-    out = A.ais(jax.random.PRNGKey(1), x0, log_base=log_base, log_target=log_target,
-                betas=betas, num_mcmc_steps=steps)
+    out = A.ais(
+      jax.random.PRNGKey(1),
+      x0,
+      log_base=log_base,
+      log_target=log_target,
+      betas=betas,
+      num_mcmc_steps=steps,
+    )
     np.testing.assert_array_equal(out.samples, x0)
-    np.testing.assert_allclose(out.log_weights, log_target(x0) - log_base(x0), rtol=1e-5,
-                               atol=1e-4)
+    np.testing.assert_allclose(out.log_weights, log_target(x0) - log_base(x0), rtol=1e-5, atol=1e-4)
     iw = fd.importance_weights(log_target(x0), log_base(x0))
     np.testing.assert_allclose(out.log_normalizer, iw.log_normalizer, rtol=1e-5, atol=1e-5)
   # FAB's target gamma^alpha q^(1 - alpha): the same two evaluations, weights alpha (lt - lb).
-  out = A.ais(jax.random.PRNGKey(1), x0, log_base=log_base, log_target=log_target,
-              betas=jnp.linspace(0, 1, 4), num_mcmc_steps=0, alpha=fd.get("alpha", alpha=2.0))
+  out = A.ais(
+    jax.random.PRNGKey(1),
+    x0,
+    log_base=log_base,
+    log_target=log_target,
+    betas=jnp.linspace(0, 1, 4),
+    num_mcmc_steps=0,
+    alpha=fd.get("alpha", alpha=2.0),
+  )
   lb, lt = log_base(x0), log_target(x0)
-  np.testing.assert_allclose(out.log_weights, A.alpha_target(lt, lb, alpha=2.0) - lb,
-                             rtol=1e-5, atol=1e-4)
+  np.testing.assert_allclose(
+    out.log_weights, A.alpha_target(lt, lb, alpha=2.0) - lb, rtol=1e-5, atol=1e-4
+  )
   np.testing.assert_allclose(out.log_target, lt, rtol=1e-6)
 
 
 RUNS, N, LEVELS = 32, 128, 16
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ais_runs(kernel):
   """AIS to the Gaussian target, vmapped over RUNS independent runs; compiled once per kernel."""
 
   def one(key, eps):
     k0, k1 = jax.random.split(key)
-    return A.ais(k1, base_samples(k0, N), log_base=log_base, log_target=log_target,
-                 betas=jnp.linspace(0.0, 1.0, LEVELS), kernel=kernel, step_size=eps,
-                 num_integration_steps=3,
-                 # Random-walk moves are local and gradient-free: more of them per level.
-                 num_mcmc_steps=10 if kernel == "rwm" else 2)
+    return A.ais(
+      k1,
+      base_samples(k0, N),
+      log_base=log_base,
+      log_target=log_target,
+      betas=jnp.linspace(0.0, 1.0, LEVELS),
+      kernel=kernel,
+      step_size=eps,
+      num_integration_steps=3,
+      # Random-walk moves are local and gradient-free: more of them per level.
+      num_mcmc_steps=10 if kernel == "rwm" else 2,
+    )
 
   return jax.jit(jax.vmap(one)), jax.jit(one)
 
@@ -185,14 +206,22 @@ def test_ais_jit_equals_eager_and_vmap_equals_loop():
   batched, single = ais_runs("hmc")
   out = batched(keys, eps)
   for i in (0, 1, 5):
-    chex.assert_trees_all_close(jax.tree.map(lambda a: a[i], out), single(keys[i], eps[i]),
-                                rtol=1e-5, atol=1e-5)
+    chex.assert_trees_all_close(
+      jax.tree.map(lambda a: a[i], out), single(keys[i], eps[i]), rtol=1e-5, atol=1e-5
+    )
   # Eager (op by op) on a small problem equals its jitted form.
   x0 = base_samples(keys[0], 16)
 
   def f(k, x):
-    return A.ais(k, x, log_base=log_base, log_target=log_target,
-                 betas=jnp.array([0.0, 0.5, 1.0]), step_size=0.3, num_integration_steps=2)
+    return A.ais(
+      k,
+      x,
+      log_base=log_base,
+      log_target=log_target,
+      betas=jnp.array([0.0, 0.5, 1.0]),
+      step_size=0.3,
+      num_integration_steps=2,
+    )
 
   chex.assert_trees_all_close(f(keys[1], x0), jax.jit(f)(keys[1], x0), rtol=1e-5, atol=1e-5)
 
@@ -206,9 +235,16 @@ def test_ais_rejects_invalid_points_and_never_returns_nan():
     return jnp.where(x[..., 1] > 1.5, jnp.nan, lp)
 
   x0 = base_samples(jax.random.PRNGKey(0), 512)
-  out = A.ais(jax.random.PRNGKey(1), x0, log_base=log_base, log_target=log_wall,
-              betas=jnp.linspace(0, 1, 8), step_size=0.5, num_integration_steps=5,
-              num_mcmc_steps=2)
+  out = A.ais(
+    jax.random.PRNGKey(1),
+    x0,
+    log_base=log_base,
+    log_target=log_wall,
+    betas=jnp.linspace(0, 1, 8),
+    step_size=0.5,
+    num_integration_steps=5,
+    num_mcmc_steps=2,
+  )
   assert not np.any(np.isnan(np.asarray(out.log_weights)))
   assert np.all(np.isfinite(np.asarray(out.samples)))
   bad0 = np.asarray((x0[:, 0] < -0.5) | (x0[:, 1] > 1.5))
@@ -223,17 +259,27 @@ def test_ais_rejects_invalid_points_and_never_returns_nan():
 def test_ais_float64():
   with jax.enable_x64(True):
     x0 = jax.random.normal(jax.random.PRNGKey(0), (128, D), jnp.float64)
-    out = A.ais(jax.random.PRNGKey(1), x0, log_base=log_base, log_target=log_target,
-                betas=jnp.linspace(0, 1, 3, dtype=jnp.float64), step_size=0.3,
-                num_integration_steps=1)
+    out = A.ais(
+      jax.random.PRNGKey(1),
+      x0,
+      log_base=log_base,
+      log_target=log_target,
+      betas=jnp.linspace(0, 1, 3, dtype=jnp.float64),
+      step_size=0.3,
+      num_integration_steps=1,
+    )
     assert out.samples.dtype == jnp.float64 and out.log_weights.dtype == jnp.float64
 
 
 def test_ais_bad_input():
   x0 = base_samples(jax.random.PRNGKey(0), 8)
   kw = dict(log_base=log_base, log_target=log_target)
-  for betas in (jnp.array([0.0, 0.5, 0.4, 1.0]), jnp.array([0.1, 1.0]), jnp.array([0.0, 0.9]),
-                jnp.array([0.0])):
+  for betas in (
+    jnp.array([0.0, 0.5, 0.4, 1.0]),
+    jnp.array([0.1, 1.0]),
+    jnp.array([0.0, 0.9]),
+    jnp.array([0.0]),
+  ):
     with pytest.raises(ValueError, match="betas"):
       A.ais(jax.random.PRNGKey(0), x0, betas=betas, **kw)
   with pytest.raises(ValueError, match="x0"):
@@ -247,8 +293,9 @@ def test_ais_bad_input():
   with pytest.raises(ValueError, match="num_mcmc_steps"):
     A.ais(jax.random.PRNGKey(0), x0, betas=jnp.linspace(0, 1, 3), num_mcmc_steps=-1, **kw)
   with pytest.raises(ValueError, match="inverse_mass_matrix"):
-    A.ais(jax.random.PRNGKey(0), x0, betas=jnp.linspace(0, 1, 3),
-          inverse_mass_matrix=jnp.ones(2), **kw)
+    A.ais(
+      jax.random.PRNGKey(0), x0, betas=jnp.linspace(0, 1, 3), inverse_mass_matrix=jnp.ones(2), **kw
+    )
 
 
 def test_adapt_step_size_moves_towards_the_target_acceptance(optimizing_compiler):
@@ -315,8 +362,12 @@ def test_buffer_sample_is_proportional_to_weight_and_skips_empty_slots():
 
 
 def test_buffer_adjust_reweights_by_the_flow_change():
-  buf = A.buffer_add(A.buffer_init(4, 1), jnp.zeros((4, 1)), jnp.array([0.0, 1.0, 2.0, 3.0]),
-                     jnp.array([-1.0, -1.0, -1.0, -1.0]))
+  buf = A.buffer_add(
+    A.buffer_init(4, 1),
+    jnp.zeros((4, 1)),
+    jnp.array([0.0, 1.0, 2.0, 3.0]),
+    jnp.array([-1.0, -1.0, -1.0, -1.0]),
+  )
   new = A.buffer_adjust(buf, jnp.array([1, 3]), jnp.array([-0.5, jnp.nan]), alpha=2.0)
   # log w += (1 - alpha)(log q_new - log q_old) = -(0.5)
   np.testing.assert_allclose(new.log_w[:3], [0.0, 0.5, 2.0])
@@ -340,7 +391,7 @@ def test_buffer_functions_jit():
 
 def _alpha_divergence_closed_form(theta, alpha):
   """D_alpha(N(0, 1) || N(theta, 1)) and Z_gamma = int p^a q^(1-a), 1-D."""
-  z = jnp.exp(-alpha * (1 - alpha) * theta ** 2 / 2)
+  z = jnp.exp(-alpha * (1 - alpha) * theta**2 / 2)
   return (z - 1) / (alpha * (alpha - 1)), z
 
 
@@ -367,8 +418,9 @@ def test_fab_loss_gradient_is_the_alpha_divergence_gradient(alpha):
   # The registry entry gives the same order.
   div = fd.get("alpha", alpha=alpha)
   log_q = jax.scipy.stats.norm.logpdf(x, theta)
-  np.testing.assert_allclose(A.alpha_target(log_p, log_q, alpha=div),
-                             A.alpha_target(log_p, log_q, alpha=alpha), rtol=1e-6)
+  np.testing.assert_allclose(
+    A.alpha_target(log_p, log_q, alpha=div), A.alpha_target(log_p, log_q, alpha=alpha), rtol=1e-6
+  )
 
 
 def test_fab_buffer_loss_gradient_with_buffer_samples():
@@ -393,14 +445,16 @@ def test_fab_buffer_loss_gradient_with_buffer_samples():
   # After a flow change the adjustment reweights: log adjust = (1 - alpha)(log q - log q_old).
   _, log_adjust = A.fab_buffer_loss(lq_old + 0.3, lq_old, alpha=alpha)
   np.testing.assert_allclose(log_adjust, -0.3, rtol=1e-5)
-  value, _ = A.fab_buffer_loss(jnp.array([-1.0, -2.0]), jnp.array([-1.0, -10.0]), alpha=0.0,
-                               max_weight=10.0)
+  value, _ = A.fab_buffer_loss(
+    jnp.array([-1.0, -2.0]), jnp.array([-1.0, -10.0]), alpha=0.0, max_weight=10.0
+  )
   np.testing.assert_allclose(value, -(1.0 * -1.0 + 10.0 * -2.0) / 2)  # exp(8) clipped at 10
 
 
 def test_fab_losses_finite_with_invalid_weights_and_bad_input():
   g = jax.grad(lambda lq: A.fab_loss(lq, jnp.array([0.0, -jnp.inf, jnp.nan])))(
-      jnp.array([-1.0, -2.0, -3.0]))
+    jnp.array([-1.0, -2.0, -3.0])
+  )
   np.testing.assert_allclose(g, [-1.0, 0.0, 0.0])
   assert np.isnan(float(A.fab_loss(jnp.array([jnp.nan, 0.0]), jnp.zeros(2))))  # NaN in, NaN out
   with pytest.raises(ValueError, match="log_q"):
@@ -430,10 +484,21 @@ def test_tabg_level_fits_the_next_level():
   params = {"m": jnp.zeros(2), "s": jnp.log(2.0) * jnp.ones(2)}
   opt = optax.adam(0.05)
   state = opt.init(params)
-  level = jax.jit(lambda k, p, s: A.tabg_level(
-      k, p, s, sample_and_log_prob=sample_and_log_prob, log_prob=log_prob,
-      log_target=log_next, optimizer=opt, buffer_size=4000, batch_size=256, num_steps=150,
-      clip_quantile=0.999))
+  level = jax.jit(
+    lambda k, p, s: A.tabg_level(
+      k,
+      p,
+      s,
+      sample_and_log_prob=sample_and_log_prob,
+      log_prob=log_prob,
+      log_target=log_next,
+      optimizer=opt,
+      buffer_size=4000,
+      batch_size=256,
+      num_steps=150,
+      clip_quantile=0.999,
+    )
+  )
   for i in range(3):
     params, state, info = level(jax.random.PRNGKey(i), params, state)
   np.testing.assert_allclose(params["m"], 2.0, atol=0.1)

@@ -11,11 +11,8 @@ import jax
 import numpy as np
 import pytest
 
-from benchmarks import common
+from benchmarks import common, kernels, run, training
 from benchmarks import divergences_vs_tfp as vs_tfp
-from benchmarks import kernels
-from benchmarks import run
-from benchmarks import training
 
 
 @pytest.mark.parametrize("spec", list(vs_tfp.PAIRS))
@@ -53,5 +50,6 @@ def test_ratio_interval_brackets_the_ratio():
 
 def test_tf32_emulation_keeps_ten_mantissa_bits():
   x = jax.numpy.array([1.0 + 2.0**-10, 1.0 + 2.0**-11 + 2.0**-12, 1.0 + 2.0**-12, 3.0])
-  np.testing.assert_array_equal(kernels._round_to_tf32(x),
-                                [1.0 + 2.0**-10, 1.0 + 2.0**-10, 1.0, 3.0])
+  np.testing.assert_array_equal(
+    kernels._round_to_tf32(x), [1.0 + 2.0**-10, 1.0 + 2.0**-10, 1.0, 3.0]
+  )

@@ -5,17 +5,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import textbook_f
 from scipy.special import log_softmax
 
 import fdiv_jax as fd
 from fdiv_jax import categorical
-from conftest import textbook_f
 
 KEY = jax.random.PRNGKey(0)
 ZP = jax.random.normal(KEY, (6, 5)) * 2
 ZQ = jax.random.normal(jax.random.fold_in(KEY, 1), (6, 5)) * 2
-NAMES = ["kl", "reverse_kl", "js", "total_variation", "squared_hellinger", "pearson",
-         "jeffreys", "triangular", "gan"]
+NAMES = [
+  "kl",
+  "reverse_kl",
+  "js",
+  "total_variation",
+  "squared_hellinger",
+  "pearson",
+  "jeffreys",
+  "triangular",
+  "gan",
+]
 
 
 def reference(zp, zq, name, alpha=None, t=1.0):
@@ -33,22 +42,22 @@ def test_matches_dense_reference(name):
 @pytest.mark.parametrize("alpha", [-0.5, 0.0, 0.5, 1.0, 2.0])
 def test_alpha_matches_reference(alpha):
   got = categorical.f_divergence(ZP, ZQ, divergence=fd.get("alpha", alpha=alpha))
-  np.testing.assert_allclose(got, reference(ZP, ZQ, "alpha", alpha), rtol=1e-4,
-                             atol=1e-6)
+  np.testing.assert_allclose(got, reference(ZP, ZQ, "alpha", alpha), rtol=1e-4, atol=1e-6)
 
 
 def test_kl_closed_form_and_direction():
   p = jax.nn.softmax(ZP)
   q = jax.nn.softmax(ZQ)
   kl_pq = jnp.sum(p * (jnp.log(p) - jnp.log(q)), -1)
-  np.testing.assert_allclose(categorical.f_divergence(ZP, ZQ, divergence="kl"), kl_pq,
-                             rtol=1e-5)
-  np.testing.assert_allclose(categorical.f_divergence(ZQ, ZP, divergence="reverse_kl"),
-                             kl_pq, rtol=1e-5)
+  np.testing.assert_allclose(categorical.f_divergence(ZP, ZQ, divergence="kl"), kl_pq, rtol=1e-5)
+  np.testing.assert_allclose(
+    categorical.f_divergence(ZQ, ZP, divergence="reverse_kl"), kl_pq, rtol=1e-5
+  )
 
 
-@pytest.mark.parametrize("name", ["kl", "reverse_kl", "js", "total_variation",
-                                  "squared_hellinger", "triangular"])
+@pytest.mark.parametrize(
+  "name", ["kl", "reverse_kl", "js", "total_variation", "squared_hellinger", "triangular"]
+)
 def test_finite_values_and_gradients_at_logits_1e4(name):
   zs = jnp.array([[1e4, -1e4, 0.0, 3.0], [-1e4, 1e4, 5e3, 0.0]])
   zt = jnp.array([[-1e4, 1e4, 0.0, 1.0], [1e4, -1e4, 0.0, -5e3]])
@@ -66,14 +75,17 @@ def test_kd_loss_reductions_masks_and_temperature():
   per = categorical.kd_loss(ZQ, ZP, temperature=2.0, reduction="none", mask=mask)
   raw = categorical.f_divergence(ZP, ZQ, divergence="kl", temperature=2.0)
   np.testing.assert_allclose(per, 4.0 * raw * mask, rtol=1e-5)
-  np.testing.assert_allclose(categorical.kd_loss(ZQ, ZP, temperature=2.0, mask=mask),
-                             per.sum() / 4, rtol=1e-5)
   np.testing.assert_allclose(
-      categorical.kd_loss(ZQ, ZP, temperature=2.0, mask=mask, reduction="sum"),
-      per.sum(), rtol=1e-5)
+    categorical.kd_loss(ZQ, ZP, temperature=2.0, mask=mask), per.sum() / 4, rtol=1e-5
+  )
   np.testing.assert_allclose(
-      categorical.kd_loss(ZQ, ZP, temperature=2.0, scale_by_temperature_squared=False),
-      raw.mean(), rtol=1e-5)
+    categorical.kd_loss(ZQ, ZP, temperature=2.0, mask=mask, reduction="sum"), per.sum(), rtol=1e-5
+  )
+  np.testing.assert_allclose(
+    categorical.kd_loss(ZQ, ZP, temperature=2.0, scale_by_temperature_squared=False),
+    raw.mean(),
+    rtol=1e-5,
+  )
   # Teacher gets no gradient; the student's gradient moves it toward the teacher.
   g_t = jax.grad(lambda z: categorical.kd_loss(ZQ, z))(ZP)
   np.testing.assert_allclose(g_t, 0.0)
@@ -105,37 +117,36 @@ def test_errors():
 
 
 def test_entropy_closed_form():
-  np.testing.assert_allclose(categorical.entropy(jnp.zeros((3, 8))), np.log(8.0) * np.ones(3),
-                             rtol=1e-6)
+  np.testing.assert_allclose(
+    categorical.entropy(jnp.zeros((3, 8))), np.log(8.0) * np.ones(3), rtol=1e-6
+  )
   p = jax.nn.softmax(ZP / 2.0)
-  np.testing.assert_allclose(categorical.entropy(ZP, temperature=2.0),
-                             -(p * jnp.log(p)).sum(-1), rtol=1e-5)
+  np.testing.assert_allclose(
+    categorical.entropy(ZP, temperature=2.0), -(p * jnp.log(p)).sum(-1), rtol=1e-5
+  )
   chex.assert_tree_all_finite(categorical.entropy(jnp.array([[1e4, -1e4, 0.0]])))
 
 
 def test_balanced_kd_loss_weights_by_entropy_gap():
   fwd = categorical.kd_loss(ZQ, ZP, divergence="kl", reduction="none", temperature=2.0)
-  rev = categorical.kd_loss(ZQ, ZP, divergence="reverse_kl", reduction="none",
-                            temperature=2.0)
-  plain = categorical.balanced_kd_loss(ZQ, ZP, temperature=2.0, balance=1.0,
-                                       forward_weight=0.3, reduction="none")
+  rev = categorical.kd_loss(ZQ, ZP, divergence="reverse_kl", reduction="none", temperature=2.0)
+  plain = categorical.balanced_kd_loss(
+    ZQ, ZP, temperature=2.0, balance=1.0, forward_weight=0.3, reduction="none"
+  )
   np.testing.assert_allclose(plain, 0.3 * fwd + rev, rtol=1e-5)
-  flatter = (categorical.entropy(ZQ, temperature=2.0) >
-             categorical.entropy(ZP, temperature=2.0))
+  flatter = categorical.entropy(ZQ, temperature=2.0) > categorical.entropy(ZP, temperature=2.0)
   assert 0 < int(flatter.sum()) < len(flatter)  # both branches exercised
-  got = categorical.balanced_kd_loss(ZQ, ZP, temperature=2.0, balance=3.0,
-                                     reduction="none")
+  got = categorical.balanced_kd_loss(ZQ, ZP, temperature=2.0, balance=3.0, reduction="none")
   want = jnp.where(flatter, fwd + 3.0 * rev, 3.0 * fwd + rev)
   np.testing.assert_allclose(got, want, rtol=1e-5)
   np.testing.assert_allclose(
-      categorical.balanced_kd_loss(ZQ, ZP, temperature=2.0, balance=3.0), want.mean(),
-      rtol=1e-5)
+    categorical.balanced_kd_loss(ZQ, ZP, temperature=2.0, balance=3.0), want.mean(), rtol=1e-5
+  )
   grad = jax.grad(lambda z: categorical.balanced_kd_loss(z, ZP * 1e3))(ZQ * 1e3)
   chex.assert_tree_all_finite(grad)
 
 
-@pytest.mark.parametrize("name", ["kl", "js", "squared_hellinger", "total_variation",
-                                  "gan"])
+@pytest.mark.parametrize("name", ["kl", "js", "squared_hellinger", "total_variation", "gan"])
 def test_masked_teacher_class_minus_inf(name):
   """A teacher logit of -inf (a masked class) is legal: the loss and the student's
   gradient equal those at a logit so negative its probability underflows to 0

@@ -17,7 +17,7 @@ Y = jax.random.normal(jax.random.fold_in(KEY, 1), (131, 3)) * 1.3 + 0.4
 
 def dense_log_k(a, b, kernel, bw):
   a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-  d2 = ((a[:, None, :] - b[None, :, :])**2).sum(-1)
+  d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
   if kernel == "gaussian":
     return -d2 / (2 * bw**2)
   if kernel == "laplace":
@@ -36,8 +36,7 @@ def dense_cs(x, y, kernel, bw, wx=None, wy=None):
 @pytest.mark.parametrize("block", [16, 50, 1024])
 def test_log_kernel_sum_blocked_equals_dense(kernel, block):
   lw = jax.random.normal(jax.random.fold_in(KEY, 3), (131,))
-  got = K.log_kernel_sum(X, Y, bandwidth=0.7, kernel=kernel, log_weights=lw,
-                         block_size=block)
+  got = K.log_kernel_sum(X, Y, bandwidth=0.7, kernel=kernel, log_weights=lw, block_size=block)
   want = logsumexp(dense_log_k(X, Y, kernel, 0.7) + np.asarray(lw)[None, :], axis=1)
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
@@ -47,18 +46,19 @@ def test_cs_matches_dense_reference_and_is_nonnegative(kernel):
   got = cs.cauchy_schwarz_divergence(X, Y, bandwidth=0.8, kernel=kernel, block_size=32)
   np.testing.assert_allclose(got, dense_cs(X, Y, kernel, 0.8), rtol=1e-4, atol=1e-5)
   assert float(got) > 0
-  np.testing.assert_allclose(cs.cauchy_schwarz_divergence(X, X, bandwidth=0.8,
-                                                          kernel=kernel), 0.0, atol=1e-5)
+  np.testing.assert_allclose(
+    cs.cauchy_schwarz_divergence(X, X, bandwidth=0.8, kernel=kernel), 0.0, atol=1e-5
+  )
 
 
 def test_cs_weights_scale_invariance_and_reference():
   lwx = jax.random.normal(KEY, (157,))
   lwy = jax.random.normal(jax.random.fold_in(KEY, 9), (131,))
-  base = cs.cauchy_schwarz_divergence(X, Y, bandwidth=1.0, log_weights_x=lwx,
-                                      log_weights_y=lwy)
+  base = cs.cauchy_schwarz_divergence(X, Y, bandwidth=1.0, log_weights_x=lwx, log_weights_y=lwy)
   np.testing.assert_allclose(base, dense_cs(X, Y, "gaussian", 1.0, lwx, lwy), rtol=1e-4)
-  scaled = cs.cauchy_schwarz_divergence(X, Y, bandwidth=1.0, log_weights_x=lwx + 5.0,
-                                        log_weights_y=lwy - 3.0)
+  scaled = cs.cauchy_schwarz_divergence(
+    X, Y, bandwidth=1.0, log_weights_x=lwx + 5.0, log_weights_y=lwy - 3.0
+  )
   np.testing.assert_allclose(scaled, base, rtol=1e-5)
 
 
@@ -86,34 +86,39 @@ def test_cs_converges_to_smoothed_gaussian_closed_form(optimizing_compiler):
   y = mq + sq * jax.random.normal(jax.random.fold_in(KEY, 1), (n, 1))
   got = cs.cauchy_schwarz_divergence(x, y, bandwidth=sigma, block_size=2048)
   vp, vq = sp**2 + sigma**2 / 2, sq**2 + sigma**2 / 2
-  log_int = lambda a, b, u, v: -0.5 * np.log(2 * np.pi * (u + v)) - (a - b)**2 / (2 * (u + v))
-  want = (log_int(mp, mp, vp, vp) + log_int(mq, mq, vq, vq) -
-          2 * log_int(mp, mq, vp, vq))
+  log_int = lambda a, b, u, v: -0.5 * np.log(2 * np.pi * (u + v)) - (a - b) ** 2 / (2 * (u + v))
+  want = log_int(mp, mp, vp, vp) + log_int(mq, mq, vq, vq) - 2 * log_int(mp, mq, vp, vq)
   np.testing.assert_allclose(got, want, rtol=0.03)
 
 
 def test_cs_gradients_check_grads():
   f = lambda x: cs.cauchy_schwarz_divergence(x, Y[:20], bandwidth=1.0, block_size=8)
-  jax.test_util.check_grads(f, (X[:15].astype(jnp.float32),), order=1, modes=["rev"],
-                            atol=5e-2, rtol=5e-2)
+  jax.test_util.check_grads(
+    f, (X[:15].astype(jnp.float32),), order=1, modes=["rev"], atol=5e-2, rtol=5e-2
+  )
 
 
 def test_conditional_cs():
   kx = jax.random.normal(KEY, (120, 2))
   yv = jnp.sin(kx[:, :1]) + 0.1 * jax.random.normal(jax.random.fold_in(KEY, 5), (120, 1))
-  same = cs.conditional_cauchy_schwarz_divergence(kx, yv, yv, bandwidth_x=1.0,
-                                                  bandwidth_y=0.5, block_size=32)
+  same = cs.conditional_cauchy_schwarz_divergence(
+    kx, yv, yv, bandwidth_x=1.0, bandwidth_y=0.5, block_size=32
+  )
   np.testing.assert_allclose(same, 0.0, atol=1e-5)
-  ccs = jax.jit(lambda p: cs.conditional_cauchy_schwarz_divergence(
-      kx, yv, p, bandwidth_x=1.0, bandwidth_y=0.5))
+  ccs = jax.jit(
+    lambda p: cs.conditional_cauchy_schwarz_divergence(kx, yv, p, bandwidth_x=1.0, bandwidth_y=0.5)
+  )
   good, bad = ccs(jnp.sin(kx[:, :1])), ccs(jnp.zeros_like(yv))
   assert 0 < float(good) < float(bad)
   # Dense reference of Prop. 1 with the (sum_i K_ji)^2 denominators.
   lk = dense_log_k(kx, kx, "gaussian", 1.0)
   pred = np.asarray(jnp.sin(kx[:, :1]))
+
   def term(a, b):
-    return logsumexp(logsumexp(lk + dense_log_k(a, b, "gaussian", 0.5), axis=1) -
-                     2 * logsumexp(lk, axis=1))
+    return logsumexp(
+      logsumexp(lk + dense_log_k(a, b, "gaussian", 0.5), axis=1) - 2 * logsumexp(lk, axis=1)
+    )
+
   want = term(yv, yv) + term(pred, pred) - term(pred, yv) - term(yv, pred)
   np.testing.assert_allclose(good, want, rtol=1e-4, atol=1e-5)
   chex.assert_tree_all_finite(jax.jit(jax.grad(ccs))(pred))
@@ -125,11 +130,9 @@ def test_mmd_biased_unbiased_against_dense():
   kxy = np.exp(dense_log_k(X, Y, "gaussian", 1.0))
   n, m = len(kxx), len(kyy)
   biased = kxx.mean() + kyy.mean() - 2 * kxy.mean()
-  unbiased = ((kxx.sum() - n) / (n * (n - 1)) + (kyy.sum() - m) / (m * (m - 1)) -
-              2 * kxy.mean())
+  unbiased = (kxx.sum() - n) / (n * (n - 1)) + (kyy.sum() - m) / (m * (m - 1)) - 2 * kxy.mean()
   np.testing.assert_allclose(cs.mmd(X, Y, bandwidth=1.0, block_size=40), biased, rtol=1e-4)
-  np.testing.assert_allclose(cs.mmd(X, Y, bandwidth=1.0, unbiased=True), unbiased,
-                             rtol=1e-3)
+  np.testing.assert_allclose(cs.mmd(X, Y, bandwidth=1.0, unbiased=True), unbiased, rtol=1e-3)
 
 
 def test_mmd_past_int32_pair_counts(optimizing_compiler):
@@ -151,14 +154,16 @@ def test_nan_in_the_data_gives_nan_out(kernel):
   rows = K.log_kernel_sum(x, Y, bandwidth=0.8, kernel=kernel, block_size=64)
   clean = K.log_kernel_sum(X, Y, bandwidth=0.8, kernel=kernel, block_size=64)
   assert np.isnan(rows[3])
-  np.testing.assert_allclose(np.delete(np.asarray(rows), 3), np.delete(np.asarray(clean), 3),
-                             rtol=1e-5)
+  np.testing.assert_allclose(
+    np.delete(np.asarray(rows), 3), np.delete(np.asarray(clean), 3), rtol=1e-5
+  )
   assert np.all(np.isnan(K.log_kernel_sum(Y, x, bandwidth=0.8, kernel=kernel)))
   assert np.isnan(cs.cauchy_schwarz_divergence(x, Y, bandwidth=0.8, kernel=kernel))
   assert np.isnan(cs.mmd(Y, x, bandwidth=0.8, kernel=kernel))
   if kernel == "gaussian":  # the product-kernel path
-    assert np.isnan(cs.cauchy_schwarz_mutual_information(x, jnp.tanh(X[:, :1]),
-                                                         bandwidth_x=0.8, bandwidth_z=0.8))
+    assert np.isnan(
+      cs.cauchy_schwarz_mutual_information(x, jnp.tanh(X[:, :1]), bandwidth_x=0.8, bandwidth_z=0.8)
+    )
 
 
 def test_bandwidth_heuristics():
@@ -167,7 +172,7 @@ def test_bandwidth_heuristics():
   # Median distance between two N(0, I_2) points: sqrt(2) * sqrt(2 ln 2) = 1.665.
   np.testing.assert_allclose(med, 1.665, rtol=0.05)
   silv = K.silverman_bandwidth(x)
-  np.testing.assert_allclose(silv, (4 / 4)**(1 / 6) * 500**(-1 / 6), rtol=0.1)
+  np.testing.assert_allclose(silv, (4 / 4) ** (1 / 6) * 500 ** (-1 / 6), rtol=0.1)
 
 
 def test_traced_bandwidth_jit_vmap():
@@ -184,8 +189,9 @@ def test_errors():
   with pytest.raises(ValueError, match="same dim"):
     cs.cauchy_schwarz_divergence(X, Y[:, :2], bandwidth=1.0)
   with pytest.raises(ValueError, match="y and y_pred must have the same shape"):
-    cs.conditional_cauchy_schwarz_divergence(X, Y[:157, :1], jnp.zeros((157, 2)),
-                                             bandwidth_x=1.0, bandwidth_y=1.0)
+    cs.conditional_cauchy_schwarz_divergence(
+      X, Y[:157, :1], jnp.zeros((157, 2)), bandwidth_x=1.0, bandwidth_y=1.0
+    )
 
 
 @pytest.mark.parametrize("block_size", [0, -3, 2.5, True])
@@ -201,15 +207,15 @@ def test_default_block_size_per_backend():
   assert K._block_size(np.int64(64)) == 64
   # None resolves to the backend's tile side: the same program as passing it.
   chex.assert_trees_all_close(
-      cs.cauchy_schwarz_divergence(X, Y, bandwidth=0.7),
-      cs.cauchy_schwarz_divergence(X, Y, bandwidth=0.7, block_size=K.default_block_size()))
+    cs.cauchy_schwarz_divergence(X, Y, bandwidth=0.7),
+    cs.cauchy_schwarz_divergence(X, Y, bandwidth=0.7, block_size=K.default_block_size()),
+  )
 
 
 def test_inner_products_at_full_float32_precision():
   # XLA's default would multiply float32 in TF32 / bf16 passes on GPU / TPU.
   x = jnp.ones((4, 3))
-  for fn in (K.squared_distances,
-             lambda a, b: K.log_kernel_sum(a, b, bandwidth=1.0)):
+  for fn in (K.squared_distances, lambda a, b: K.log_kernel_sum(a, b, bandwidth=1.0)):
     text = jax.jit(fn).lower(x, x).as_text()
     dots = [line for line in text.splitlines() if "dot_general" in line]
     assert dots and all("HIGHEST" in line for line in dots), dots
@@ -222,24 +228,28 @@ def test_inner_products_at_full_float32_precision():
 
 def test_cs_mutual_information_dense_reference_and_limits():
   z = X[:, :2] * 0.5 + jax.random.normal(jax.random.fold_in(KEY, 11), (157, 2))
-  got = cs.cauchy_schwarz_mutual_information(X, z, bandwidth_x=1.0, bandwidth_z=0.7,
-                                             block_size=40)
+  got = cs.cauchy_schwarz_mutual_information(X, z, bandwidth_x=1.0, bandwidth_z=0.7, block_size=40)
   kx, kz = np.exp(dense_log_k(X, X, "gaussian", 1.0)), np.exp(dense_log_k(z, z, "gaussian", 0.7))
   n = len(X)
-  want = (np.log((kx * kz).sum() / n**2) + np.log(kx.sum() * kz.sum() / n**4) -
-          2 * np.log((kx.sum(1) * kz.sum(1)).sum() / n**3))
+  want = (
+    np.log((kx * kz).sum() / n**2)
+    + np.log(kx.sum() * kz.sum() / n**4)
+    - 2 * np.log((kx.sum(1) * kz.sum(1)).sum() / n**3)
+  )
   np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
   assert float(got) > 0
   # Constant z carries no information; dependence increases it.
-  const = cs.cauchy_schwarz_mutual_information(X, jnp.zeros((157, 1)), bandwidth_x=1.0,
-                                               bandwidth_z=1.0)
+  const = cs.cauchy_schwarz_mutual_information(
+    X, jnp.zeros((157, 1)), bandwidth_x=1.0, bandwidth_z=1.0
+  )
   np.testing.assert_allclose(const, 0.0, atol=1e-5)
   indep = cs.cauchy_schwarz_mutual_information(
-      X, jax.random.normal(jax.random.fold_in(KEY, 12), (157, 2)), bandwidth_x=1.0,
-      bandwidth_z=0.7)
+    X, jax.random.normal(jax.random.fold_in(KEY, 12), (157, 2)), bandwidth_x=1.0, bandwidth_z=0.7
+  )
   assert float(indep) < float(got)
-  g = jax.grad(lambda a: cs.cauchy_schwarz_mutual_information(
-      X, a, bandwidth_x=1.0, bandwidth_z=0.7))(z)
+  g = jax.grad(
+    lambda a: cs.cauchy_schwarz_mutual_information(X, a, bandwidth_x=1.0, bandwidth_z=0.7)
+  )(z)
   chex.assert_tree_all_finite(g)
   with pytest.raises(ValueError, match="paired samples"):
     cs.cauchy_schwarz_mutual_information(X, z[:10], bandwidth_x=1.0, bandwidth_z=1.0)
@@ -252,8 +262,7 @@ def test_concrete_bandwidth_closed_over_inside_jit():
   tracer-bool error (jnp ops on constants are staged under jit)."""
   bw = K.median_bandwidth(X)
   f = jax.jit(lambda a: cs.cauchy_schwarz_divergence(a, Y, bandwidth=bw))
-  np.testing.assert_allclose(f(X), cs.cauchy_schwarz_divergence(X, Y, bandwidth=bw),
-                             rtol=1e-5)
+  np.testing.assert_allclose(f(X), cs.cauchy_schwarz_divergence(X, Y, bandwidth=bw), rtol=1e-5)
 
 
 def test_gaussian_fast_path_falls_back_only_where_needed():
@@ -265,8 +274,7 @@ def test_gaussian_fast_path_falls_back_only_where_needed():
   log_w = jax.random.normal(jax.random.fold_in(KEY, 2), (200,))
 
   def dense(x):
-    return jax.nn.logsumexp(-K.squared_distances(x, y) / (2 * 0.5**2) + log_w[None, :],
-                            axis=1)
+    return jax.nn.logsumexp(-K.squared_distances(x, y) / (2 * 0.5**2) + log_w[None, :], axis=1)
 
   def blocked(x):
     return K.log_kernel_sum(x, y, bandwidth=0.5, log_weights=log_w, block_size=64)

@@ -7,15 +7,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import ENTRIES, textbook_f, textbook_weight
 
 import fdiv_jax as fd
-from conftest import ENTRIES, textbook_f, textbook_weight
 
 ENTRIES_FOR_REVERSE = [e for e in ENTRIES if e[1] != "alpha" or e[2]["alpha"] not in (0.0, 1.0)]
 
 F32_MAX = float(np.finfo(np.float32).max)
-EXTREME = np.array([-80.0, -50.0, -10.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 10.0,
-                    50.0, 80.0])
+EXTREME = np.array([-80.0, -50.0, -10.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 10.0, 50.0, 80.0])
 
 
 def _phi_derivs(div, l):
@@ -59,12 +58,10 @@ def test_values_match_textbook_forms_to_the_extremes(entry):
 def test_gradients_finite_at_extremes(entry):
   """d f / d log u: no NaN at |log u| <= 80; finite and right where representable."""
   div, name, alpha = entry
-  grads = np.asarray(jax.vmap(jax.grad(div.f))(jnp.asarray(EXTREME, jnp.float32)),
-                     np.float64)
+  grads = np.asarray(jax.vmap(jax.grad(div.f))(jnp.asarray(EXTREME, jnp.float32)), np.float64)
   assert not np.any(np.isnan(grads)), grads
   h = 1e-6 * np.maximum(1.0, np.abs(EXTREME))
-  want = (textbook_f(name, EXTREME + h, alpha) -
-          textbook_f(name, EXTREME - h, alpha)) / (2 * h)
+  want = (textbook_f(name, EXTREME + h, alpha) - textbook_f(name, EXTREME - h, alpha)) / (2 * h)
   fits = np.abs(want) < F32_MAX / 2
   if name == "total_variation":  # |u - 1| has a kink at log u = 0
     fits &= EXTREME != 0.0
@@ -73,9 +70,30 @@ def test_gradients_finite_at_extremes(entry):
 
 
 # Every finite float32, out to the ends of the range.
-ANY_FINITE = np.array([-3e38, -1e10, -1e4, -1e3, -200.0, -100.0, -89.0, -88.0, -30.0,
-                       0.0, 30.0, 88.0, 89.0, 100.0, 200.0, 1e3, 1e4, 1e10, 3e38],
-                      np.float32)
+ANY_FINITE = np.array(
+  [
+    -3e38,
+    -1e10,
+    -1e4,
+    -1e3,
+    -200.0,
+    -100.0,
+    -89.0,
+    -88.0,
+    -30.0,
+    0.0,
+    30.0,
+    88.0,
+    89.0,
+    100.0,
+    200.0,
+    1e3,
+    1e4,
+    1e10,
+    3e38,
+  ],
+  np.float32,
+)
 
 
 def test_no_nan_for_any_finite_input(entry):
@@ -108,10 +126,18 @@ def test_finite_where_the_true_value_fits_past_log_u_80():
   """Cases of the issue: alpha(3) f(30) = e^90 / 6 fits float32 (was inf);
   gan f at log u = 89 is about -90 (was NaN); js f at 89 is 3.1e38 (fits)."""
   l = np.array([30.0, 60.0, 85.0, 89.0])
-  cases = [("alpha", {"alpha": 3.0}, l), ("alpha", {"alpha": 2.0}, l),
-           ("alpha", {"alpha": -1.0}, -l), ("alpha", {"alpha": 1.0}, l),
-           ("alpha", {"alpha": 0.5}, l), ("gan", {}, l), ("js", {}, l),
-           ("triangular", {}, l), ("kl", {}, l), ("squared_hellinger", {}, l)]
+  cases = [
+    ("alpha", {"alpha": 3.0}, l),
+    ("alpha", {"alpha": 2.0}, l),
+    ("alpha", {"alpha": -1.0}, -l),
+    ("alpha", {"alpha": 1.0}, l),
+    ("alpha", {"alpha": 0.5}, l),
+    ("gan", {}, l),
+    ("js", {}, l),
+    ("triangular", {}, l),
+    ("kl", {}, l),
+    ("squared_hellinger", {}, l),
+  ]
   for name, params, ls in cases:
     div = fd.get(name, **params)
     got = np.asarray(div.f(jnp.asarray(ls, jnp.float32)), np.float64)
@@ -126,9 +152,18 @@ def test_finite_where_the_true_value_fits_past_log_u_80():
 
 # f(0+) of each generator: the contribution of a sample outside P's support
 # (log p = -inf is legal). alpha(a): 1 / a for a > 0, +inf for a <= 0.
-F_AT_ZERO = {"kl": 0.0, "js": math.log(2.0), "gan": 0.0, "squared_hellinger": 1.0,
-             "pearson": 1.0, "total_variation": 0.5, "triangular": 1.0,
-             "reverse_kl": math.inf, "neyman": math.inf, "jeffreys": math.inf}
+F_AT_ZERO = {
+  "kl": 0.0,
+  "js": math.log(2.0),
+  "gan": 0.0,
+  "squared_hellinger": 1.0,
+  "pearson": 1.0,
+  "total_variation": 0.5,
+  "triangular": 1.0,
+  "reverse_kl": math.inf,
+  "neyman": math.inf,
+  "jeffreys": math.inf,
+}
 
 
 def test_value_and_gradient_at_u_zero(entry):
@@ -172,8 +207,7 @@ def test_f_prime_at_one_matches_autodiff(entry):
   if div.name == "total_variation":
     assert float(div.f_prime_at_one) == 0.0  # subgradient midpoint
     return
-  np.testing.assert_allclose(div.f_prime_at_one, jax.grad(div.f)(0.0),
-                             atol=1e-6)
+  np.testing.assert_allclose(div.f_prime_at_one, jax.grad(div.f)(0.0), atol=1e-6)
 
 
 def _numeric_conjugate(div, t):
@@ -242,17 +276,19 @@ def test_alpha_limits_agree_with_kl_and_reverse_kl(eps, sign):
   # Gradients w.r.t. both log u and alpha are finite at the exact limits.
   for a0 in (0.0, 1.0):
     g = jax.grad(lambda a, x: fd.get("alpha", alpha=a).f(x).sum(), argnums=(0, 1))(
-        jnp.float32(a0), l)
+      jnp.float32(a0), l
+    )
     chex.assert_tree_all_finite(g)
 
 
 def test_alpha_special_cases():
   l = jnp.linspace(-5.0, 5.0, 101)
-  np.testing.assert_allclose(fd.get("alpha", alpha=2.0).f(l),
-                             0.5 * fd.get("pearson").f(l), rtol=1e-4, atol=1e-6)
-  np.testing.assert_allclose(fd.get("alpha", alpha=0.5).f(l),
-                             2.0 * fd.get("squared_hellinger").f(l), rtol=1e-4,
-                             atol=1e-6)
+  np.testing.assert_allclose(
+    fd.get("alpha", alpha=2.0).f(l), 0.5 * fd.get("pearson").f(l), rtol=1e-4, atol=1e-6
+  )
+  np.testing.assert_allclose(
+    fd.get("alpha", alpha=0.5).f(l), 2.0 * fd.get("squared_hellinger").f(l), rtol=1e-4, atol=1e-6
+  )
 
 
 def test_alpha_is_traced_vmap_equals_loop_and_no_retrace():
@@ -268,8 +304,7 @@ def test_alpha_is_traced_vmap_equals_loop_and_no_retrace():
   batched = jax.vmap(f, in_axes=(0, None))(alphas, l)
   for i, a in enumerate(alphas):
     looped = f(a, l)
-    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], batched), looped,
-                                rtol=1e-6, atol=1e-6)
+    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], batched), looped, rtol=1e-6, atol=1e-6)
   for a in (0.1, 0.7, 1.9):  # new values reuse the compiled function
     f(jnp.float32(a), l)
 
@@ -311,9 +346,19 @@ def test_bad_parameters():
 
 def test_available_and_repr():
   names = fd.available()
-  for required in ("kl", "reverse_kl", "js", "gan", "squared_hellinger",
-                   "pearson", "neyman", "total_variation", "jeffreys",
-                   "triangular", "alpha"):
+  for required in (
+    "kl",
+    "reverse_kl",
+    "js",
+    "gan",
+    "squared_hellinger",
+    "pearson",
+    "neyman",
+    "total_variation",
+    "jeffreys",
+    "triangular",
+    "alpha",
+  ):
     assert required in names
   assert "alpha" in repr(fd.get("alpha", alpha=2.0))
 
@@ -325,15 +370,12 @@ def test_from_generator_derives_everything_from_f():
   np.testing.assert_allclose(custom.weight(l), kl.weight(l), rtol=1e-5)
   np.testing.assert_allclose(custom.f_prime_at_one, 1.0, atol=1e-6)
   t = jnp.linspace(-3.0, 3.0, 13)
-  np.testing.assert_allclose(custom.conjugate(t), kl.conjugate(t), rtol=1e-4,
-                             atol=1e-6)
+  np.testing.assert_allclose(custom.conjugate(t), kl.conjugate(t), rtol=1e-4, atol=1e-6)
   # Derived activation is f'(e^v) = v + 1 and f*(g(v)) = e^v.
   np.testing.assert_allclose(custom.activation(l), l + 1.0, rtol=1e-5, atol=1e-5)
-  np.testing.assert_allclose(custom.conjugate_of_activation(l), jnp.exp(l),
-                             rtol=1e-5)
+  np.testing.assert_allclose(custom.conjugate_of_activation(l), jnp.exp(l), rtol=1e-5)
   # Conjugate gradient is u* = (f')^{-1}(t) = e^{t - 1} (envelope theorem).
-  np.testing.assert_allclose(jax.vmap(jax.grad(custom.conjugate))(t),
-                             jnp.exp(t - 1.0), rtol=1e-4)
+  np.testing.assert_allclose(jax.vmap(jax.grad(custom.conjugate))(t), jnp.exp(t - 1.0), rtol=1e-4)
   with pytest.raises(TypeError, match="f must be callable"):
     fd.from_generator(3.0)
 
@@ -341,20 +383,21 @@ def test_from_generator_derives_everything_from_f():
 def test_from_generator_respects_given_pieces():
   hel = fd.get("squared_hellinger")
   custom = fd.from_generator(
-      lambda l: jnp.square(jnp.expm1(0.5 * l)),
-      conjugate=lambda t: t / (1.0 - t),
-      activation=lambda v: -jnp.expm1(-v))
+    lambda l: jnp.square(jnp.expm1(0.5 * l)),
+    conjugate=lambda t: t / (1.0 - t),
+    activation=lambda v: -jnp.expm1(-v),
+  )
   v = jnp.linspace(-3.0, 3.0, 13)
-  np.testing.assert_allclose(custom.conjugate_of_activation(v),
-                             hel.conjugate_of_activation(v), rtol=1e-5)
+  np.testing.assert_allclose(
+    custom.conjugate_of_activation(v), hel.conjugate_of_activation(v), rtol=1e-5
+  )
 
 
 def test_lambertw_exp():
   s = jnp.array([-50.0, -5.0, -1.0, 0.0, 1.0, 3.0, 20.0, 500.0])
   w = fd.math.lambertw_exp(s)
   np.testing.assert_allclose(w + jnp.log(w), s, rtol=1e-5, atol=1e-5)
-  np.testing.assert_allclose(jax.vmap(jax.grad(fd.math.lambertw_exp))(s),
-                             w / (1 + w), rtol=1e-5)
+  np.testing.assert_allclose(jax.vmap(jax.grad(fd.math.lambertw_exp))(s), w / (1 + w), rtol=1e-5)
 
 
 def test_records_do_not_retrace_jit():
@@ -381,8 +424,7 @@ def test_reversed_is_the_csiszar_dual(entry_id):
   l = jnp.linspace(-6.0, 6.0, 25)
   want = jnp.exp(l) * div.f(-l)
   np.testing.assert_allclose(div.reversed().f(l), want, rtol=1e-4, atol=1e-5)
-  np.testing.assert_allclose(div.reversed().reversed().f(l), div.f(l), rtol=1e-4,
-                             atol=1e-5)
+  np.testing.assert_allclose(div.reversed().reversed().f(l), div.f(l), rtol=1e-4, atol=1e-5)
   custom = fd.from_generator(div.f)
   np.testing.assert_allclose(custom.reversed().f(l), want, rtol=1e-4, atol=1e-5)
 
@@ -407,19 +449,24 @@ def test_alpha_finite_and_exact_at_extreme_negative_log_ratio(alpha):
       with np.errstate(over="ignore"):
         want = (np.expm1(alpha * log_u) - alpha * np.expm1(log_u)) / (alpha * (alpha - 1.0))
     np.testing.assert_allclose(float(value), want, rtol=1e-5, err_msg=str((alpha, log_u)))
-    traced = jax.jit(lambda l, a: fd.get("alpha", alpha=a).f(l))(jnp.float32(log_u),
-                                                                 jnp.float32(alpha))
+    traced = jax.jit(lambda l, a: fd.get("alpha", alpha=a).f(l))(
+      jnp.float32(log_u), jnp.float32(alpha)
+    )
     np.testing.assert_allclose(float(traced), float(value), rtol=1e-6)
 
 
 def test_spec_strings():
   """``get("alpha:2")`` is ``get("alpha", alpha=2.0)``; bad specs name the problem."""
   a = fd.get("alpha:2")
-  np.testing.assert_allclose(a.f(jnp.array([0.3, -1.0])),
-                             fd.get("alpha", alpha=2.0).f(jnp.array([0.3, -1.0])))
+  np.testing.assert_allclose(
+    a.f(jnp.array([0.3, -1.0])), fd.get("alpha", alpha=2.0).f(jnp.array([0.3, -1.0]))
+  )
   assert fd.divergences.resolve("alpha:-1").params["alpha"] == -1.0
-  for spec, match in (("js:2", "takes no parameter"), ("alpha:x", "is not a number"),
-                      ("foo:1", "unknown divergence 'foo'")):
+  for spec, match in (
+    ("js:2", "takes no parameter"),
+    ("alpha:x", "is not a number"),
+    ("foo:1", "unknown divergence 'foo'"),
+  ):
     with pytest.raises(ValueError, match=match):
       fd.get(spec)
   with pytest.raises(TypeError, match="already gives"):

@@ -35,8 +35,9 @@ def test_divergence_estimation_end_to_end_and_resume(tmp_path, capsys):
 
 def test_truth_matches_closed_form_where_both_exist():
   """The Monte-Carlo truth path agrees with the closed forms it stands in for."""
-  from experiments.divergence_estimation import problems as P
   import fdiv_jax as fd
+  from experiments.divergence_estimation import problems as P
+
   prob = P.gaussian_problem(5, truth_samples=1_000_000)
   for name in ("kl", "squared_hellinger"):
     closed, _, method = prob.truth(fd.get(name))
@@ -57,11 +58,19 @@ def test_bad_config_name():
 
 def test_config_overrides_keep_field_types():
   from experiments.common import cli
+
   base = cli.load_config("experiments.boltzmann", "default")
-  cfg = cli.override(base, ["seeds=8", "learning_rate=1", "methods=js", "hidden=(32, 32)",
-                            "target=many_well32", "seed=4"])
+  cfg = cli.override(
+    base,
+    ["seeds=8", "learning_rate=1", "methods=js", "hidden=(32, 32)", "target=many_well32", "seed=4"],
+  )
   assert (cfg.seeds, cfg.methods, cfg.hidden, cfg.target, cfg.seed) == (
-      8, ("js",), (32, 32), "many_well32", 4)
+    8,
+    ("js",),
+    (32, 32),
+    "many_well32",
+    4,
+  )
   assert isinstance(cfg.learning_rate, float) and cfg.learning_rate == 1.0
   assert cli.override(base, []) == base
   with pytest.raises(ValueError, match="seeds must be >= 1"):
@@ -74,8 +83,7 @@ def test_config_overrides_keep_field_types():
     cli.override(base, ["seeds"])
   # Fields whose default is None (or that are set to None) keep their declared type.
   osd = cli.load_config("experiments.one_step_diffusion", "default")
-  cfg = cli.override(osd, ["init_modes=(0, 1, 2)", "disc_hidden=None",
-                           "generator_lr_final=None"])
+  cfg = cli.override(osd, ["init_modes=(0, 1, 2)", "disc_hidden=None", "generator_lr_final=None"])
   assert (cfg.init_modes, cfg.disc_hidden, cfg.generator_lr_final) == ((0, 1, 2), None, None)
   assert cli.override(cfg, ["disc_hidden=[64, 64]"]).disc_hidden == (64, 64)
   assert cli.override(cfg, ["generator_lr_final=1"]).generator_lr_final == 1.0
@@ -87,18 +95,26 @@ def test_config_overrides_keep_field_types():
 
 def test_ring_mode_tv_counts_off_mode_mass():
   """mode_tv is the TV over the K modes plus an off-mode bin, over all samples."""
-  from experiments.one_step_diffusion import train as osd_train
   from experiments.common import cli
+  from experiments.one_step_diffusion import train as osd_train
+
   cfg = cli.load_config("experiments.one_step_diffusion", "default")
   gmm = osd_train.ring_teacher(cfg)
   ref = np.asarray(gmm.sample(jax.random.PRNGKey(0), 4000)[0])
-  ev = lambda x: osd_train.evaluate(x, False, teacher=gmm, reference=ref,
-                                    cover_fraction=cfg.cover_fraction)
+  ev = lambda x: osd_train.evaluate(
+    x, False, teacher=gmm, reference=ref, cover_fraction=cfg.cover_fraction
+  )
   exact = ev(ref)
   assert exact["off_mode_fraction"] < 0.005 and exact["mode_tv"] < 0.03
   # The bandwidth computed once (as the runner does) gives the same numbers.
-  once = osd_train.evaluate(ref, False, teacher=gmm, reference=ref, cover_fraction=0.2,
-                            bandwidth=osd_train.reference_bandwidth(ref))
+  once = osd_train.evaluate(
+    ref,
+    False,
+    teacher=gmm,
+    reference=ref,
+    cover_fraction=0.2,
+    bandwidth=osd_train.reference_bandwidth(ref),
+  )
   assert np.isnan(once.pop("sinkhorn")) and {**once, "sinkhorn": exact["sinkhorn"]} == exact
   assert exact["modes_covered"] == 8
   # 40% of the samples moved to the origin (off every mode): TV >= 0.4.
@@ -111,6 +127,7 @@ def test_ring_mode_tv_counts_off_mode_mass():
 
 def test_knowledge_distillation_end_to_end_and_resume(tmp_path):
   from experiments.knowledge_distillation import main as kd_main
+
   workdir = str(tmp_path / "kd")
   kd_main.main(["--config", "test", "--workdir", workdir])
   out = R.read_json(os.path.join(workdir, "results.json"))
@@ -127,8 +144,9 @@ def test_knowledge_distillation_end_to_end_and_resume(tmp_path):
   assert os.path.getsize(os.path.join(workdir, "reliability.png")) > 10_000
   # Resume: the teacher comes from its orbax checkpoint, finished jobs are kept.
   before = R.read_json(os.path.join(workdir, "results.json"))["distillation"]
-  again = kd_main.run(kd_main.cli.load_config("experiments.knowledge_distillation", "test"),
-                      workdir, verbose=False)
+  again = kd_main.run(
+    kd_main.cli.load_config("experiments.knowledge_distillation", "test"), workdir, verbose=False
+  )
   assert again["teacher"]["restored_from_checkpoint"] is True
   assert again["teacher"]["accuracy"] == out["teacher"]["accuracy"]
   assert again["distillation"] == before
@@ -136,6 +154,7 @@ def test_knowledge_distillation_end_to_end_and_resume(tmp_path):
 
 def test_calibration_metrics_closed_form():
   from experiments.knowledge_distillation import train as kd_train
+
   # Two examples at confidence ~1 (one right, one wrong): ECE = |0.5 - 1|.
   logits = np.array([[50.0, 0.0], [50.0, 0.0]])
   m = kd_train.calibration(logits, np.array([0, 1]), bins=10)
@@ -148,6 +167,7 @@ def test_calibration_metrics_closed_form():
 
 def test_one_step_diffusion_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
   from experiments.one_step_diffusion import main as osd_main
+
   workdir = str(tmp_path / "osd")
   osd_main.main(["--config", "test", "--workdir", workdir])
   out = R.read_json(os.path.join(workdir, "results.json"))
@@ -155,8 +175,7 @@ def test_one_step_diffusion_end_to_end_resume_and_nan_guard(tmp_path, monkeypatc
   assert set(out["jobs"]) == set(cfg["divergences"])
   for spec, job in out["jobs"].items():
     assert job["done"]
-    assert [h["step"] for h in job["history"]] == list(range(0, cfg["steps"] + 1,
-                                                               cfg["log_every"]))
+    assert [h["step"] for h in job["history"]] == list(range(0, cfg["steps"] + 1, cfg["log_every"]))
     last = job["history"][-1]
     assert len(last["modes_covered"]) == cfg["seeds"]
     assert all(0 <= m <= cfg["modes"] for m in last["modes_covered"])
@@ -171,17 +190,23 @@ def test_one_step_diffusion_end_to_end_resume_and_nan_guard(tmp_path, monkeypatc
     assert os.path.getsize(os.path.join(workdir, name)) > 10_000
   # Re-evaluation of the final students on more samples, training untouched.
   from experiments.one_step_diffusion import reevaluate
-  again = reevaluate.reevaluate(osd_main.cli.load_config("experiments.one_step_diffusion",
-                                                         "test"), workdir, 1000)
+
+  again = reevaluate.reevaluate(
+    osd_main.cli.load_config("experiments.one_step_diffusion", "test"), workdir, 1000
+  )
   assert set(again["jobs"]) == set(cfg["divergences"])
   for job in again["jobs"].values():
     assert job["step"] == cfg["steps"] and all(0 <= v <= 1 for v in job["mode_tv"])
   assert again["teacher"]["mode_tv"] < 0.06 and again["teacher"]["modes_covered"] == 8
   assert os.path.exists(os.path.join(workdir, "reevaluation_1000.json"))
   # A NaN in training stops with a message and keeps the last good checkpoint.
-  cfg_nan = dataclasses.replace(osd_main.cli.load_config(
-      "experiments.one_step_diffusion", "test"), divergences=("js",), generator="mlp",
-      gradient_noise_batches=0)
+  cfg_nan = dataclasses.replace(
+    osd_main.cli.load_config("experiments.one_step_diffusion", "test"),
+    divergences=("js",),
+    generator="mlp",
+    gradient_noise_batches=0,
+  )
+
   def poisoned(student, state, keys, teacher, divergence, steps):  # a chunk that diverged
     nan = jnp.full((keys.shape[0], steps), jnp.nan)
     return state, {"grad_norm": nan, "fake_loss": nan, "disc_loss": nan}
@@ -196,6 +221,7 @@ def test_one_step_diffusion_end_to_end_resume_and_nan_guard(tmp_path, monkeypatc
 @pytest.mark.slow  # 80 s; the ring's end-to-end test covers the same runner by default
 def test_one_step_diffusion_digits_end_to_end(tmp_path):
   from experiments.one_step_diffusion import main as osd_main
+
   workdir = str(tmp_path / "digits")
   osd_main.main(["--config", "digits_test", "--workdir", workdir])
   out = R.read_json(os.path.join(workdir, "results.json"))
@@ -206,21 +232,26 @@ def test_one_step_diffusion_digits_end_to_end(tmp_path):
   last = out["jobs"]["kl"]["history"][-1]
   assert np.all(np.isfinite(last["fd"])) and all(0 <= v <= 0.9 for v in last["class_tv"])
   assert os.path.getsize(os.path.join(workdir, "samples.png")) > 10_000
-  again = osd_main.run(osd_main.cli.load_config("experiments.one_step_diffusion",
-                                                "digits_test"), workdir, verbose=False)
+  again = osd_main.run(
+    osd_main.cli.load_config("experiments.one_step_diffusion", "digits_test"),
+    workdir,
+    verbose=False,
+  )
   assert again["teacher"]["restored_from_checkpoint"] is True
 
 
 def test_boltzmann_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
   from experiments.boltzmann import main as bg_main
+
   workdir = str(tmp_path / "bg")
   bg_main.main(["--config", "test", "--workdir", workdir])
   out = R.read_json(os.path.join(workdir, "results.json"))
   cfg = out["config"]
   assert set(out["methods"]) == set(cfg["methods"])
   tabg = out["methods"]["tabg"]
-  assert len(tabg["history"]) == (cfg["high_steps"] // cfg["log_every"] + cfg["levels"] +
-                                  cfg["final_levels"])
+  assert len(tabg["history"]) == (
+    cfg["high_steps"] // cfg["log_every"] + cfg["levels"] + cfg["final_levels"]
+  )
   for job in out["methods"].values():
     last = job["history"][-1]
     for key in ("log_z_error", "reverse_ess", "forward_ess", "eubo", "modes_covered"):
@@ -231,17 +262,18 @@ def test_boltzmann_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
   snis = out["methods"]["alpha:2"]["history"][-1]  # the collapse monitor of SNIS objectives
   assert all(0 < e <= 1 for e in snis["batch_ess_min"]) and "collapsed_seeds" in snis
   fab = out["methods"]["fab"]["history"]
-  assert fab[0]["stage"].startswith("FAB buffer fill") and all(0 < e <= 1 for e in
-                                                              fab[-1]["ais_ess"])
+  assert fab[0]["stage"].startswith("FAB buffer fill") and all(
+    0 < e <= 1 for e in fab[-1]["ais_ess"]
+  )
   for name in ("samples.png", "curves.png", "table.md"):
     assert os.path.exists(os.path.join(workdir, name))
-  bg_main.run(bg_main.cli.load_config("experiments.boltzmann", "test"), workdir,
-              verbose=False)
+  bg_main.run(bg_main.cli.load_config("experiments.boltzmann", "test"), workdir, verbose=False)
   assert R.read_json(os.path.join(workdir, "results.json"))["methods"] == out["methods"]
   # Killed between stage 1's checkpoint and its results.json write: the rerun
   # resumes from stage 0's checkpoint and ends where the uninterrupted run did.
-  cfg_kill = dataclasses.replace(bg_main.cli.load_config("experiments.boltzmann", "test"),
-                                 methods=("reverse_kl",))
+  cfg_kill = dataclasses.replace(
+    bg_main.cli.load_config("experiments.boltzmann", "test"), methods=("reverse_kl",)
+  )
   kill_dir = str(tmp_path / "kill")
   real_write, writes = R.write_json, []
 
@@ -256,18 +288,23 @@ def test_boltzmann_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
     bg_main.run(cfg_kill, kill_dir, verbose=False)
   monkeypatch.setattr(bg_main.R, "write_json", real_write)
   assert os.path.isdir(os.path.join(kill_dir, "ckpt", "reverse_kl", "stage_1"))
-  assert len(R.read_json(os.path.join(kill_dir, "results.json"))["methods"]["reverse_kl"]
-             ["history"]) == 1
+  assert (
+    len(R.read_json(os.path.join(kill_dir, "results.json"))["methods"]["reverse_kl"]["history"])
+    == 1
+  )
   resumed = bg_main.run(cfg_kill, kill_dir, verbose=False)["methods"]["reverse_kl"]["history"]
   full = out["methods"]["reverse_kl"]["history"]
   drop = lambda h: [{k: v for k, v in r.items() if k != "wall_s"} for r in h]
   assert drop(resumed) == drop(full)
   assert sorted(os.listdir(os.path.join(kill_dir, "ckpt", "reverse_kl"))) == [
-      f"stage_{len(full) - 1}"]  # older stages' checkpoints are removed
+    f"stage_{len(full) - 1}"
+  ]  # older stages' checkpoints are removed
   # NaN: stops naming the stage, keeps the evaluations and the checkpoint so far.
   from experiments.boltzmann import train as bg_train
-  cfg_nan = dataclasses.replace(bg_main.cli.load_config("experiments.boltzmann", "test"),
-                                methods=("js",))
+
+  cfg_nan = dataclasses.replace(
+    bg_main.cli.load_config("experiments.boltzmann", "test"), methods=("js",)
+  )
   real = bg_train.stages_for
 
   def poisoned(method, config, trainer):
@@ -288,10 +325,12 @@ def test_boltzmann_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
 def test_boltzmann_other_targets_run(tmp_path, config_name):
   """The Many-Well-32 and Funnel-10 configs, shrunk to the test config's sizes."""
   from experiments.boltzmann import main as bg_main
+
   tiny = bg_main.cli.load_config("experiments.boltzmann", "test")
   full = bg_main.cli.load_config("experiments.boltzmann", config_name)
-  cfg = dataclasses.replace(tiny, target=full.target, flow=full.flow,
-                            base_scale=full.base_scale, t_high=full.t_high)
+  cfg = dataclasses.replace(
+    tiny, target=full.target, flow=full.flow, base_scale=full.base_scale, t_high=full.t_high
+  )
   out = bg_main.run(cfg, str(tmp_path / config_name), verbose=False)
   for job in out["methods"].values():
     last = job["history"][-1]
@@ -302,17 +341,21 @@ def test_boltzmann_other_targets_run(tmp_path, config_name):
 
 def test_boltzmann_annealing_paths():
   from experiments.boltzmann import train as T
+
   target = T.make_target("funnel10")
   x = 2.0 * jax.random.normal(jax.random.PRNGKey(0), (64, 10))
   lp = target.log_prob(x)
   base = jax.scipy.stats.norm.logpdf(x, scale=1.5).sum(-1)
   for path in T.PATHS:  # T = 1 is the target on both paths
-    np.testing.assert_allclose(T.annealed_log_prob(lp, x, 1.0, path=path, base_scale=1.5),
-                               lp, rtol=1e-6)
-  np.testing.assert_allclose(T.annealed_log_prob(lp, x, 4.0, path="temperature",
-                                                 base_scale=1.5), lp / 4, rtol=1e-6)
-  np.testing.assert_allclose(T.annealed_log_prob(lp, x, 4.0, path="base", base_scale=1.5),
-                             0.75 * base + 0.25 * lp, rtol=1e-5)
+    np.testing.assert_allclose(
+      T.annealed_log_prob(lp, x, 1.0, path=path, base_scale=1.5), lp, rtol=1e-6
+    )
+  np.testing.assert_allclose(
+    T.annealed_log_prob(lp, x, 4.0, path="temperature", base_scale=1.5), lp / 4, rtol=1e-6
+  )
+  np.testing.assert_allclose(
+    T.annealed_log_prob(lp, x, 4.0, path="base", base_scale=1.5), 0.75 * base + 0.25 * lp, rtol=1e-5
+  )
   with pytest.raises(ValueError, match="path must be one of"):
     T.annealed_log_prob(lp, x, 2.0, path="prior", base_scale=1.5)
 
@@ -323,20 +366,19 @@ def test_boltzmann_tabg_level_resamples_and_fits(path):
   RealNVP, along either annealing path."""
   from experiments.boltzmann import train as T
   from experiments.boltzmann.configs import test as test_config
+
   config = dataclasses.replace(test_config.get_config(), seeds=1, flow="real_nvp")
   target = T.make_target(config.target)
   trainer = T.make_trainer(config, target, T.make_flow(config, target.dim), None)
   keys = jax.random.split(jax.random.PRNGKey(0), 1)
-  state, metrics = trainer.tabg_level(3.0, "level", path).run(jax.vmap(trainer.init)(keys),
-                                                               keys)
+  state, metrics = trainer.tabg_level(3.0, "level", path).run(jax.vmap(trainer.init)(keys), keys)
   assert np.all(np.isfinite(metrics["loss"]))
   assert 0.0 < float(metrics["buffer_ess"][0]) <= 1.0
   # The clip sits at the 99.9% quantile of 256 weights: at most one sample above it.
   assert 0.0 <= float(metrics["clipped_fraction"][0]) <= 1.0 / config.buffer_size + 1e-6
   assert int(state.step[0]) == config.ml_steps
   labels = [s.label for s in T.stages_for(f"tabg:{path}", config, trainer)]
-  assert labels[0].startswith("reverse_kl " + ("T=30" if path == "temperature" else
-                                                "beta=0.0333"))
+  assert labels[0].startswith("reverse_kl " + ("T=30" if path == "temperature" else "beta=0.0333"))
   with pytest.raises(ValueError, match="TA-BG path must be one of"):
     T.stages_for("tabg:prior", config, trainer)
 
@@ -346,6 +388,7 @@ def test_boltzmann_fab_stages_fill_train_and_adapt():
   AIS batches, the step sizes adapt, the no-buffer variant trains on AIS directly."""
   from experiments.boltzmann import train as T
   from experiments.boltzmann.configs import test as test_config
+
   # The end-to-end test's config and kernel (random-walk Metropolis; HMC and MALA
   # inside AIS: tests/test_annealing.py), so its compiled stages are reused.
   config = test_config.get_config()
@@ -367,8 +410,9 @@ def test_boltzmann_fab_stages_fill_train_and_adapt():
   assert np.all(np.isfinite(m["loss"])) and np.all((m["acceptance"] >= 0) & (m["acceptance"] <= 1))
   assert np.all((m["ais_ess"] > 0) & (m["ais_ess"] <= 1))
   assert not np.allclose(np.asarray(state.fab["step_size"]), eps0)
-  assert int(state.fab["buffer"].size[0]) == min(cap, (config.fab_fill_batches +
-                                                     config.fab_log_every) * config.fab_batch_size)
+  assert int(state.fab["buffer"].size[0]) == min(
+    cap, (config.fab_fill_batches + config.fab_log_every) * config.fab_batch_size
+  )
   assert config.ais_kernel == "rwm"  # one target evaluation per move
   per = config.fab_batch_size * (1 + config.ais_levels * (config.ais_mcmc_steps + 1))
   assert stages[1].target_evals == config.fab_log_every * per
@@ -381,13 +425,16 @@ def test_boltzmann_fab_stages_fill_train_and_adapt():
     T.stages_for("fab:replay", config, trainer)
 
 
-@pytest.mark.parametrize("package", ["boltzmann", "divergence_estimation",
-                                     "knowledge_distillation", "one_step_diffusion"])
+@pytest.mark.parametrize(
+  "package", ["boltzmann", "divergence_estimation", "knowledge_distillation", "one_step_diffusion"]
+)
 def test_every_config_loads_and_names_known_methods(package):
   """Every configs/<name>.py builds its Config, and every divergence it names parses
   (a typo in a long-run config would otherwise surface only after minutes)."""
   import pkgutil
+
   from experiments.common import cli
+
   mod = __import__(f"experiments.{package}.configs", fromlist=["_"])
   names = [m.name for m in pkgutil.iter_modules(mod.__path__)]
   assert "default" in names and "test" in names
@@ -395,7 +442,8 @@ def test_every_config_loads_and_names_known_methods(package):
     cfg = cli.load_config(f"experiments.{package}", name)
     assert dataclasses.is_dataclass(cfg), name
     for spec in getattr(cfg, "divergences", ()) + tuple(
-        m for m in getattr(cfg, "methods", ()) if not m.startswith(("tabg", "fab"))):
+      m for m in getattr(cfg, "methods", ()) if not m.startswith(("tabg", "fab"))
+    ):
       cli.parse_divergence(spec)
 
 
@@ -404,6 +452,7 @@ def test_cached_artefacts_are_keyed_by_config_and_bad_files_say_what_to_do(tmp_p
   truncated checkpoint and a truncated results.json raise errors naming the path
   and --fresh (not orbax's or json's own)."""
   from experiments.common import checkpoint
+
   path = str(tmp_path / "teacher")
   calls = []
 
@@ -428,6 +477,7 @@ def test_cached_artefacts_are_keyed_by_config_and_bad_files_say_what_to_do(tmp_p
     full = os.path.join(path, name)
     if os.path.isdir(full):
       import shutil
+
       shutil.rmtree(full)
     else:
       os.remove(full)

@@ -1,22 +1,24 @@
 """Flows (identity at init, exact inverse, log-det vs autodiff), targets, metrics."""
 
-
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fdiv_jax import flows
+from fdiv_jax import flows, targets
 from fdiv_jax import metrics as M
-from fdiv_jax import targets
 
 KEY = jax.random.PRNGKey(0)
-FLOWS = {"real_nvp": lambda d: flows.real_nvp(d, num_layers=4, hidden=(16,), base_scale=1.5),
-         "spline": lambda d: flows.spline_flow(d, num_layers=4, hidden=(16,), num_bins=5,
-                                               bound=6.0, base_scale=1.5),
-         "real_nvp_binary_masks": lambda d: flows.real_nvp(d, num_layers=4, hidden=(16,),
-                                                           base_scale=1.5, masks="binary")}
+FLOWS = {
+  "real_nvp": lambda d: flows.real_nvp(d, num_layers=4, hidden=(16,), base_scale=1.5),
+  "spline": lambda d: flows.spline_flow(
+    d, num_layers=4, hidden=(16,), num_bins=5, bound=6.0, base_scale=1.5
+  ),
+  "real_nvp_binary_masks": lambda d: flows.real_nvp(
+    d, num_layers=4, hidden=(16,), base_scale=1.5, masks="binary"
+  ),
+}
 
 
 def jitted_sample(flow):
@@ -28,8 +30,9 @@ def perturbed(flow, scale=0.1):
   p = flow.init(KEY)
   leaves, tree = jax.tree.flatten(p)
   keys = jax.random.split(jax.random.fold_in(KEY, 9), len(leaves))
-  return jax.tree.unflatten(tree, [l + scale * jax.random.normal(k, l.shape)
-                                   for l, k in zip(leaves, keys)])
+  return jax.tree.unflatten(
+    tree, [l + scale * jax.random.normal(k, l.shape) for l, k in zip(leaves, keys)]
+  )
 
 
 @pytest.mark.parametrize("name", FLOWS)
@@ -52,8 +55,10 @@ def test_log_prob_inverts_sampling_and_matches_change_of_variables(name):
   p2 = perturbed(flow2)
   g = jnp.linspace(-12, 12, 161)
   xx, yy = jnp.meshgrid(g, g)
-  mass = jnp.exp(jax.jit(flow2.log_prob)(p2, jnp.stack([xx.ravel(), yy.ravel()], -1))).sum() * (
-      g[1] - g[0])**2
+  mass = (
+    jnp.exp(jax.jit(flow2.log_prob)(p2, jnp.stack([xx.ravel(), yy.ravel()], -1))).sum()
+    * (g[1] - g[0]) ** 2
+  )
   np.testing.assert_allclose(mass, 1.0, atol=2e-2)
 
 
@@ -89,13 +94,15 @@ def test_binary_masks_condition_every_coordinate_on_every_other(dim):
 
 def test_marginal_spline_layer_identity_inverse_and_gradients():
   """real_nvp(..., marginal_bins=K): identity at init, exact inverse, finite gradients."""
-  flow = flows.real_nvp(3, num_layers=2, hidden=(8,), base_scale=1.5, marginal_bins=6,
-                        marginal_bound=6.0)
+  flow = flows.real_nvp(
+    3, num_layers=2, hidden=(8,), base_scale=1.5, marginal_bins=6, marginal_bound=6.0
+  )
   p = flow.init(KEY)
   sample = jitted_sample(flow)
   x, log_q = sample(p, KEY, 16)
-  np.testing.assert_allclose(log_q, jax.scipy.stats.norm.logpdf(x, scale=1.5).sum(-1),
-                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(
+    log_q, jax.scipy.stats.norm.logpdf(x, scale=1.5).sum(-1), rtol=1e-5, atol=1e-5
+  )
   p = perturbed(flow, scale=0.5)
   x, log_q = sample(p, KEY, 16)
   np.testing.assert_allclose(jax.jit(flow.log_prob)(p, x), log_q, rtol=1e-4, atol=1e-4)
@@ -120,21 +127,22 @@ def test_targets_normalisers_and_samplers():
   assert t.means.shape == (40, 2)
   g = jnp.linspace(-50, 50, 801)
   xx, yy = jnp.meshgrid(g, g)
-  mass = jnp.exp(t.log_prob(jnp.stack([xx.ravel(), yy.ravel()], -1))).sum() * (g[1] - g[0])**2
+  mass = jnp.exp(t.log_prob(jnp.stack([xx.ravel(), yy.ravel()], -1))).sum() * (g[1] - g[0]) ** 2
   np.testing.assert_allclose(mass, 1.0, rtol=1e-3)
   # Many-Well: 1-D well normaliser and the sampler's histogram.
   mw = targets.many_well(4)
   grid = np.linspace(-4, 4, 20001)
-  z1 = np.trapezoid(np.exp(-grid**4 + 6 * grid**2 + 0.5 * grid), grid)
+  z1 = np.trapezoid(np.exp(-(grid**4) + 6 * grid**2 + 0.5 * grid), grid)
   np.testing.assert_allclose(mw.log_z, 2 * (np.log(z1) + 0.5 * np.log(2 * np.pi)), rtol=1e-6)
   s = np.asarray(mw.sample(KEY, 20000))
-  p_right = np.trapezoid(np.exp(-grid**4 + 6 * grid**2 + 0.5 * grid) * (grid > 0), grid) / z1
+  p_right = np.trapezoid(np.exp(-(grid**4) + 6 * grid**2 + 0.5 * grid) * (grid > 0), grid) / z1
   np.testing.assert_allclose((s[:, 0] > 0).mean(), p_right, atol=0.015)
   np.testing.assert_allclose(s[:, 1].std(), 1.0, atol=0.03)
   f = targets.funnel(10)
   y = f.sample(KEY, 5)
-  want = (jax.scipy.stats.norm.logpdf(y[:, 0], 0, 3) +
-          jax.scipy.stats.norm.logpdf(y[:, 1:], 0, jnp.exp(0.5 * y[:, :1])).sum(-1))
+  want = jax.scipy.stats.norm.logpdf(y[:, 0], 0, 3) + jax.scipy.stats.norm.logpdf(
+    y[:, 1:], 0, jnp.exp(0.5 * y[:, :1])
+  ).sum(-1)
   np.testing.assert_allclose(f.log_prob(y), want, rtol=1e-5, atol=1e-5)
   with pytest.raises(ValueError, match="positive even"):
     targets.many_well(3)
@@ -165,13 +173,16 @@ def test_metrics_exact_when_q_equals_p():
 
 def test_mode_coverage_and_sign_patterns_and_energy_distance():
   means = jnp.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
-  x = jnp.concatenate([means[0] + 0.1 * jax.random.normal(KEY, (50, 2)),
-                       means[1] + 0.1 * jax.random.normal(KEY, (150, 2))])
+  x = jnp.concatenate(
+    [
+      means[0] + 0.1 * jax.random.normal(KEY, (50, 2)),
+      means[1] + 0.1 * jax.random.normal(KEY, (150, 2)),
+    ]
+  )
   cov = M.mode_coverage(x, means, radius=1.0, min_count=10)
   assert int(cov["modes_covered"]) == 2
   p = np.array([0.25, 0.75])
-  np.testing.assert_allclose(cov["mode_entropy"], np.exp(-(p * np.log(p)).sum()) / 3,
-                             rtol=1e-5)
+  np.testing.assert_allclose(cov["mode_entropy"], np.exp(-(p * np.log(p)).sum()) / 3, rtol=1e-5)
   s = jnp.array([[1.0, 0, -1.0, 0], [2.0, 0, -3.0, 0], [-1.0, 0, 1.0, 0]])
   assert M.sign_patterns(s) == 2
   y = jax.random.normal(KEY, (300, 2))

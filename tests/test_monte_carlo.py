@@ -1,13 +1,13 @@
 """Monte-Carlo f-divergences: values and gradients against Gaussian closed forms."""
 
 import chex
+import gaussians as G
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import fdiv_jax as fd
-import gaussians as G
 
 MP, SP, SQ = 0.6, 0.85, 1.0  # P = N(0.6, 0.85^2); Q = N(mq, 1)
 N = 400_000
@@ -20,8 +20,7 @@ def _estimate(mq, divergence, *, self_normalize=False, shift=0.0, **kw):
   x = mq + SQ * EPS  # reparameterised samples from Q
   log_p = G.log_normal(x, MP, SP) + shift
   log_q = G.log_normal(x, mq, SQ)
-  return fd.f_divergence(log_p, log_q, divergence=divergence,
-                         self_normalize=self_normalize, **kw)
+  return fd.f_divergence(log_p, log_q, divergence=divergence, self_normalize=self_normalize, **kw)
 
 
 @pytest.mark.parametrize("name", CLOSED)
@@ -83,9 +82,15 @@ def test_score_function_baseline_reduces_variance():
     for seed in range(20):
       x = jax.random.normal(jax.random.PRNGKey(seed), (256,))
       # gan has f(1) = -log 4: the offset the baseline removes.
-      g = jax.grad(lambda m: fd.f_divergence(
-          G.log_normal(x, MP, SP), G.log_normal(x, m, SQ), divergence="gan",
-          gradient="score_function", baseline=baseline))(0.0)
+      g = jax.grad(
+        lambda m: fd.f_divergence(
+          G.log_normal(x, MP, SP),
+          G.log_normal(x, m, SQ),
+          divergence="gan",
+          gradient="score_function",
+          baseline=baseline,
+        )
+      )(0.0)
       out.append(g)
     return np.asarray(out)
 
@@ -107,10 +112,13 @@ def test_self_normalized_is_invariant_to_unknown_normaliser(name):
 def test_renyi_matches_closed_form(alpha, self_normalize):
   x = EPS
   shift = 4.0 if self_normalize else 0.0
-  got = fd.renyi_divergence(G.log_normal(x, MP, SP) + shift, G.log_normal(x, 0.0, SQ),
-                            alpha=alpha, self_normalize=self_normalize)
-  want = (G.kl(MP, SP, 0.0, SQ) if abs(alpha - 1.0) < 1e-3 else
-          G.renyi(alpha, MP, SP, 0.0, SQ))
+  got = fd.renyi_divergence(
+    G.log_normal(x, MP, SP) + shift,
+    G.log_normal(x, 0.0, SQ),
+    alpha=alpha,
+    self_normalize=self_normalize,
+  )
+  want = G.kl(MP, SP, 0.0, SQ) if abs(alpha - 1.0) < 1e-3 else G.renyi(alpha, MP, SP, 0.0, SQ)
   np.testing.assert_allclose(got, want, rtol=0.03, atol=3e-3)
 
 
@@ -119,27 +127,27 @@ def test_renyi_self_normalized_is_continuous_in_alpha():
   lp, lq = G.log_normal(x, MP, SP), G.log_normal(x, 0.0, SQ)
   # Pairs straddling the switch to the expansion at |alpha - 1| = 1e-2.
   alphas = jnp.array([1 - 0.0102, 1 - 0.0098, 1.0, 1 + 0.0098, 1 + 0.0102])
-  vals = np.asarray(jax.vmap(lambda a: fd.renyi_divergence(
-      lp, lq, alpha=a, self_normalize=True))(alphas))
+  vals = np.asarray(
+    jax.vmap(lambda a: fd.renyi_divergence(lp, lq, alpha=a, self_normalize=True))(alphas)
+  )
   assert abs(vals[1] - vals[0]) < 3e-4 and abs(vals[4] - vals[3]) < 3e-4
   assert np.all(np.diff(vals) > 0)  # D_alpha is non-decreasing in alpha
-  chex.assert_tree_all_finite(jax.grad(lambda a: fd.renyi_divergence(
-      lp, lq, alpha=a, self_normalize=True))(1.0))
+  chex.assert_tree_all_finite(
+    jax.grad(lambda a: fd.renyi_divergence(lp, lq, alpha=a, self_normalize=True))(1.0)
+  )
 
 
 def test_importance_weights_log_normalizer_and_ess():
   x = EPS
   log_z_true = 2.5
-  w = fd.importance_weights(G.log_normal(x, MP, SP) + log_z_true,
-                            G.log_normal(x, 0.0, SQ))
+  w = fd.importance_weights(G.log_normal(x, MP, SP) + log_z_true, G.log_normal(x, 0.0, SQ))
   np.testing.assert_allclose(w.log_normalizer, log_z_true, atol=5e-3)
   np.testing.assert_allclose(jax.nn.logsumexp(w.log_weights), 0.0, atol=1e-5)
   lw = np.asarray(G.log_normal(x, MP, SP) - G.log_normal(x, 0.0, SQ), np.float64)
   wt = np.exp(lw - lw.max())
-  np.testing.assert_allclose(w.ess, wt.sum()**2 / (wt**2).sum(), rtol=1e-3)
+  np.testing.assert_allclose(w.ess, wt.sum() ** 2 / (wt**2).sum(), rtol=1e-3)
   # ESS / N -> 1 / E_Q[u^2] = exp(-D_2(P||Q)).
-  np.testing.assert_allclose(w.ess_fraction, np.exp(-G.renyi(2.0, MP, SP, 0.0, SQ)),
-                             rtol=0.02)
+  np.testing.assert_allclose(w.ess_fraction, np.exp(-G.renyi(2.0, MP, SP, 0.0, SQ)), rtol=0.02)
   equal = fd.importance_weights(jnp.zeros(10), jnp.zeros(10))
   np.testing.assert_allclose(equal.ess, 10.0, rtol=1e-6)
 
@@ -148,9 +156,11 @@ def test_jit_equals_eager_and_vmap_over_problems_equals_loop():
   key = jax.random.PRNGKey(1)
   lp = jax.random.normal(key, (4, 64))
   lq = jax.random.normal(jax.random.fold_in(key, 1), (4, 64))
-  for fn in (lambda a, b: fd.f_divergence(a, b, divergence="js"),
-             lambda a, b: fd.f_divergence(a, b, divergence="kl", self_normalize=True),
-             lambda a, b: fd.renyi_divergence(a, b, alpha=0.7)):
+  for fn in (
+    lambda a, b: fd.f_divergence(a, b, divergence="js"),
+    lambda a, b: fd.f_divergence(a, b, divergence="kl", self_normalize=True),
+    lambda a, b: fd.renyi_divergence(a, b, alpha=0.7),
+  ):
     batched = fn(lp, lq)
     chex.assert_shape(batched, (4,))
     chex.assert_trees_all_close(jax.jit(fn)(lp, lq), batched, rtol=1e-6)
@@ -165,19 +175,31 @@ def test_vmap_over_alpha_equals_loop_without_retracing():
   @jax.jit
   @chex.assert_max_traces(n=1)
   def both(alpha):
-    return (fd.f_divergence(lp, lq, divergence=fd.get("alpha", alpha=alpha)),
-            fd.renyi_divergence(lp, lq, alpha=alpha))
+    return (
+      fd.f_divergence(lp, lq, divergence=fd.get("alpha", alpha=alpha)),
+      fd.renyi_divergence(lp, lq, alpha=alpha),
+    )
 
   alphas = jnp.array([0.25, 0.5, 1.0, 1.5, 2.0])
   batched = jax.vmap(both)(alphas)
   for i, a in enumerate(alphas):
-    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], batched), both(a),
-                                rtol=1e-5)
+    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], batched), both(a), rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["kl", "reverse_kl", "js", "gan", "squared_hellinger",
-                                  "neyman", "jeffreys", "triangular",
-                                  "total_variation"])
+@pytest.mark.parametrize(
+  "name",
+  [
+    "kl",
+    "reverse_kl",
+    "js",
+    "gan",
+    "squared_hellinger",
+    "neyman",
+    "jeffreys",
+    "triangular",
+    "total_variation",
+  ],
+)
 def test_finite_values_and_gradients_at_extreme_log_ratios(name):
   log_u = jnp.array([-80.0, -50.0, -1.0, 0.0, 1.0, 50.0, 80.0])
 
@@ -188,8 +210,9 @@ def test_finite_values_and_gradients_at_extreme_log_ratios(name):
   chex.assert_tree_all_finite(jax.grad(est)(0.0))
 
 
-@pytest.mark.parametrize("name", ["kl", "js", "gan", "squared_hellinger",
-                                  "total_variation", "pearson", "triangular"])
+@pytest.mark.parametrize(
+  "name", ["kl", "js", "gan", "squared_hellinger", "total_variation", "pearson", "triangular"]
+)
 def test_log_p_minus_inf_outside_the_support(name):
   """A sample outside P's support (log p = -inf) contributes f(0): value and
   gradients equal those at a log p so negative that p underflows to 0, for
@@ -200,8 +223,9 @@ def test_log_p_minus_inf_outside_the_support(name):
     out = {}
     for sn in (False, True):
       for est in ("reparameterization", "score_function"):
-        fn = lambda lq, lp: fd.f_divergence(lp, lq, divergence=name, self_normalize=sn,
-                                            gradient=est)
+        fn = lambda lq, lp: fd.f_divergence(
+          lp, lq, divergence=name, self_normalize=sn, gradient=est
+        )
         out[sn, est] = jax.value_and_grad(fn, argnums=(0, 1))(log_q, log_p)
     return out
 
@@ -213,16 +237,18 @@ def test_log_p_minus_inf_outside_the_support(name):
     np.testing.assert_allclose(hard[key][0], soft[key][0], rtol=1e-6)
     np.testing.assert_allclose(hard[key][1][0], soft[key][1][0], rtol=1e-5, atol=1e-7)
   # The true value is infinite for reverse KL (Q puts mass where P has none).
-  assert np.isinf(fd.f_divergence(jnp.array([-1.0, -jnp.inf]), jnp.zeros(2),
-                                  divergence="reverse_kl"))
+  assert np.isinf(
+    fd.f_divergence(jnp.array([-1.0, -jnp.inf]), jnp.zeros(2), divergence="reverse_kl")
+  )
 
 
 def test_pearson_overflow_is_inf_not_nan():
   log_u = jnp.array([0.0, 80.0])
   val = fd.f_divergence(log_u, jnp.zeros(2), divergence="pearson")
   assert np.isinf(val)
-  assert not np.isnan(jax.grad(lambda s: fd.f_divergence(
-      log_u + s, jnp.zeros(2), divergence="pearson"))(0.0))
+  assert not np.isnan(
+    jax.grad(lambda s: fd.f_divergence(log_u + s, jnp.zeros(2), divergence="pearson"))(0.0)
+  )
 
 
 def test_errors_name_the_argument():
@@ -239,8 +265,7 @@ def test_errors_name_the_argument():
   with pytest.raises(ValueError, match="at least one sample on the last axis"):
     fd.f_divergence(jnp.zeros((2, 0)), jnp.zeros((2, 0)), divergence="kl")
   with pytest.raises(ValueError, match="at least 2 samples"):
-    fd.f_divergence(jnp.zeros(1), jnp.zeros(1), divergence="kl",
-                    gradient="score_function")
+    fd.f_divergence(jnp.zeros(1), jnp.zeros(1), divergence="kl", gradient="score_function")
   with pytest.raises(TypeError, match="log_q must be a real floating array"):
     fd.f_divergence(jnp.zeros(3), jnp.zeros(3, jnp.complex64), divergence="kl")
 
@@ -255,11 +280,13 @@ def test_jit_equals_eager_whatever_the_import_order():
   import os
   import subprocess
   import sys
+
   env = dict(os.environ, JAX_DISABLE_MOST_OPTIMIZATIONS="0", JAX_PLATFORMS="cpu")
   env.pop("XLA_FLAGS", None)
   script = os.path.join(os.path.dirname(__file__), "import_order_check.py")
-  out = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True,
-                       timeout=300, check=True)
+  out = subprocess.run(
+    [sys.executable, script], env=env, capture_output=True, text=True, timeout=300, check=True
+  )
   result = json.loads(out.stdout)
   assert len(result["rows"]) == 2 * 11
   for name, what, eager, jitted in result["rows"]:
@@ -268,9 +295,21 @@ def test_jit_equals_eager_whatever_the_import_order():
     assert any("cannot act in this process" in w for w in result["warnings"])
 
 
-@pytest.mark.parametrize("spec", ["kl", "reverse_kl", "js", "squared_hellinger", "pearson",
-                                  "jeffreys", "triangular", "alpha:0.5", "alpha:2",
-                                  "alpha:-1"])
+@pytest.mark.parametrize(
+  "spec",
+  [
+    "kl",
+    "reverse_kl",
+    "js",
+    "squared_hellinger",
+    "pearson",
+    "jeffreys",
+    "triangular",
+    "alpha:0.5",
+    "alpha:2",
+    "alpha:-1",
+  ],
+)
 def test_jit_equals_eager_on_large_batches(spec, optimizing_compiler):
   # Regression: jaxlib 0.10.2's CPU compiler got jit(mean(f(u))) wrong for the
   # alpha family at >= 4096 samples (YNNPACK reduce fusion; see

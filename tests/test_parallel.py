@@ -22,17 +22,29 @@ from fdiv_jax import parallel
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-@pytest.mark.parametrize("check", [
+@pytest.mark.parametrize(
+  "check",
+  [
     "library",
     # The experiments' steps on 8 devices (a minute each): make test-slow.
     pytest.param("boltzmann", marks=pytest.mark.slow),
-    pytest.param("one_step", marks=pytest.mark.slow)])
+    pytest.param("one_step", marks=pytest.mark.slow),
+  ],
+)
 def test_eight_devices_equal_one_device(check):
-  env = dict(os.environ, JAX_PLATFORMS="cpu",
-             XLA_FLAGS="--xla_force_host_platform_device_count=8",
-             PYTHONPATH=os.path.dirname(HERE))
-  proc = subprocess.run([sys.executable, os.path.join(HERE, "multidevice_checks.py"), check],
-                        env=env, capture_output=True, text=True, timeout=600)
+  env = dict(
+    os.environ,
+    JAX_PLATFORMS="cpu",
+    XLA_FLAGS="--xla_force_host_platform_device_count=8",
+    PYTHONPATH=os.path.dirname(HERE),
+  )
+  proc = subprocess.run(
+    [sys.executable, os.path.join(HERE, "multidevice_checks.py"), check],
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
   assert f"{check}: OK on 8 devices in 1 processes" in proc.stdout
 
@@ -46,14 +58,23 @@ def _free_port() -> int:
 @pytest.mark.parametrize("check", ["library", "boltzmann", "one_step"])
 def test_two_processes_equal_one_process(check):
   """A 2-process job (2 CPU devices each, gloo collectives) = one device."""
-  env = dict(os.environ, JAX_PLATFORMS="cpu",
-             XLA_FLAGS="--xla_force_host_platform_device_count=2",
-             PYTHONPATH=os.path.dirname(HERE))
+  env = dict(
+    os.environ,
+    JAX_PLATFORMS="cpu",
+    XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    PYTHONPATH=os.path.dirname(HERE),
+  )
   port = str(_free_port())
-  procs = [subprocess.Popen([sys.executable, os.path.join(HERE, "multidevice_checks.py"),
-                             check, str(i), "2", port], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-           for i in range(2)]
+  procs = [
+    subprocess.Popen(
+      [sys.executable, os.path.join(HERE, "multidevice_checks.py"), check, str(i), "2", port],
+      env=env,
+      text=True,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+    )
+    for i in range(2)
+  ]
   try:
     outs = [p.communicate(timeout=600) for p in procs]
   finally:
@@ -75,7 +96,7 @@ def test_without_mesh_everything_is_the_identity():
 def test_one_device_mesh_runs_the_same_program():
   mesh = parallel.data_mesh()
   assert mesh.axis_names == (parallel.DATA_AXIS,)
-  f = jax.jit(lambda k: jnp.mean(parallel.shard_batch(jax.random.normal(k, (64, 2)))**2))
+  f = jax.jit(lambda k: jnp.mean(parallel.shard_batch(jax.random.normal(k, (64, 2))) ** 2))
   ref = f(jax.random.PRNGKey(0))
   with jax.set_mesh(parallel.data_mesh(jax.devices()[:1])):
     assert parallel.data_axis_size() == 1
@@ -118,24 +139,44 @@ def _numbers_close(a, b, where="", exact=True):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment", ["one_step_diffusion", "boltzmann",
-                                        "knowledge_distillation", "divergence_estimation"])
+@pytest.mark.parametrize(
+  "experiment",
+  ["one_step_diffusion", "boltzmann", "knowledge_distillation", "divergence_estimation"],
+)
 def test_distributed_cli_run_equals_one_process_run(experiment, tmp_path):
   """``main --distributed`` as two localhost processes (2 CPU devices each) writes the
   results.json of a one-process run (the same global batches), written once."""
   import json
+
   env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=os.path.dirname(HERE))
   cmd = [sys.executable, "-m", f"experiments.{experiment}.main", "--config", "test"]
-  one = subprocess.run(cmd + ["--workdir", str(tmp_path / "one")], env=env, text=True,
-                       capture_output=True, timeout=900)
+  one = subprocess.run(
+    cmd + ["--workdir", str(tmp_path / "one")], env=env, text=True, capture_output=True, timeout=900
+  )
   assert one.returncode == 0, one.stderr[-5000:]
   port = str(_free_port())
   env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-  procs = [subprocess.Popen(cmd + ["--workdir", str(tmp_path / "two"), "--distributed",
-                                   "--coordinator-address", f"localhost:{port}",
-                                   "--num-processes", "2", "--process-id", str(i)],
-                            env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-           for i in range(2)]
+  procs = [
+    subprocess.Popen(
+      cmd
+      + [
+        "--workdir",
+        str(tmp_path / "two"),
+        "--distributed",
+        "--coordinator-address",
+        f"localhost:{port}",
+        "--num-processes",
+        "2",
+        "--process-id",
+        str(i),
+      ],
+      env=env,
+      text=True,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+    )
+    for i in range(2)
+  ]
   try:
     outs = [p.communicate(timeout=900) for p in procs]
   finally:

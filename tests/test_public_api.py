@@ -9,9 +9,23 @@ import pytest
 
 import fdiv_jax
 
-MODULES = ["annealing", "categorical", "cauchy_schwarz", "diffusion", "distill", "divergences", "flows",
-           "kernels", "math", "metrics", "parallel", "targets",
-           "monte_carlo", "transport", "variational"]
+MODULES = [
+  "annealing",
+  "categorical",
+  "cauchy_schwarz",
+  "diffusion",
+  "distill",
+  "divergences",
+  "flows",
+  "kernels",
+  "math",
+  "metrics",
+  "parallel",
+  "targets",
+  "monte_carlo",
+  "transport",
+  "variational",
+]
 
 
 def test_every_name_in_all_imports():
@@ -31,23 +45,33 @@ def test_import_does_not_start_the_backend():
   """``jax.distributed.initialize`` (multi-host) and the XLA flag of
   ``_xla_workarounds`` must come before the backend starts; importing fdiv_jax
   (and the experiments' modules) must not start it (blackjax's import does)."""
-  code = ("import fdiv_jax, experiments.boltzmann.train, experiments.one_step_diffusion.train\n"
-          "from jax._src import xla_bridge\n"
-          "assert not xla_bridge.backends_are_initialized(), 'backend started on import'\n")
+  code = (
+    "import fdiv_jax, experiments.boltzmann.train, experiments.one_step_diffusion.train\n"
+    "from jax._src import xla_bridge\n"
+    "assert not xla_bridge.backends_are_initialized(), 'backend started on import'\n"
+  )
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
-                        env=dict(os.environ, JAX_PLATFORMS="cpu"), timeout=300)
+  proc = subprocess.run(
+    [sys.executable, "-c", code],
+    cwd=root,
+    capture_output=True,
+    text=True,
+    env=dict(os.environ, JAX_PLATFORMS="cpu"),
+    timeout=300,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def test_package_data_ships_gmm40_means():
   from importlib import resources
+
   text = resources.files("fdiv_jax").joinpath("data/gmm40_means.txt").read_text()
   assert len(text.strip().splitlines()) == 40
 
 
 def test_docstring_examples_run():
   import doctest
+
   for module in MODULES:
     mod = importlib.import_module(f"fdiv_jax.{module}")
     failures, _ = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)

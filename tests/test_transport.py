@@ -15,12 +15,12 @@ Y = jax.random.normal(jax.random.fold_in(KEY, 1), (250, 2)) + jnp.array([1.0, 0.
 
 def test_sinkhorn_divergence_approaches_exact_ot_and_properties():
   from scipy.optimize import linear_sum_assignment
+
   x, y = np.asarray(X[:200], np.float64), np.asarray(Y[:200], np.float64)
   cost = ((x[:, None] - y[None]) ** 2).sum(-1)
   rows, cols = linear_sum_assignment(cost)
   exact = cost[rows, cols].mean()  # W2^2 between the empirical measures
-  value, out = transport.sinkhorn_divergence(X[:200], Y[:200], epsilon=0.01,
-                                             max_iterations=10000)
+  value, out = transport.sinkhorn_divergence(X[:200], Y[:200], epsilon=0.01, max_iterations=10000)
   np.testing.assert_allclose(value, exact, rtol=0.05)
   value, out = transport.sinkhorn_divergence(X, Y, epsilon=0.05)
   assert all(bool(c) for c in out.converged)
@@ -50,8 +50,9 @@ def test_epsilon_is_traced_no_recompile_and_batches():
 
 def test_gradients_implicit_equal_unrolled():
   def loss(x, implicit):
-    return transport.sinkhorn_divergence(x, Y[:50], epsilon=0.3, implicit_diff=implicit,
-                                         threshold=1e-6, max_iterations=1000)[0]
+    return transport.sinkhorn_divergence(
+      x, Y[:50], epsilon=0.3, implicit_diff=implicit, threshold=1e-6, max_iterations=1000
+    )[0]
 
   g_imp = jax.jit(jax.grad(loss), static_argnums=1)(X[:40], True)
   g_unr = jax.jit(jax.grad(loss), static_argnums=1)(X[:40], False)
@@ -77,8 +78,9 @@ def test_sinkhorn_kd_loss():
   same, _ = transport.sinkhorn_kd_loss(t, t, temperature=2.0, epsilon=0.01)
   assert float(same) < 0.1 * float(loss)
   # Batch-size invariance of the scale: same distribution, 4x the rows.
-  big, _ = transport.sinkhorn_kd_loss(jnp.tile(s, (4, 1)), jnp.tile(t, (4, 1)),
-                                      temperature=2.0, epsilon=0.05)
+  big, _ = transport.sinkhorn_kd_loss(
+    jnp.tile(s, (4, 1)), jnp.tile(t, (4, 1)), temperature=2.0, epsilon=0.05
+  )
   np.testing.assert_allclose(big, loss, rtol=0.05)
   g = jax.grad(lambda z: transport.sinkhorn_kd_loss(z, t, temperature=2.0)[0])(s)
   chex.assert_tree_all_finite(g)
@@ -90,8 +92,7 @@ def test_sinkhorn_kd_loss():
 def test_monge_gap(optimizing_compiler):
   gap_id, _ = transport.monge_gap(lambda x: x, X, epsilon=0.01)
   gap_shift, _ = transport.monge_gap(lambda x: x + 1.0, X, epsilon=0.01)
-  gap_rot, _ = transport.monge_gap(lambda x: x[:, ::-1] * jnp.array([1.0, -1.0]), X,
-                                   epsilon=0.01)
+  gap_rot, _ = transport.monge_gap(lambda x: x[:, ::-1] * jnp.array([1.0, -1.0]), X, epsilon=0.01)
   # Translations are optimal maps: their gap is only the entropic bias, about
   # epsilon * log(n), and the same for both; a rotation is not optimal.
   bias = 0.01 * np.log(X.shape[0])
@@ -110,8 +111,7 @@ def test_errors():
   with pytest.raises(ValueError, match=r"same total mass.*sum\(a\) = 300"):
     transport.sinkhorn_divergence(X, Y, epsilon=0.1, a=jnp.ones(300))
   with pytest.raises(ValueError, match="same total mass"):
-    transport.sinkhorn_divergence(X, Y, epsilon=0.1, a=jnp.ones(300) / 300,
-                                  b=jnp.ones(250) / 125)
+    transport.sinkhorn_divergence(X, Y, epsilon=0.1, a=jnp.ones(300) / 300, b=jnp.ones(250) / 125)
   with pytest.raises(ValueError, match="temperature must be > 0"):
     transport.sinkhorn_kd_loss(jnp.zeros((4, 3)), jnp.zeros((4, 3)), temperature=-1.0)
   with pytest.raises(ValueError, match="student_logits and teacher_logits"):
@@ -124,6 +124,7 @@ def test_ott_online_point_cloud_is_still_broken_as_documented():
   through ``rank=``. If this starts passing, update transport's docstring."""
   from ott.geometry import pointcloud
   from ott.solvers import linear
+
   geom = pointcloud.PointCloud(X[:20], Y[:20], epsilon=0.1, batch_size=8)
   with pytest.raises(AttributeError, match="is_vmappable"):
     linear.solve(geom).reg_ot_cost.block_until_ready()

@@ -5,10 +5,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import ENTRIES, ENTRY_IDS, textbook_f
 from scipy import stats
 
 import fdiv_jax as fd
-from conftest import ENTRIES, ENTRY_IDS, textbook_f
 
 # P = N(0.5, 1), Q = N(0, 1): equal variances keep the integrands of the
 # chi-squared-type bounds (q^2 / p) inside the range the stratified samples cover.
@@ -21,8 +21,9 @@ XQ = jnp.asarray(stats.norm.ppf(_U), jnp.float32)
 
 
 def log_ratio(x):
-  return (stats.norm.logpdf(np.asarray(x, np.float64), MP, SP) -
-          stats.norm.logpdf(np.asarray(x, np.float64)))
+  return stats.norm.logpdf(np.asarray(x, np.float64), MP, SP) - stats.norm.logpdf(
+    np.asarray(x, np.float64)
+  )
 
 
 LP, LQ = jnp.asarray(log_ratio(XP), jnp.float32), jnp.asarray(log_ratio(XQ), jnp.float32)
@@ -65,25 +66,24 @@ def test_f_gan_bound_is_tight_at_optimal_critic(entry):
 def test_closed_form_critics_for_common_entries():
   """The documented optimal critics: V = log(p/q) (js, gan, reverse_kl, alpha),
   V = 1 + log(p/q) (kl)."""
-  for name, params in (("js", {}), ("gan", {}), ("reverse_kl", {}),
-                       ("alpha", {"alpha": 0.3})):
+  for name, params in (("js", {}), ("gan", {}), ("reverse_kl", {}), ("alpha", {"alpha": 0.3})):
     got = fd.f_gan_bound(LP, LQ, divergence=fd.get(name, **params))
-    np.testing.assert_allclose(got, truth(name, params.get("alpha")), rtol=2e-3,
-                               atol=2e-4)
-  np.testing.assert_allclose(fd.f_gan_bound(1 + LP, 1 + LQ, divergence="kl"),
-                             truth("kl"), rtol=2e-3)
+    np.testing.assert_allclose(got, truth(name, params.get("alpha")), rtol=2e-3, atol=2e-4)
+  np.testing.assert_allclose(
+    fd.f_gan_bound(1 + LP, 1 + LQ, divergence="kl"), truth("kl"), rtol=2e-3
+  )
 
 
 def test_custom_generator_bound_tight_at_log_ratio():
   custom = fd.from_generator(lambda l: jnp.square(jnp.expm1(0.5 * l)))
-  np.testing.assert_allclose(fd.f_gan_bound(LP, LQ, divergence=custom),
-                             truth("squared_hellinger"), rtol=2e-3)
+  np.testing.assert_allclose(
+    fd.f_gan_bound(LP, LQ, divergence=custom), truth("squared_hellinger"), rtol=2e-3
+  )
 
 
 def test_dv_and_nwj_tight_at_optimum():
   kl = truth("kl")
-  np.testing.assert_allclose(fd.donsker_varadhan_bound(LP + 3.0, LQ + 3.0), kl,
-                             rtol=2e-3)
+  np.testing.assert_allclose(fd.donsker_varadhan_bound(LP + 3.0, LQ + 3.0), kl, rtol=2e-3)
   np.testing.assert_allclose(fd.nwj_bound(1.0 + LP, 1.0 + LQ), kl, rtol=2e-3)
   assert fd.nwj_bound(LP + 0.5, LQ + 0.5) < kl  # NWJ is not shift-invariant
   assert fd.donsker_varadhan_bound(0.5 * LP, 0.5 * LQ) < kl
@@ -102,35 +102,45 @@ def test_renyi_bound_tight_at_log_ratio(alpha):
   assert fd.renyi_bound(0.6 * LP, 0.6 * LQ, alpha=alpha) < want
   # Cumulant GAN with (beta, gamma) = (1 - a, a) is the Renyi bound over a.
   np.testing.assert_allclose(
-      fd.cumulant_gan_bound(LP, LQ, beta=1 - alpha, gamma=alpha), got / alpha,
-      rtol=1e-4)
+    fd.cumulant_gan_bound(LP, LQ, beta=1 - alpha, gamma=alpha), got / alpha, rtol=1e-4
+  )
 
 
 def test_cumulant_gan_special_cases():
-  np.testing.assert_allclose(fd.cumulant_gan_bound(LP, LQ, beta=0.0, gamma=1.0),
-                             fd.donsker_varadhan_bound(LP, LQ), rtol=1e-5)
-  np.testing.assert_allclose(fd.cumulant_gan_bound(LP, LQ, beta=0.0, gamma=0.0),
-                             jnp.mean(LP) - jnp.mean(LQ), rtol=1e-5)
-  grads = jax.grad(lambda b, g: fd.cumulant_gan_bound(LP[:100], LQ[:100], beta=b,
-                                                      gamma=g), argnums=(0, 1))(0.0, 0.0)
+  np.testing.assert_allclose(
+    fd.cumulant_gan_bound(LP, LQ, beta=0.0, gamma=1.0), fd.donsker_varadhan_bound(LP, LQ), rtol=1e-5
+  )
+  np.testing.assert_allclose(
+    fd.cumulant_gan_bound(LP, LQ, beta=0.0, gamma=0.0), jnp.mean(LP) - jnp.mean(LQ), rtol=1e-5
+  )
+  grads = jax.grad(
+    lambda b, g: fd.cumulant_gan_bound(LP[:100], LQ[:100], beta=b, gamma=g), argnums=(0, 1)
+  )(0.0, 0.0)
   chex.assert_tree_all_finite(grads)
 
 
 def test_generator_losses():
   v = jnp.linspace(-4.0, 4.0, 9)
   np.testing.assert_allclose(
-      fd.f_gan_generator_loss(v, divergence="gan", non_saturating=True),
-      -jnp.mean(jax.nn.log_sigmoid(v)), rtol=1e-6)
-  np.testing.assert_allclose(fd.f_gan_generator_loss(v, divergence="gan"),
-                             -jnp.mean(jax.nn.softplus(v)), rtol=1e-6)
+    fd.f_gan_generator_loss(v, divergence="gan", non_saturating=True),
+    -jnp.mean(jax.nn.log_sigmoid(v)),
+    rtol=1e-6,
+  )
+  np.testing.assert_allclose(
+    fd.f_gan_generator_loss(v, divergence="gan"), -jnp.mean(jax.nn.softplus(v)), rtol=1e-6
+  )
   # The saturating loss is the Q term of the bound: bound(P=0, Q) - loss = g(0).
   js = fd.get("js")
   np.testing.assert_allclose(
-      fd.f_gan_bound(jnp.zeros(1), v, divergence=js) -
-      fd.f_gan_generator_loss(v, divergence=js) - js.activation(0.0), 0.0,
-      atol=1e-6)
-  np.testing.assert_allclose(fd.f_gan_critic_loss(LP, LQ, divergence="js"),
-                             -fd.f_gan_bound(LP, LQ, divergence="js"))
+    fd.f_gan_bound(jnp.zeros(1), v, divergence=js)
+    - fd.f_gan_generator_loss(v, divergence=js)
+    - js.activation(0.0),
+    0.0,
+    atol=1e-6,
+  )
+  np.testing.assert_allclose(
+    fd.f_gan_critic_loss(LP, LQ, divergence="js"), -fd.f_gan_bound(LP, LQ, divergence="js")
+  )
 
 
 def test_mine_value_and_corrected_gradient():
@@ -151,9 +161,11 @@ def test_batch_axes_jit_vmap_and_errors():
   key = jax.random.PRNGKey(2)
   vp = jax.random.normal(key, (3, 50))
   vq = jax.random.normal(jax.random.fold_in(key, 1), (3, 70))
-  for fn in (lambda a, b: fd.f_gan_bound(a, b, divergence="neyman"),
-             fd.donsker_varadhan_bound,
-             lambda a, b: fd.renyi_bound(a, b, alpha=0.5)):
+  for fn in (
+    lambda a, b: fd.f_gan_bound(a, b, divergence="neyman"),
+    fd.donsker_varadhan_bound,
+    lambda a, b: fd.renyi_bound(a, b, alpha=0.5),
+  ):
     out = fn(vp, vq)
     chex.assert_shape(out, (3,))
     chex.assert_trees_all_close(jax.jit(fn)(vp, vq), out, rtol=1e-6)

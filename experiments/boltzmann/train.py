@@ -20,7 +20,8 @@ context every batch is split over the devices (``fdiv_jax.parallel``).
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,12 +29,8 @@ import numpy as np
 import optax
 
 import fdiv_jax as fd
-from fdiv_jax import annealing
-from fdiv_jax import flows
+from fdiv_jax import annealing, flows, parallel, targets
 from fdiv_jax import metrics as M
-from fdiv_jax import parallel
-from fdiv_jax import targets
-
 
 PATHS = ("temperature", "base")
 
@@ -50,18 +47,31 @@ def make_target(name: str) -> targets.Target:
 
 def make_flow(config, dim: int) -> flows.Flow:
   if config.flow == "spline":
-    return flows.spline_flow(dim, num_layers=config.layers, hidden=config.hidden,
-                             num_bins=config.bins, bound=config.bound,
-                             base_scale=config.base_scale, masks=config.masks)
+    return flows.spline_flow(
+      dim,
+      num_layers=config.layers,
+      hidden=config.hidden,
+      num_bins=config.bins,
+      bound=config.bound,
+      base_scale=config.base_scale,
+      masks=config.masks,
+    )
   if config.flow == "real_nvp":
-    return flows.real_nvp(dim, num_layers=config.layers, hidden=config.hidden,
-                          base_scale=config.base_scale, marginal_bins=config.marginal_bins,
-                          marginal_bound=config.marginal_bound, masks=config.masks)
+    return flows.real_nvp(
+      dim,
+      num_layers=config.layers,
+      hidden=config.hidden,
+      base_scale=config.base_scale,
+      marginal_bins=config.marginal_bins,
+      marginal_bound=config.marginal_bound,
+      masks=config.masks,
+    )
   raise ValueError(f"flow must be 'spline' or 'real_nvp', got {config.flow!r}")
 
 
-def annealed_log_prob(log_p: jax.Array, x: jax.Array, temperature, *, path: str,
-                      base_scale: float) -> jax.Array:
+def annealed_log_prob(
+  log_p: jax.Array, x: jax.Array, temperature, *, path: str, base_scale: float
+) -> jax.Array:
   r"""Unnormalised log density of an annealing level ``T`` (``T = 1``: the target).
 
   ``"temperature"``: :math:`\log p(x) / T` (TA-BG; Schopmans & Friederich,
@@ -82,35 +92,40 @@ class State(NamedTuple):
   params: Any
   opt_state: Any
   step: jax.Array
-  fab: Any = ()       # FAB: {"step_size": [levels], "buffer": ReplayBuffer}; else empty
+  fab: Any = ()  # FAB: {"step_size": [levels], "buffer": ReplayBuffer}; else empty
 
 
 class Stage(NamedTuple):
   label: str
-  run: Callable        # (state [seeds], keys [seeds]) -> (state, metrics)
-  target_evals: int    # energy evaluations per seed in this stage
+  run: Callable  # (state [seeds], keys [seeds]) -> (state, metrics)
+  target_evals: int  # energy evaluations per seed in this stage
 
 
 class Trainer(NamedTuple):
-  init: Callable       # (key, method) -> State (one seed)
-  f_stage: Callable    # (divergence, temperature, steps, path) -> Stage
+  init: Callable  # (key, method) -> State (one seed)
+  f_stage: Callable  # (divergence, temperature, steps, path) -> Stage
   tabg_level: Callable  # (temperature, label, path) -> Stage
   fab_stage: Callable  # (kind, iterations, label) -> Stage; kind "fill", "buffer", "nobuffer"
-  evaluate: Callable   # (params, key) -> dict (one seed)
+  evaluate: Callable  # (params, key) -> dict (one seed)
 
 
-def make_trainer(config, target: targets.Target, flow: flows.Flow,
-                 exact: jax.Array | None) -> Trainer:
-  optimizer = optax.chain(optax.clip_by_global_norm(config.grad_clip),
-                          optax.adam(config.learning_rate))
+def make_trainer(
+  config, target: targets.Target, flow: flows.Flow, exact: jax.Array | None
+) -> Trainer:
+  optimizer = optax.chain(
+    optax.clip_by_global_norm(config.grad_clip), optax.adam(config.learning_rate)
+  )
 
   def fab_optimizer(method: str) -> optax.GradientTransformation:
     """FAB's own schedule: cosine from fab_learning_rate to fab_learning_rate_final."""
-    updates = config.fab_iterations * (1 if method == "fab:nobuffer" else
-                                       config.fab_updates_per_ais)
+    updates = config.fab_iterations * (
+      1 if method == "fab:nobuffer" else config.fab_updates_per_ais
+    )
     schedule = optax.cosine_decay_schedule(
-        config.fab_learning_rate, updates,
-        alpha=config.fab_learning_rate_final / config.fab_learning_rate)
+      config.fab_learning_rate,
+      updates,
+      alpha=config.fab_learning_rate_final / config.fab_learning_rate,
+    )
     return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(schedule))
 
   betas = jnp.linspace(0.0, 1.0, config.ais_levels + 2)
@@ -127,14 +142,20 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
 
   def log_p(x, temperature, path):
     """Annealed log density at level ``temperature``, the energy clipped at ``energy_clip``."""
-    return annealed_log_prob(jnp.maximum(target.log_prob(x), -config.energy_clip), x,
-                             temperature, path=path, base_scale=config.base_scale)
+    return annealed_log_prob(
+      jnp.maximum(target.log_prob(x), -config.energy_clip),
+      x,
+      temperature,
+      path=path,
+      base_scale=config.base_scale,
+    )
 
   def update(state, loss_fn, key):
     (value, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, key)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    return state._replace(params=optax.apply_updates(state.params, updates),
-                          opt_state=opt_state, step=state.step + 1), (value, aux)
+    return state._replace(
+      params=optax.apply_updates(state.params, updates), opt_state=opt_state, step=state.step + 1
+    ), (value, aux)
 
   @functools.partial(jax.jit, static_argnames=("steps", "path"))
   def f_run(states, keys, divergence, temperature, *, steps, path):
@@ -143,28 +164,29 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     self_normalize = divergence.name != "reverse_kl"
 
     def loss_fn(params, key):
-      x, log_q = parallel.shard_batch(flow.sample_and_log_prob(params, key,
-                                                               config.batch_size))
+      x, log_q = parallel.shard_batch(flow.sample_and_log_prob(params, key, config.batch_size))
       lp = log_p(x, temperature, path)
       # The batch's importance-weight ESS: near 1 / batch the self-normalised
       # weights sit on one sample and the objective has collapsed.
       ess = jax.lax.stop_gradient(fd.importance_weights(lp, log_q).ess_fraction)
-      return fd.f_divergence(lp, log_q, divergence=divergence,
-                             self_normalize=self_normalize), ess
+      return fd.f_divergence(lp, log_q, divergence=divergence, self_normalize=self_normalize), ess
 
     def one(state, key):
       def body(state, _):
         k = jax.random.fold_in(key, state.step)
         return update(state, loss_fn, k)
+
       return jax.lax.scan(body, state, length=steps)
 
     states, (losses, ess) = jax.vmap(one)(states, keys)
     return states, {"loss": losses, "batch_ess": ess}
 
-  def f_stage(divergence: fd.Divergence, temperature: float, steps: int,
-              path: str = "temperature") -> Stage:
-    run = functools.partial(f_run, divergence=divergence,
-                            temperature=jnp.float32(temperature), steps=steps, path=path)
+  def f_stage(
+    divergence: fd.Divergence, temperature: float, steps: int, path: str = "temperature"
+  ) -> Stage:
+    run = functools.partial(
+      f_run, divergence=divergence, temperature=jnp.float32(temperature), steps=steps, path=path
+    )
     label = f"{divergence.name} {level_label(temperature, path)} x{steps}"
     return Stage(label, run, steps * config.batch_size)
 
@@ -175,21 +197,28 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
 
     def one(state, key):
       params, opt_state, info = annealing.tabg_level(
-          jax.random.fold_in(key, state.step), state.params, state.opt_state,
-          sample_and_log_prob=lambda p, k, m: parallel.shard_batch(
-              flow.sample_and_log_prob(p, k, m)),
-          log_prob=lambda p, x: flow.log_prob(p, parallel.shard_batch(x)),
-          log_target=lambda x: log_p(x, temperature, path), optimizer=optimizer,
-          buffer_size=n, batch_size=config.batch_size, num_steps=config.ml_steps,
-          clip_quantile=config.clip_quantile)
-      return state._replace(params=params, opt_state=opt_state,
-                            step=state.step + config.ml_steps), info
+        jax.random.fold_in(key, state.step),
+        state.params,
+        state.opt_state,
+        sample_and_log_prob=lambda p, k, m: parallel.shard_batch(flow.sample_and_log_prob(p, k, m)),
+        log_prob=lambda p, x: flow.log_prob(p, parallel.shard_batch(x)),
+        log_target=lambda x: log_p(x, temperature, path),
+        optimizer=optimizer,
+        buffer_size=n,
+        batch_size=config.batch_size,
+        num_steps=config.ml_steps,
+        clip_quantile=config.clip_quantile,
+      )
+      return state._replace(
+        params=params, opt_state=opt_state, step=state.step + config.ml_steps
+      ), info
 
     return jax.vmap(one)(states, keys)
 
   def tabg_level(temperature: float, label: str, path: str = "temperature") -> Stage:
-    return Stage(label, functools.partial(tabg_run, temperature=jnp.float32(temperature),
-                                          path=path), n)
+    return Stage(
+      label, functools.partial(tabg_run, temperature=jnp.float32(temperature), path=path), n
+    )
 
   def ais_pass(params, step_size, key):
     """AIS from flow samples towards p^alpha q^(1 - alpha), the flow held constant."""
@@ -197,20 +226,28 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     k_s, k_a = jax.random.split(key)
     x0, _ = flow.sample_and_log_prob(params, k_s, fab_batch)
     return annealing.ais(
-        k_a, parallel.shard_batch(x0),
-        log_base=lambda x: flow.log_prob(params, x),
-        log_target=lambda x: log_p(x, 1.0, "temperature"), betas=betas,
-        kernel=config.ais_kernel, step_size=step_size,
-        num_integration_steps=config.ais_integration_steps,
-        num_mcmc_steps=config.ais_mcmc_steps, alpha=config.fab_alpha)
+      k_a,
+      parallel.shard_batch(x0),
+      log_base=lambda x: flow.log_prob(params, x),
+      log_target=lambda x: log_p(x, 1.0, "temperature"),
+      betas=betas,
+      kernel=config.ais_kernel,
+      step_size=step_size,
+      num_integration_steps=config.ais_integration_steps,
+      num_mcmc_steps=config.ais_mcmc_steps,
+      alpha=config.fab_alpha,
+    )
 
   def ais_info(res):
     return {"ais_ess": res.ess_fraction, "acceptance": jnp.mean(res.acceptance_rate)}
 
   def after_ais(state, res, **fab):
     """The FAB state after an AIS batch: step sizes adapted, other fields replaced."""
-    return {**state.fab, "step_size": annealing.adapt_step_size(state.fab["step_size"],
-                                                                res.acceptance_rate), **fab}
+    return {
+      **state.fab,
+      "step_size": annealing.adapt_step_size(state.fab["step_size"], res.acceptance_rate),
+      **fab,
+    }
 
   @functools.partial(jax.jit, static_argnames=("kind", "iterations"))
   def fab_run(states, keys, *, kind, iterations):
@@ -219,24 +256,25 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     def fill(state, key):
       """Add one AIS batch to the buffer (no gradient step): FAB's warm start."""
       res = ais_pass(state.params, state.fab["step_size"], key)
-      buffer = annealing.buffer_add(state.fab["buffer"], res.samples, res.log_weights,
-                                    res.log_base)
-      return (state._replace(fab=after_ais(state, res, buffer=buffer)),
-              {"loss": jnp.zeros(()), **ais_info(res)})
+      buffer = annealing.buffer_add(state.fab["buffer"], res.samples, res.log_weights, res.log_base)
+      return (
+        state._replace(fab=after_ais(state, res, buffer=buffer)),
+        {"loss": jnp.zeros(()), **ais_info(res)},
+      )
 
     def with_buffer(state, key):
       """fab-jax's step: updates on buffer samples, re-weighting, then one AIS batch."""
       k_b, k_a = jax.random.split(key)
       u = config.fab_updates_per_ais
       x, log_q_old, idx = annealing.buffer_sample(k_b, state.fab["buffer"], u * fab_batch)
-      batches = jax.tree.map(lambda a: a.reshape((u, fab_batch) + a.shape[1:]),
-                             (x, log_q_old))
+      batches = jax.tree.map(lambda a: a.reshape((u, fab_batch) + a.shape[1:]), (x, log_q_old))
 
       def loss_fn(params, batch):
         xb, lq_old = batch
         log_q = flow.log_prob(params, parallel.shard_batch(xb))
-        loss, _ = annealing.fab_buffer_loss(log_q, lq_old, alpha=config.fab_alpha,
-                                            max_weight=config.fab_max_weight)
+        loss, _ = annealing.fab_buffer_loss(
+          log_q, lq_old, alpha=config.fab_alpha, max_weight=config.fab_max_weight
+        )
         return loss, log_q
 
       def body(carry, batch):
@@ -247,37 +285,50 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
 
       # AIS with the flow before this round's updates (as fab-jax).
       res = ais_pass(state.params, state.fab["step_size"], k_a)
-      (params, opt_state), (losses, log_q) = jax.lax.scan(body, (state.params,
-                                                                 state.opt_state), batches)
-      buffer = annealing.buffer_adjust(state.fab["buffer"], idx, log_q.reshape(-1),
-                                       alpha=config.fab_alpha)
+      (params, opt_state), (losses, log_q) = jax.lax.scan(
+        body, (state.params, state.opt_state), batches
+      )
+      buffer = annealing.buffer_adjust(
+        state.fab["buffer"], idx, log_q.reshape(-1), alpha=config.fab_alpha
+      )
       buffer = annealing.buffer_add(buffer, res.samples, res.log_weights, res.log_base)
-      return (State(params, opt_state, state.step + u, after_ais(state, res, buffer=buffer)),
-              {"loss": jnp.mean(losses), **ais_info(res)})
+      return (
+        State(params, opt_state, state.step + u, after_ais(state, res, buffer=buffer)),
+        {"loss": jnp.mean(losses), **ais_info(res)},
+      )
 
     def without_buffer(state, key):
       """One gradient step of FAB's loss on one fresh AIS batch."""
       res = ais_pass(state.params, state.fab["step_size"], key)
 
       def loss_fn(params):
-        return annealing.fab_loss(flow.log_prob(params, parallel.shard_batch(res.samples)),
-                                  res.log_weights)
+        return annealing.fab_loss(
+          flow.log_prob(params, parallel.shard_batch(res.samples)), res.log_weights
+        )
 
       loss, grads = jax.value_and_grad(loss_fn)(state.params)
       updates, opt_state = opt.update(grads, state.opt_state, state.params)
-      return (State(optax.apply_updates(state.params, updates), opt_state, state.step + 1,
-                    after_ais(state, res)),
-              {"loss": loss, **ais_info(res)})
+      return (
+        State(
+          optax.apply_updates(state.params, updates),
+          opt_state,
+          state.step + 1,
+          after_ais(state, res),
+        ),
+        {"loss": loss, **ais_info(res)},
+      )
 
     # A per-kind salt keeps the fill's keys apart from the training stages'.
-    step, salt = {"fill": (fill, 1), "buffer": (with_buffer, 2),
-                  "nobuffer": (without_buffer, 3)}[kind]
+    step, salt = {"fill": (fill, 1), "buffer": (with_buffer, 2), "nobuffer": (without_buffer, 3)}[
+      kind
+    ]
 
     def one(state, key):
       key = jax.random.fold_in(key, salt)
 
       def body(state, i):
         return step(state, jax.random.fold_in(jax.random.fold_in(key, state.step), i))
+
       return jax.lax.scan(body, state, jnp.arange(iterations))
 
     return jax.vmap(one)(states, keys)
@@ -295,22 +346,31 @@ def make_trainer(config, target: targets.Target, flow: flows.Flow,
     k1, _ = jax.random.split(key)
     x, log_q = flow.sample_and_log_prob(params, k1, config.eval_samples)
     lp = target.log_prob(x)
-    out = {"elbo": M.elbo(lp, log_q), "reverse_ess": M.reverse_ess(lp, log_q),
-           "log_z": M.log_z_estimate(lp, log_q),
-           "energy_clipped_fraction": jnp.mean(lp < -config.energy_clip)}
+    out = {
+      "elbo": M.elbo(lp, log_q),
+      "reverse_ess": M.reverse_ess(lp, log_q),
+      "log_z": M.log_z_estimate(lp, log_q),
+      "energy_clipped_fraction": jnp.mean(lp < -config.energy_clip),
+    }
     if target.log_z is not None:
       out["log_z_error"] = out["log_z"] - target.log_z
     if exact is not None:
       lq_y = flow.log_prob(params, exact)
       lp_y = target.log_prob(exact)
-      out.update(forward_ess=M.forward_ess(lp_y, lq_y), eubo=M.eubo(lp_y, lq_y),
-                 nll_exact=-jnp.mean(lq_y),
-                 energy_distance=M.energy_distance(x[:2000], exact[:2000]))
+      out.update(
+        forward_ess=M.forward_ess(lp_y, lq_y),
+        eubo=M.eubo(lp_y, lq_y),
+        nll_exact=-jnp.mean(lq_y),
+        energy_distance=M.energy_distance(x[:2000], exact[:2000]),
+      )
     if target.means is not None:
       radius = 4.0 * float(np.logaddexp(0.0, 1.0))  # 4 sigma, sigma = softplus(1)
-      cov = M.mode_coverage(x, target.means, radius=radius,
-                            min_count=max(1, int(0.2 * config.eval_samples /
-                                                 target.means.shape[0])))
+      cov = M.mode_coverage(
+        x,
+        target.means,
+        radius=radius,
+        min_count=max(1, int(0.2 * config.eval_samples / target.means.shape[0])),
+      )
       out.update(modes_covered=cov["modes_covered"], mode_entropy=cov["mode_entropy"])
     out["_samples"] = x[:2000]
     return out
@@ -327,33 +387,45 @@ def stages_for(method: str, config, trainer: Trainer) -> list[Stage]:
   (the geometric path from the base), ``"fab"`` / ``"fab:nobuffer"`` or a
   registry spec (``"alpha:2"``)."""
   from experiments.common import cli
+
   name, _, path = method.partition(":")
   if name == "fab":
     if path not in ("", "nobuffer"):
       raise ValueError(f"method {method!r}: FAB is 'fab' or 'fab:nobuffer'")
     chunk = config.fab_log_every
     if path == "nobuffer":
-      return [trainer.fab_stage("nobuffer", chunk, f"FAB (no buffer) x{chunk}")
-              for _ in range(config.fab_iterations // chunk)]
-    stages = [trainer.fab_stage("fill", config.fab_fill_batches,
-                                f"FAB buffer fill x{config.fab_fill_batches}")]
-    return stages + [trainer.fab_stage("buffer", chunk, f"FAB x{chunk}")
-                     for _ in range(config.fab_iterations // chunk)]
+      return [
+        trainer.fab_stage("nobuffer", chunk, f"FAB (no buffer) x{chunk}")
+        for _ in range(config.fab_iterations // chunk)
+      ]
+    stages = [
+      trainer.fab_stage(
+        "fill", config.fab_fill_batches, f"FAB buffer fill x{config.fab_fill_batches}"
+      )
+    ]
+    return stages + [
+      trainer.fab_stage("buffer", chunk, f"FAB x{chunk}")
+      for _ in range(config.fab_iterations // chunk)
+    ]
   if name == "tabg":
     path = path or "temperature"
     if path not in PATHS:
       raise ValueError(f"method {method!r}: the TA-BG path must be one of {PATHS}")
     rkl = fd.get("reverse_kl")
     chunk = config.log_every
-    stages = [trainer.f_stage(rkl, config.t_high, chunk, path)
-              for _ in range(config.high_steps // chunk)]
+    stages = [
+      trainer.f_stage(rkl, config.t_high, chunk, path) for _ in range(config.high_steps // chunk)
+    ]
     temps = np.geomspace(config.t_high, 1.0, config.levels + 1)[1:]
-    stages += [trainer.tabg_level(float(t), f"TA-BG level {level_label(t, path)}", path)
-               for t in temps]
-    stages += [trainer.tabg_level(1.0, f"TA-BG refit {i + 1} at {level_label(1.0, path)}",
-                                  path)
-               for i in range(config.final_levels)]
+    stages += [
+      trainer.tabg_level(float(t), f"TA-BG level {level_label(t, path)}", path) for t in temps
+    ]
+    stages += [
+      trainer.tabg_level(1.0, f"TA-BG refit {i + 1} at {level_label(1.0, path)}", path)
+      for i in range(config.final_levels)
+    ]
     return stages
   div = cli.parse_divergence(method)
-  return [trainer.f_stage(div, 1.0, config.log_every)
-          for _ in range(config.steps // config.log_every)]
+  return [
+    trainer.f_stage(div, 1.0, config.log_every) for _ in range(config.steps // config.log_every)
+  ]

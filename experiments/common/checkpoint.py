@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
@@ -44,18 +45,20 @@ def restore(path: str, like: Any) -> Any | None:
     return _checkpointer().restore(path, abstract)
   except Exception as e:  # orbax raises many types (ValueError, FileNotFoundError, ...)
     raise CheckpointError(
-        f"cannot read the checkpoint in {path} ({type(e).__name__}: "
-        f"{str(e).splitlines()[0][:200] if str(e) else ''}): it is empty, truncated or "
-        f"was written for another model shape. Delete that directory, or rerun with "
-        f"--fresh to start the whole run over.") from e
+      f"cannot read the checkpoint in {path} ({type(e).__name__}: "
+      f"{str(e).splitlines()[0][:200] if str(e) else ''}): it is empty, truncated or "
+      f"was written for another model shape. Delete that directory, or rerun with "
+      f"--fresh to start the whole run over."
+    ) from e
 
 
 def _made_by_path(path: str) -> str:
   return os.path.abspath(path).rstrip(os.sep) + ".made_by.json"
 
 
-def restore_or_init(path: str, init: Callable[[], Any], train: Callable[[Any], Any], *,
-                    made_by: dict) -> tuple[Any, bool]:
+def restore_or_init(
+  path: str, init: Callable[[], Any], train: Callable[[Any], Any], *, made_by: dict
+) -> tuple[Any, bool]:
   """``(tree, restored)``: the saved tree, or ``train(init())`` saved to ``path``.
 
   ``made_by`` is what the cached tree depends on (the config fields that
@@ -75,11 +78,14 @@ def restore_or_init(path: str, init: Callable[[], Any], train: Callable[[Any], A
     if saved_by == made_by:
       saved = restore(path, start)
     else:
-      changed = sorted(k for k in set(made_by) | set(saved_by or {})
-                       if (saved_by or {}).get(k) != made_by.get(k))
+      changed = sorted(
+        k for k in set(made_by) | set(saved_by or {}) if (saved_by or {}).get(k) != made_by.get(k)
+      )
       logging.getLogger(__name__).warning(
-          "the checkpoint in %s was made by another config (%s differ); retraining it",
-          path, ", ".join(changed) if saved_by is not None else "no record of it")
+        "the checkpoint in %s was made by another config (%s differ); retraining it",
+        path,
+        ", ".join(changed) if saved_by is not None else "no record of it",
+      )
   if saved is not None:
     return saved, True
   tree = train(start)

@@ -37,13 +37,13 @@ def override(config: Any, assignments: list[str]) -> Any:
   """
   import ast
   import dataclasses
+
   fields = {f.name: f for f in dataclasses.fields(config)}
   changes = {}
   for item in assignments:
     name, sep, text = item.partition("=")
     if not sep or name not in fields:
-      raise ValueError(f"--set {item!r}: expected name=value with name one of "
-                       f"{', '.join(fields)}")
+      raise ValueError(f"--set {item!r}: expected name=value with name one of {', '.join(fields)}")
     try:
       value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -58,11 +58,13 @@ def override(config: Any, assignments: list[str]) -> Any:
     if isinstance(old, tuple) and isinstance(value, (list, str)):
       value = tuple(value) if isinstance(value, list) else (value,)
     if type(value) is not type(old):
-      raise ValueError(f"--set {item!r}: {name} is {type(old).__name__}, got "
-                       f"{type(value).__name__} {value!r}")
+      raise ValueError(
+        f"--set {item!r}: {name} is {type(old).__name__}, got {type(value).__name__} {value!r}"
+      )
     if name in POSITIVE_FIELDS and value < 1:
-      raise ValueError(f"--set {item!r}: {name} must be >= 1 (an empty run would write a "
-                       "table of NaN)")
+      raise ValueError(
+        f"--set {item!r}: {name} must be >= 1 (an empty run would write a table of NaN)"
+      )
     changes[name] = value
   return dataclasses.replace(config, **changes)
 
@@ -75,11 +77,15 @@ def _check_optional(item: str, field: Any, value: Any) -> Any:
   """``value`` for a field declared ``T | None`` whose current value or new value is None."""
   import types
   import typing
+
   tp = field.type
   if isinstance(tp, str):
     raise ValueError(f"--set {item!r}: cannot check the type {tp!r}")
-  args = typing.get_args(tp) if isinstance(tp, types.UnionType) or typing.get_origin(
-      tp) is typing.Union else (tp,)
+  args = (
+    typing.get_args(tp)
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union
+    else (tp,)
+  )
   if value is None:
     if type(None) not in args:
       raise ValueError(f"--set {item!r}: {field.name} cannot be None")
@@ -92,12 +98,19 @@ def _check_optional(item: str, field: Any, value: Any) -> Any:
       return float(value)
     if origin is not type(None) and isinstance(value, origin):
       return value
-  raise ValueError(f"--set {item!r}: {field.name} is {tp}, got {type(value).__name__} "
-                   f"{value!r}")
+  raise ValueError(f"--set {item!r}: {field.name} is {tp}, got {type(value).__name__} {value!r}")
 
 
-def run_main(argv, *, package: str, doc: str, default_workdir: str, run, outputs: str,
-             fresh_help: str = "start over (ignore saved results)") -> None:
+def run_main(
+  argv,
+  *,
+  package: str,
+  doc: str,
+  default_workdir: str,
+  run,
+  outputs: str,
+  fresh_help: str = "start over (ignore saved results)",
+) -> None:
   """The shared command line: ``--config``, ``--set``, ``--workdir``, ``--fresh``,
   ``--distributed``; runs ``run(config, workdir, fresh=...)`` under a data mesh
   over every device (batches split, parameters replicated; see
@@ -108,24 +121,37 @@ def run_main(argv, *, package: str, doc: str, default_workdir: str, run, outputs
   import jax
 
   from fdiv_jax import parallel
+
   parser = argparse.ArgumentParser(description=doc.splitlines()[0])
   parser.add_argument("--config", default="default", help="configs/<name>.py")
   parser.add_argument("--workdir", default=default_workdir)
   parser.add_argument("--fresh", action="store_true", help=fresh_help)
-  parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                      help="override a config field (repeatable), e.g. --set seeds=8")
-  parser.add_argument("--distributed", action="store_true",
-                      help="multi-host: jax.distributed.initialize() first (detected on "
-                      "Cloud TPU pods, SLURM, Open MPI; elsewhere give the three below); "
-                      "the data mesh then spans every host's devices")
-  parser.add_argument("--coordinator-address", metavar="HOST:PORT",
-                      help="with --distributed: process 0's address")
+  parser.add_argument(
+    "--set",
+    action="append",
+    default=[],
+    metavar="NAME=VALUE",
+    help="override a config field (repeatable), e.g. --set seeds=8",
+  )
+  parser.add_argument(
+    "--distributed",
+    action="store_true",
+    help="multi-host: jax.distributed.initialize() first (detected on "
+    "Cloud TPU pods, SLURM, Open MPI; elsewhere give the three below); "
+    "the data mesh then spans every host's devices",
+  )
+  parser.add_argument(
+    "--coordinator-address", metavar="HOST:PORT", help="with --distributed: process 0's address"
+  )
   parser.add_argument("--num-processes", type=int, help="with --distributed")
   parser.add_argument("--process-id", type=int, help="with --distributed")
   args = parser.parse_args(argv)
   config = override(load_config(package, args.config), args.set)
-  job = {k: v for k in ("coordinator_address", "num_processes", "process_id")
-         if (v := getattr(args, k)) is not None}
+  job = {
+    k: v
+    for k in ("coordinator_address", "num_processes", "process_id")
+    if (v := getattr(args, k)) is not None
+  }
   if job and not args.distributed:
     parser.error("--coordinator-address / --num-processes / --process-id need --distributed")
   if args.distributed:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -23,10 +24,15 @@ def digits_split(test_fraction: float) -> Split:
   """Digits with pixels scaled to [0, 1], stratified split (seed 0)."""
   from sklearn.datasets import load_digits
   from sklearn.model_selection import train_test_split
+
   x, y = load_digits(return_X_y=True)
   xtr, xte, ytr, yte = train_test_split(
-      (x / 16.0).astype(np.float32), y.astype(np.int32), test_size=test_fraction,
-      stratify=y, random_state=0)
+    (x / 16.0).astype(np.float32),
+    y.astype(np.int32),
+    test_size=test_fraction,
+    stratify=y,
+    random_state=0,
+  )
   return Split(xtr, ytr, xte, yte)
 
 
@@ -58,15 +64,21 @@ def cross_entropy(logits, labels):
   return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
-def make_classifier(split: Split, model: nn.Module, *, steps: int, batch_size: int,
-                    learning_rate: float, loss_fn: Callable) -> tuple[Callable, Callable]:
+def make_classifier(
+  split: Split,
+  model: nn.Module,
+  *,
+  steps: int,
+  batch_size: int,
+  learning_rate: float,
+  loss_fn: Callable,
+) -> tuple[Callable, Callable]:
   """``(init(key) -> state, train_step(state, key) -> (state, metrics))``.
 
   ``loss_fn(params, x, y) -> (loss, metrics)``; minibatches are drawn with
   ``fold_in(key, step)`` so a step is a pure function of its inputs.
   """
-  optimizer = optax.adamw(optax.cosine_decay_schedule(learning_rate, steps),
-                          weight_decay=1e-4)
+  optimizer = optax.adamw(optax.cosine_decay_schedule(learning_rate, steps), weight_decay=1e-4)
   x_all, y_all = jnp.asarray(split.x_train), jnp.asarray(split.y_train)
 
   @jax.jit  # one compile instead of one per initialiser op when called eagerly
@@ -75,13 +87,17 @@ def make_classifier(split: Split, model: nn.Module, *, steps: int, batch_size: i
     return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
   def train_step(state, key):
-    idx = jax.random.choice(jax.random.fold_in(key, state.step), x_all.shape[0],
-                            (batch_size,), replace=False)
+    idx = jax.random.choice(
+      jax.random.fold_in(key, state.step), x_all.shape[0], (batch_size,), replace=False
+    )
     (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params, x_all[idx], y_all[idx])
+      state.params, x_all[idx], y_all[idx]
+    )
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    return (TrainState(optax.apply_updates(state.params, updates), opt_state,
-                       state.step + 1), dict(metrics, loss=loss))
+    return (
+      TrainState(optax.apply_updates(state.params, updates), opt_state, state.step + 1),
+      dict(metrics, loss=loss),
+    )
 
   return init, train_step
 
@@ -95,12 +111,24 @@ def supervised_loss(model: nn.Module):
   return loss_fn
 
 
-def train_classifier(split: Split, hidden: Sequence[int], *, steps: int, batch_size: int,
-                     learning_rate: float, key: jax.Array) -> tuple[MLP, Any]:
+def train_classifier(
+  split: Split,
+  hidden: Sequence[int],
+  *,
+  steps: int,
+  batch_size: int,
+  learning_rate: float,
+  key: jax.Array,
+) -> tuple[MLP, Any]:
   """An MLP trained with cross-entropy; returns ``(model, params)``."""
   model = MLP(tuple(hidden), 10)
-  init, step = make_classifier(split, model, steps=steps, batch_size=batch_size,
-                               learning_rate=learning_rate, loss_fn=supervised_loss(model))
-  state, _ = jax.jit(lambda s: jax.lax.scan(lambda s, _: step(s, key), s, length=steps))(
-      init(key))
+  init, step = make_classifier(
+    split,
+    model,
+    steps=steps,
+    batch_size=batch_size,
+    learning_rate=learning_rate,
+    loss_fn=supervised_loss(model),
+  )
+  state, _ = jax.jit(lambda s: jax.lax.scan(lambda s, _: step(s, key), s, length=steps))(init(key))
   return model, state.params

@@ -13,7 +13,8 @@ import json
 import math
 import os
 import tempfile
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -33,6 +34,7 @@ def to_jsonable(obj: Any) -> Any:
 
 def _is_main_process() -> bool:
   import jax
+
   return jax.process_index() == 0
 
 
@@ -56,8 +58,10 @@ def write_json(path: str, obj: Any) -> None:
 def pyplot():
   """``matplotlib.pyplot`` on the file-only Agg backend."""
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+
   return plt
 
 
@@ -78,9 +82,11 @@ def read_json(path: str, default: Any = None) -> Any:
   try:
     return json.loads(text)
   except json.JSONDecodeError as e:
-    raise ValueError(f"{path} is not valid JSON ({e}; {len(text)} bytes): a truncated or "
-                     f"hand-edited results file. Delete it, or rerun with --fresh to start "
-                     f"the run over.") from e
+    raise ValueError(
+      f"{path} is not valid JSON ({e}; {len(text)} bytes): a truncated or "
+      f"hand-edited results file. Delete it, or rerun with --fresh to start "
+      f"the run over."
+    ) from e
 
 
 class NonFiniteError(FloatingPointError):
@@ -90,19 +96,20 @@ class NonFiniteError(FloatingPointError):
 def check_finite(values: Any, *, what: str) -> None:
   """Raises :class:`NonFiniteError` naming ``what`` if any value is NaN / inf."""
   import numpy as np
+
   arr = np.asarray(values, dtype=np.float64)
   if not np.all(np.isfinite(arr)):
     bad = np.argwhere(~np.isfinite(arr))
     raise NonFiniteError(
-        f"non-finite values in {what} (first at index {bad[0].tolist()}, "
-        f"{len(bad)} in all); stopping. Everything computed before this point "
-        "has been saved.")
+      f"non-finite values in {what} (first at index {bad[0].tolist()}, "
+      f"{len(bad)} in all); stopping. Everything computed before this point "
+      "has been saved."
+    )
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
   """A Markdown table with floats to 4 significant digits."""
   fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)
-  lines = ["| " + " | ".join(header) + " |",
-           "|" + "|".join("---" for _ in header) + "|"]
+  lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
   lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
   return "\n".join(lines)

@@ -33,8 +33,7 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
   path = os.path.join(workdir, "results.json")
   out = None if fresh else R.read_json(path)
   if out is None or out.get("config") != R.to_jsonable(config):
-    out = {"config": R.to_jsonable(config), "devices": [str(d) for d in jax.devices()],
-           "jobs": {}}
+    out = {"config": R.to_jsonable(config), "devices": [str(d) for d in jax.devices()], "jobs": {}}
   jobs = [(p, s) for p in config.problems for s in config.divergences]
   todo = [j for j in jobs if job_key(*j) not in out["jobs"]]
   bar = tqdm(todo, desc="divergence estimation", disable=not verbose, unit="job")
@@ -58,19 +57,20 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
     mean_curve = curves.mean(axis=0)
     every = config.log_every
     out["jobs"][job_key(problem_name, spec)] = {
-        "problem": problem_name,
-        "divergence": spec,
-        "truth": truth,
-        "truth_stderr": truth_se,
-        "truth_method": truth_method,
-        "estimates": estimates.tolist(),
-        "mean": float(estimates.mean()),
-        "bias": float(estimates.mean() - truth),
-        "std": float(estimates.std(ddof=1)) if len(estimates) > 1 else 0.0,
-        "wall_s": wall,
-        "curve_steps": list(range(every, config.steps + 1, every)),
-        "curve": [float(mean_curve[i - every:i].mean())
-                  for i in range(every, config.steps + 1, every)],
+      "problem": problem_name,
+      "divergence": spec,
+      "truth": truth,
+      "truth_stderr": truth_se,
+      "truth_method": truth_method,
+      "estimates": estimates.tolist(),
+      "mean": float(estimates.mean()),
+      "bias": float(estimates.mean() - truth),
+      "std": float(estimates.std(ddof=1)) if len(estimates) > 1 else 0.0,
+      "wall_s": wall,
+      "curve_steps": list(range(every, config.steps + 1, every)),
+      "curve": [
+        float(mean_curve[i - every : i].mean()) for i in range(every, config.steps + 1, every)
+      ],
     }
     R.write_json(path, out)
   write_reports(out, workdir, verbose=verbose)
@@ -85,11 +85,29 @@ def write_reports(out: dict, workdir: str, *, verbose: bool) -> None:
       job = out["jobs"].get(job_key(problem, spec))
       if job is None:
         continue
-      rows.append((cli.divergence_label(spec), problem, job["truth"], job["mean"],
-                   job["bias"], job["std"], job["truth_method"]))
+      rows.append(
+        (
+          cli.divergence_label(spec),
+          problem,
+          job["truth"],
+          job["mean"],
+          job["bias"],
+          job["std"],
+          job["truth_method"],
+        )
+      )
   table = R.format_table(
-      ("divergence", "problem", "truth", "estimate (mean)", "bias",
-       f"std ({config['seeds']} seeds)", "truth from"), rows)
+    (
+      "divergence",
+      "problem",
+      "truth",
+      "estimate (mean)",
+      "bias",
+      f"std ({config['seeds']} seeds)",
+      "truth from",
+    ),
+    rows,
+  )
   R.write_text(os.path.join(workdir, "table.md"), table + "\n")
   if verbose:
     print(table)
@@ -115,7 +133,7 @@ def plot_curves(out: dict, path: str) -> None:
       ax.axhline(job["truth"], color=c, ls="--", lw=1)
     ax.set_title(cli.divergence_label(spec))
     ax.set_xlabel("step")
-  for ax in list(axes.flat)[len(specs):]:
+  for ax in list(axes.flat)[len(specs) :]:
     ax.axis("off")
   axes.flat[0].set_ylabel("f-GAN bound (train batch)")
   axes.flat[0].legend(fontsize=7)
@@ -125,9 +143,14 @@ def plot_curves(out: dict, path: str) -> None:
 
 
 def main(argv=None) -> None:
-  cli.run_main(argv, package="experiments.divergence_estimation", doc=__doc__,
-               default_workdir="runs/divergence_estimation", run=run,
-               outputs="results.json, table.md, curves.png")
+  cli.run_main(
+    argv,
+    package="experiments.divergence_estimation",
+    doc=__doc__,
+    default_workdir="runs/divergence_estimation",
+    run=run,
+    outputs="results.json, table.md, curves.png",
+  )
 
 
 if __name__ == "__main__":

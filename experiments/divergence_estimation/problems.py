@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import distrax
 import jax
@@ -38,13 +38,14 @@ def _renyi_diag(alpha, mp, sp2, mq, sq2):
   s2 = alpha * sq2 + (1 - alpha) * sp2
   if np.any(s2 <= 0):
     return math.inf
-  per_dim = (alpha * (mp - mq)**2 / (2 * s2) -
-             np.log(s2 / (sp2**(1 - alpha) * sq2**alpha)) / (2 * (alpha - 1)))
+  per_dim = alpha * (mp - mq) ** 2 / (2 * s2) - np.log(s2 / (sp2 ** (1 - alpha) * sq2**alpha)) / (
+    2 * (alpha - 1)
+  )
   return float(np.sum(per_dim))
 
 
 def _kl_diag(mp, sp2, mq, sq2):
-  return float(np.sum(0.5 * (np.log(sq2 / sp2) + (sp2 + (mp - mq)**2) / sq2 - 1)))
+  return float(np.sum(0.5 * (np.log(sq2 / sp2) + (sp2 + (mp - mq) ** 2) / sq2 - 1)))
 
 
 def _mc_truth(p, q, div, *, samples, seed=123, chunk=500_000):
@@ -59,13 +60,15 @@ def _mc_truth(p, q, div, *, samples, seed=123, chunk=500_000):
   return float(vals.mean()), float(vals.std() / math.sqrt(len(vals)))
 
 
-def gaussian_problem(dim: int, *, mean: float = 1.0, scale: float = 0.9,
-                     truth_samples: int = 2_000_000) -> Problem:
+def gaussian_problem(
+  dim: int, *, mean: float = 1.0, scale: float = 0.9, truth_samples: int = 2_000_000
+) -> Problem:
   mp = np.full(dim, mean / math.sqrt(dim))
   sp2 = np.full(dim, scale**2)
   mq, sq2 = np.zeros(dim), np.ones(dim)
-  p = distrax.MultivariateNormalDiag(jnp.asarray(mp, jnp.float32),
-                                     jnp.full(dim, scale, jnp.float32))
+  p = distrax.MultivariateNormalDiag(
+    jnp.asarray(mp, jnp.float32), jnp.full(dim, scale, jnp.float32)
+  )
   q = distrax.MultivariateNormalDiag(jnp.zeros(dim), jnp.ones(dim))
   kl = _kl_diag(mp, sp2, mq, sq2)
   rkl = _kl_diag(mq, sq2, mp, sp2)
@@ -83,8 +86,7 @@ def gaussian_problem(dim: int, *, mean: float = 1.0, scale: float = 0.9,
     if name == "neyman":
       return math.expm1(_renyi_diag(2.0, mq, sq2, mp, sp2)), 0.0, "closed form"
     if name == "squared_hellinger":
-      return (2 - 2 * math.exp(-0.5 * _renyi_diag(0.5, mp, sp2, mq, sq2)), 0.0,
-              "closed form")
+      return (2 - 2 * math.exp(-0.5 * _renyi_diag(0.5, mp, sp2, mq, sq2)), 0.0, "closed form")
     if name == "alpha":
       a = float(div.params["alpha"])
       if a in (0.0, 1.0):
@@ -100,14 +102,17 @@ def gaussian_problem(dim: int, *, mean: float = 1.0, scale: float = 0.9,
 def mixture_problem() -> Problem:
   weights, means, scales = [0.3, 0.7], [-2.0, 1.5], [0.5, 0.7]
   p = distrax.MixtureSameFamily(
-      distrax.Categorical(probs=jnp.asarray(weights)),
-      distrax.Normal(jnp.asarray(means), jnp.asarray(scales)))
+    distrax.Categorical(probs=jnp.asarray(weights)),
+    distrax.Normal(jnp.asarray(means), jnp.asarray(scales)),
+  )
   q = distrax.Normal(0.0, 2.0)
   grid = np.linspace(-14.0, 14.0, 280_001)
 
   def log_density(x, w, m, s):
-    comps = [np.log(wi) - 0.5 * ((x - mi) / si)**2 - np.log(si * math.sqrt(2 * math.pi))
-             for wi, mi, si in zip(w, m, s)]
+    comps = [
+      np.log(wi) - 0.5 * ((x - mi) / si) ** 2 - np.log(si * math.sqrt(2 * math.pi))
+      for wi, mi, si in zip(w, m, s)
+    ]
     return np.logaddexp.reduce(np.stack(comps), axis=0)
 
   log_p = log_density(grid, weights, means, scales)
@@ -136,7 +141,7 @@ class _AddDim:
 
 def make(name: str, *, truth_samples: int) -> Problem:
   if name.startswith("gauss_d"):
-    return gaussian_problem(int(name[len("gauss_d"):]), truth_samples=truth_samples)
+    return gaussian_problem(int(name[len("gauss_d") :]), truth_samples=truth_samples)
   if name == "gmm_1d":
     return mixture_problem()
   raise ValueError(f"unknown problem {name!r}; expected gauss_d<dim> or gmm_1d")

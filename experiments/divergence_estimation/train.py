@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -42,15 +43,16 @@ class TrainState(NamedTuple):
 class Estimator(NamedTuple):
   """Pure functions of one (problem, divergence) run."""
 
-  init: Any        # key -> TrainState
+  init: Any  # key -> TrainState
   train_step: Any  # (state, key, divergence) -> (state, metrics)
-  evaluate: Any    # (state, key, divergence) -> bound on fresh samples
+  evaluate: Any  # (state, key, divergence) -> bound on fresh samples
 
 
 def make_estimator(problem, config) -> Estimator:
   critic = Critic(tuple(config.hidden), config.critic_max)
-  optimizer = optax.chain(optax.clip_by_global_norm(config.grad_clip),
-                          optax.adam(config.learning_rate))
+  optimizer = optax.chain(
+    optax.clip_by_global_norm(config.grad_clip), optax.adam(config.learning_rate)
+  )
 
   def init(key):
     params = critic.init(key, jnp.zeros((1, problem.dim)))
@@ -58,17 +60,17 @@ def make_estimator(problem, config) -> Estimator:
 
   def sample(key, n):
     kp, kq = jax.random.split(key)
-    return (problem.p.sample(seed=kp, sample_shape=(n,)),
-            problem.q.sample(seed=kq, sample_shape=(n,)))
+    return (
+      problem.p.sample(seed=kp, sample_shape=(n,)),
+      problem.q.sample(seed=kq, sample_shape=(n,)),
+    )
 
   def bound(params, xp, xq, divergence):
-    return fd.f_gan_bound(critic.apply(params, xp), critic.apply(params, xq),
-                          divergence=divergence)
+    return fd.f_gan_bound(critic.apply(params, xp), critic.apply(params, xq), divergence=divergence)
 
   def train_step(state, key, divergence):
     xp, xq = sample(jax.random.fold_in(key, state.step), config.batch_size)
-    value, grads = jax.value_and_grad(
-        lambda p: -bound(p, xp, xq, divergence))(state.params)
+    value, grads = jax.value_and_grad(lambda p: -bound(p, xp, xq, divergence))(state.params)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return TrainState(params, opt_state, state.step + 1), {"bound": -value}
@@ -80,8 +82,7 @@ def make_estimator(problem, config) -> Estimator:
   return Estimator(init, train_step, evaluate)
 
 
-def run_seeds(estimator: Estimator, divergence: fd.Divergence, keys: jax.Array,
-              steps: int):
+def run_seeds(estimator: Estimator, divergence: fd.Divergence, keys: jax.Array, steps: int):
   """Trains one critic per key (vmapped) with ``lax.scan``; returns
   ``(final estimates [seeds], bound per step [seeds, steps])``."""
 

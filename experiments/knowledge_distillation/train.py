@@ -25,17 +25,20 @@ def diabetes_split(test_fraction: float) -> tuple[Split, float]:
   split; returns the split and the target's std (to report RMSE in its units)."""
   from sklearn.datasets import load_diabetes
   from sklearn.model_selection import train_test_split
+
   x, y = load_diabetes(return_X_y=True)
   xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_fraction, random_state=0)
   mx, sx, my, sy = xtr.mean(0), xtr.std(0), ytr.mean(), ytr.std()
   f = lambda a: a.astype(np.float32)
-  split = Split(f((xtr - mx) / sx), f((ytr - my) / sy)[:, None], f((xte - mx) / sx),
-                f((yte - my) / sy)[:, None])
+  split = Split(
+    f((xtr - mx) / sx), f((ytr - my) / sy)[:, None], f((xte - mx) / sx), f((yte - my) / sy)[:, None]
+  )
   return split, float(sy)
 
 
-def distillation_term(method: str, student_logits, student_features, teacher_logits,
-                      teacher_features, config) -> jax.Array:
+def distillation_term(
+  method: str, student_logits, student_features, teacher_logits, teacher_features, config
+) -> jax.Array:
   """The distillation part of the student loss (0 for plain cross-entropy)."""
   t = config.temperature
   if method == "ce":
@@ -43,18 +46,24 @@ def distillation_term(method: str, student_logits, student_features, teacher_log
   if method in LOGIT_LOSSES:
     return fd.kd_loss(student_logits, teacher_logits, divergence=method, temperature=t)
   if method == "bd_kd":
-    return fd.balanced_kd_loss(student_logits, teacher_logits, temperature=t,
-                               balance=config.bd_kd_balance)
+    return fd.balanced_kd_loss(
+      student_logits, teacher_logits, temperature=t, balance=config.bd_kd_balance
+    )
   if method == "sinkd":
-    return fd.sinkhorn_kd_loss(student_logits, teacher_logits, temperature=t,
-                               epsilon=config.sinkd_epsilon,
-                               max_iterations=config.sinkd_max_iterations)[0]
+    return fd.sinkhorn_kd_loss(
+      student_logits,
+      teacher_logits,
+      temperature=t,
+      epsilon=config.sinkd_epsilon,
+      max_iterations=config.sinkd_max_iterations,
+    )[0]
   if method == "cs_features":
     bandwidth = jax.lax.stop_gradient(fd.kernels.median_bandwidth(teacher_features))
-    return fd.cauchy_schwarz_divergence(student_features, teacher_features,
-                                        bandwidth=bandwidth)
-  raise ValueError(f"unknown distillation method {method!r}; valid: ce, "
-                   f"{', '.join(LOGIT_LOSSES)}, bd_kd, sinkd, cs_features")
+    return fd.cauchy_schwarz_divergence(student_features, teacher_features, bandwidth=bandwidth)
+  raise ValueError(
+    f"unknown distillation method {method!r}; valid: ce, "
+    f"{', '.join(LOGIT_LOSSES)}, bd_kd, sinkd, cs_features"
+  )
 
 
 def student_loss(model: MLP, teacher: MLP, teacher_params, method: str, config):
@@ -76,8 +85,9 @@ def train_seeds(init, train_step, keys: jax.Array, steps: int):
 
   def one(key):
     init_key, train_key = jax.random.split(key)
-    state, metrics = jax.lax.scan(lambda s, _: train_step(s, train_key),
-                                  init(init_key), length=steps)
+    state, metrics = jax.lax.scan(
+      lambda s, _: train_step(s, train_key), init(init_key), length=steps
+    )
     return state.params, metrics
 
   return jax.jit(jax.vmap(one))(keys)
@@ -100,10 +110,14 @@ def calibration(logits: np.ndarray, labels: np.ndarray, bins: int) -> dict:
   acc_b = np.bincount(which, correct, minlength=bins) / np.maximum(count, 1)
   conf_b = np.bincount(which, conf, minlength=bins) / np.maximum(count, 1)
   ece = float(np.sum(count / len(labels) * np.abs(acc_b - conf_b)))
-  return {"accuracy": float(correct.mean()),
-          "nll": float(-log_p[np.arange(len(labels)), labels].mean()),
-          "ece": ece, "bin_accuracy": acc_b.tolist(), "bin_confidence": conf_b.tolist(),
-          "bin_count": count.tolist()}
+  return {
+    "accuracy": float(correct.mean()),
+    "nll": float(-log_p[np.arange(len(labels)), labels].mean()),
+    "ece": ece,
+    "bin_accuracy": acc_b.tolist(),
+    "bin_confidence": conf_b.tolist(),
+    "bin_count": count.tolist(),
+  }
 
 
 # ---------------------------------------------------------------------------
@@ -146,10 +160,9 @@ def make_ib(split: Split, method: str, config):
   def loss_fn(params, key):
     z, y_hat = model.apply(params, x, key, noise)
     if method == "mse":
-      return jnp.mean((y_hat - y)**2), jnp.zeros(())
+      return jnp.mean((y_hat - y) ** 2), jnp.zeros(())
     bw_z = jax.lax.stop_gradient(fd.kernels.median_bandwidth(z))
-    pred = fd.conditional_cauchy_schwarz_divergence(x, y, y_hat, bandwidth_x=bw_x,
-                                                     bandwidth_y=bw_y)
+    pred = fd.conditional_cauchy_schwarz_divergence(x, y, y_hat, bandwidth_x=bw_x, bandwidth_y=bw_y)
     mi = fd.cauchy_schwarz_mutual_information(x, z, bandwidth_x=bw_x, bandwidth_z=bw_z)
     return pred + config.ib_beta * mi, mi
 
@@ -159,19 +172,23 @@ def make_ib(split: Split, method: str, config):
 
   def train_step(state, key):
     (loss, mi), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params, jax.random.fold_in(key, state.step))
+      state.params, jax.random.fold_in(key, state.step)
+    )
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    return (TrainState(optax.apply_updates(state.params, updates), opt_state,
-                       state.step + 1), {"loss": loss, "compression": mi})
+    return (
+      TrainState(optax.apply_updates(state.params, updates), opt_state, state.step + 1),
+      {"loss": loss, "compression": mi},
+    )
 
   def evaluate(params, key, x_eval, y_eval):
     """(RMSE of the noise-free prediction, I_CS(x; z) of the stochastic z)."""
     _, y_hat = model.apply(params, x_eval)
     z, _ = model.apply(params, x_eval, key, noise)
-    rmse = jnp.sqrt(jnp.mean((y_hat - y_eval)**2))
+    rmse = jnp.sqrt(jnp.mean((y_hat - y_eval) ** 2))
     bw = fd.kernels.median_bandwidth(x_eval)
     mi = fd.cauchy_schwarz_mutual_information(
-        x_eval, z, bandwidth_x=bw, bandwidth_z=fd.kernels.median_bandwidth(z))
+      x_eval, z, bandwidth_x=bw, bandwidth_z=fd.kernels.median_bandwidth(z)
+    )
     return rmse, mi
 
   return init, train_step, evaluate

@@ -4,17 +4,13 @@ Fréchet distance / class-histogram metrics of one-step students."""
 
 from __future__ import annotations
 
-import os
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from experiments.common import checkpoint
 from experiments.common import digits as common_digits
-from experiments.common import results as R
 from experiments.one_step_diffusion import train as T
 from fdiv_jax import diffusion as D
 
@@ -40,8 +36,9 @@ def train_teacher(config, data: Data, workdir: str, verbose: bool = True):
   model = T.FakeDenoiser(tuple(config.hidden), config.sigma_data)
   x = jnp.asarray(data.x_train)
   draw = lambda k, n: x[jax.random.randint(k, (n,), 0, x.shape[0])]
-  return model, *T.fit_or_restore_teacher(config, draw, x.shape[1], workdir,
-                                          jax.random.PRNGKey(2024), verbose)
+  return model, *T.fit_or_restore_teacher(
+    config, draw, x.shape[1], workdir, jax.random.PRNGKey(2024), verbose
+  )
 
 
 def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
@@ -53,7 +50,7 @@ def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
   s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
   eig = np.linalg.eigvals(s1 @ s2)
   tr_sqrt = np.sum(np.sqrt(np.clip(eig.real, 0, None)))
-  return float(np.sum((mu1 - mu2)**2) + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt)
+  return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt)
 
 
 class Evaluator(NamedTuple):
@@ -71,15 +68,22 @@ class Evaluator(NamedTuple):
   def __call__(self, x, final: bool = True) -> dict:
     f, pred = self.features(x)
     hist = np.bincount(pred, minlength=10) / len(pred)
-    return {"fd": frechet_distance(f, self.test_features),
-            "class_tv": float(0.5 * np.abs(hist - 0.1).sum()),
-            "classes_present": int(np.sum(hist >= 0.02))}
+    return {
+      "fd": frechet_distance(f, self.test_features),
+      "class_tv": float(0.5 * np.abs(hist - 0.1).sum()),
+      "classes_present": int(np.sum(hist >= 0.02)),
+    }
 
 
 def make_evaluator(config, data: Data) -> Evaluator:
   model, params = common_digits.train_classifier(
-      data.split, (128, 128), steps=2000, batch_size=128, learning_rate=2e-3,
-      key=jax.random.PRNGKey(77))
+    data.split,
+    (128, 128),
+    steps=2000,
+    batch_size=128,
+    learning_rate=2e-3,
+    key=jax.random.PRNGKey(77),
+  )
   f_test, logits = model.apply(params, jnp.asarray(data.split.x_test))
   acc = float(np.mean(np.asarray(jnp.argmax(logits, -1)) == data.split.y_test))
   return Evaluator(model, params, np.asarray(f_test), acc)
@@ -88,8 +92,9 @@ def make_evaluator(config, data: Data) -> Evaluator:
 def teacher_pytree(model, params, data: Data) -> T.Teacher:
   """Score and denoiser from the trained network; samples are training images
   (the discriminator's 'teacher side', as in the reference implementation)."""
-  return T.Teacher((params, jnp.asarray(data.x_train)),
-                   _net_score_fn(model), _net_denoiser_fn(model), _data_sample)
+  return T.Teacher(
+    (params, jnp.asarray(data.x_train)), _net_score_fn(model), _net_denoiser_fn(model), _data_sample
+  )
 
 
 def _net_denoiser_fn(model):
@@ -126,7 +131,7 @@ def _data_sample(params, key, n):
 
 def image_grid(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
   """[rows * cols, 64] in [-1, 1] -> one [rows * 9, cols * 9] image."""
-  x = np.clip(np.asarray(x[:rows * cols]), -1, 1).reshape(rows, cols, 8, 8)
+  x = np.clip(np.asarray(x[: rows * cols]), -1, 1).reshape(rows, cols, 8, 8)
   grid = np.ones((rows, cols, 9, 9))
   grid[:, :, :8, :8] = (x + 1) / 2
   return grid.transpose(0, 2, 1, 3).reshape(rows * 9, cols * 9)

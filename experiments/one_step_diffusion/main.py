@@ -25,20 +25,20 @@ from __future__ import annotations
 import functools
 import os
 import time
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from experiments.common import checkpoint
-from experiments.common import cli
+import fdiv_jax as fd
+from experiments.common import checkpoint, cli
 from experiments.common import results as R
 from experiments.one_step_diffusion import digits
 from experiments.one_step_diffusion import train as T
 from fdiv_jax import parallel
-import fdiv_jax as fd
 
 
 class Task(NamedTuple):
@@ -46,41 +46,59 @@ class Task(NamedTuple):
 
   dim: int
   teacher: T.Teacher
-  teacher_init: Any            # teacher denoiser params to start from, or None
-  evaluate: Callable           # samples [n, dim] -> dict of scalars
-  summary: dict                # the teacher's own metrics (the floor)
-  extra: Any = None            # ring: the mixture; digits: the Data
+  teacher_init: Any  # teacher denoiser params to start from, or None
+  evaluate: Callable  # samples [n, dim] -> dict of scalars
+  summary: dict  # the teacher's own metrics (the floor)
+  extra: Any = None  # ring: the mixture; digits: the Data
 
 
 def make_task(config, workdir, verbose) -> Task:
   if config.dataset == "ring":
     gmm = T.ring_teacher(config)
     reference = np.asarray(gmm.sample(jax.random.PRNGKey(99), config.eval_samples)[0])
-    evaluate = functools.partial(T.evaluate, teacher=gmm, reference=reference,
-                                 cover_fraction=config.cover_fraction,
-                                 bandwidth=T.reference_bandwidth(reference))
+    evaluate = functools.partial(
+      T.evaluate,
+      teacher=gmm,
+      reference=reference,
+      cover_fraction=config.cover_fraction,
+      bandwidth=T.reference_bandwidth(reference),
+    )
     summary, init = evaluate(reference), None
     if config.generator == "denoiser":  # a teacher network to start from (FastGen)
-      init, restored = T.fit_or_restore_teacher(config, _gmm_draw(gmm), 2, workdir,
-                                                jax.random.PRNGKey(2024), verbose)
+      init, restored = T.fit_or_restore_teacher(
+        config, _gmm_draw(gmm), 2, workdir, jax.random.PRNGKey(2024), verbose
+      )
       summary["teacher_network"] = _network_summary(config, init, evaluate, restored)
     return Task(2, T.mixture_teacher(gmm), init, evaluate, summary, gmm)
   if config.dataset == "digits":
     data = digits.load()
     model, params, restored = digits.train_teacher(config, data, workdir, verbose)
     evaluator = digits.make_evaluator(config, data)
-    sigmas = fd.diffusion.karras_sigmas(config.teacher_heun_steps,
-                                        sigma_min=config.teacher_sigma_min,
-                                        sigma_max=config.sigma_max)
-    x_teacher = jax.jit(lambda k: fd.diffusion.heun_sample(
-        lambda x, s: model.apply(params, x, s), jax.random.normal(k, (config.eval_samples, 64)),
-        sigmas=sigmas))(jax.random.PRNGKey(3))
-    summary = dict(evaluator(x_teacher), nfe=2 * config.teacher_heun_steps - 1,
-                   restored_from_checkpoint=restored,
-                   classifier_test_accuracy=evaluator.accuracy,
-                   train_vs_test=evaluator(data.x_train))
-    return Task(64, digits.teacher_pytree(model, params, data), params, evaluator, summary,
-                (data, np.asarray(x_teacher)))
+    sigmas = fd.diffusion.karras_sigmas(
+      config.teacher_heun_steps, sigma_min=config.teacher_sigma_min, sigma_max=config.sigma_max
+    )
+    x_teacher = jax.jit(
+      lambda k: fd.diffusion.heun_sample(
+        lambda x, s: model.apply(params, x, s),
+        jax.random.normal(k, (config.eval_samples, 64)),
+        sigmas=sigmas,
+      )
+    )(jax.random.PRNGKey(3))
+    summary = dict(
+      evaluator(x_teacher),
+      nfe=2 * config.teacher_heun_steps - 1,
+      restored_from_checkpoint=restored,
+      classifier_test_accuracy=evaluator.accuracy,
+      train_vs_test=evaluator(data.x_train),
+    )
+    return Task(
+      64,
+      digits.teacher_pytree(model, params, data),
+      params,
+      evaluator,
+      summary,
+      (data, np.asarray(x_teacher)),
+    )
   raise ValueError(f"dataset must be 'ring' or 'digits', got {config.dataset!r}")
 
 
@@ -92,17 +110,23 @@ def _network_summary(config, params, evaluate, restored):
   """The teacher network's own metrics: its Heun samples (35 NFE) and its one-step
   output D(sigma_max z, sigma_max), the student's starting point."""
   model = T.FakeDenoiser(tuple(config.hidden), config.sigma_data)
-  sigmas = fd.diffusion.karras_sigmas(18, sigma_min=config.teacher_sigma_min,
-                                      sigma_max=config.sigma_max)
+  sigmas = fd.diffusion.karras_sigmas(
+    18, sigma_min=config.teacher_sigma_min, sigma_max=config.sigma_max
+  )
   noise = jax.random.normal(jax.random.PRNGKey(3), (config.eval_samples, 2))
-  heun = jax.jit(lambda z: fd.diffusion.heun_sample(
-      lambda x, s: model.apply(params, x, s), z, sigmas=sigmas))(noise)
-  one_step = jax.jit(lambda z: model.apply(params, config.sigma_init * z,
-                                           jnp.full((z.shape[0],), config.sigma_init)))(noise)
+  heun = jax.jit(
+    lambda z: fd.diffusion.heun_sample(lambda x, s: model.apply(params, x, s), z, sigmas=sigmas)
+  )(noise)
+  one_step = jax.jit(
+    lambda z: model.apply(params, config.sigma_init * z, jnp.full((z.shape[0],), config.sigma_init))
+  )(noise)
   pick = ("modes_covered", "mode_tv", "off_mode_fraction", "mmd")
   summarise = lambda x: {k: v for k, v in evaluate(np.asarray(x), False).items() if k in pick}
-  return {"heun_35_nfe": summarise(heun), "one_step_at_init": summarise(one_step),
-          "restored_from_checkpoint": restored}
+  return {
+    "heun_35_nfe": summarise(heun),
+    "one_step_at_init": summarise(one_step),
+    "restored_from_checkpoint": restored,
+  }
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
@@ -111,8 +135,9 @@ def _sample_seeds(student, gen_params, keys, n):
 
 
 def _evaluate_seeds(student, state, task, config, key, final=False):
-  xs = _sample_seeds(student, state.gen_ema, jax.random.split(key, config.seeds),
-                     config.eval_samples)
+  xs = _sample_seeds(
+    student, state.gen_ema, jax.random.split(key, config.seeds), config.eval_samples
+  )
   return [task.evaluate(x, final) for x in parallel.to_host(xs)]
 
 
@@ -124,18 +149,23 @@ def _initial_state(student, config, workdir, keys, task, verbose):
   partial = T.mixture_teacher(T.ring_teacher(config, config.init_modes))
 
   def pretrain(state):
-    it = tqdm(range(0, config.init_steps, config.log_every), desc="pretrain on "
-              f"modes {list(config.init_modes)}", disable=not verbose, leave=False)
+    it = tqdm(
+      range(0, config.init_steps, config.log_every),
+      desc=f"pretrain on modes {list(config.init_modes)}",
+      disable=not verbose,
+      leave=False,
+    )
     for _ in it:
       state, metrics = jax.jit(T.train_chunk, static_argnums=(0, 5))(
-          student, state, keys, partial, cli.parse_divergence("reverse_kl"),
-          config.log_every)
+        student, state, keys, partial, cli.parse_divergence("reverse_kl"), config.log_every
+      )
       R.check_finite(metrics["grad_norm"], what="pretraining gradients")
     return state
 
   # The pretraining depends on the whole student and teacher configuration.
-  state, _ = checkpoint.restore_or_init(path, lambda: state, pretrain,
-                                        made_by=R.to_jsonable(config))
+  state, _ = checkpoint.restore_or_init(
+    path, lambda: state, pretrain, made_by=R.to_jsonable(config)
+  )
   return state
 
 
@@ -143,11 +173,11 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
   path = os.path.join(workdir, "results.json")
   if fresh and os.path.isdir(workdir):
     import shutil
+
     shutil.rmtree(workdir)
   out = R.read_json(path)
   if out is None or out.get("config") != R.to_jsonable(config):
-    out = {"config": R.to_jsonable(config), "devices": [str(d) for d in jax.devices()],
-           "jobs": {}}
+    out = {"config": R.to_jsonable(config), "devices": [str(d) for d in jax.devices()], "jobs": {}}
   task = make_task(config, workdir, verbose)
   out["teacher"] = task.summary
   student = T.make_student(config, dim=task.dim)
@@ -164,27 +194,35 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
     state = checkpoint.restore(ckpt, init_state) if job["history"] else None
     if state is None:
       state, job["history"] = init_state, []
-      job["history"].append(_record(0, _evaluate_seeds(student, state, task, config,
-                                                       jax.random.PRNGKey(7)), None))
+      job["history"].append(
+        _record(0, _evaluate_seeds(student, state, task, config, jax.random.PRNGKey(7)), None)
+      )
       if config.gradient_noise_batches:
         job["gradient_noise_at_start"] = _gradient_noise(student, state, task, div, config)
       R.write_json(path, out)
     state = parallel.replicate(state)
     done = int(np.asarray(state.step)[0]) - int(np.asarray(init_state.step)[0])
-    job["history"] = job["history"][:done // config.log_every + 1]
-    bar = tqdm(range(done // config.log_every, chunks), desc=cli.divergence_label(spec),
-               disable=not verbose, unit="chunk")
+    job["history"] = job["history"][: done // config.log_every + 1]
+    bar = tqdm(
+      range(done // config.log_every, chunks),
+      desc=cli.divergence_label(spec),
+      disable=not verbose,
+      unit="chunk",
+    )
     for i in bar:
       start = time.perf_counter()
       new_state, metrics = chunk(student, state, keys, task.teacher, div, config.log_every)
       metrics = jax.device_get(metrics)
       job["wall_s"] += time.perf_counter() - start
-      R.check_finite([metrics["grad_norm"], metrics["fake_loss"], metrics["disc_loss"]],
-                     what=f"training metrics of {spec} at steps {i * config.log_every}-"
-                     f"{(i + 1) * config.log_every} (last good checkpoint: {ckpt})")
+      R.check_finite(
+        [metrics["grad_norm"], metrics["fake_loss"], metrics["disc_loss"]],
+        what=f"training metrics of {spec} at steps {i * config.log_every}-"
+        f"{(i + 1) * config.log_every} (last good checkpoint: {ckpt})",
+      )
       state = new_state
-      evals = _evaluate_seeds(student, state, task, config, jax.random.PRNGKey(7),
-                              final=i == chunks - 1)
+      evals = _evaluate_seeds(
+        student, state, task, config, jax.random.PRNGKey(7), final=i == chunks - 1
+      )
       job["history"].append(_record((i + 1) * config.log_every, evals, metrics))
       if i == chunks - 1 and config.gradient_noise_batches:
         job["gradient_noise"] = _gradient_noise(student, state, task, div, config)
@@ -201,15 +239,17 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
 
 @functools.partial(jax.jit, static_argnums=(0, 4))
 def _gradient_noise_seeds(student, state, teacher, divergence, batches):
-  return jax.vmap(lambda s: T.gradient_noise(student, s, jax.random.PRNGKey(11), teacher,
-                                             divergence, batches))(state)
+  return jax.vmap(
+    lambda s: T.gradient_noise(student, s, jax.random.PRNGKey(11), teacher, divergence, batches)
+  )(state)
 
 
 def _gradient_noise(student, state, task, divergence, config) -> dict:
   """Per seed: the generator gradient's spread over ``config.gradient_noise_batches``
   batches (T.gradient_noise)."""
-  noise = jax.device_get(_gradient_noise_seeds(student, state, task.teacher, divergence,
-                                               config.gradient_noise_batches))
+  noise = jax.device_get(
+    _gradient_noise_seeds(student, state, task.teacher, divergence, config.gradient_noise_batches)
+  )
   return {k: [float(v) for v in np.asarray(vals)] for k, vals in noise.items()}
 
 
@@ -230,19 +270,22 @@ def steps_to_cover_all(job, modes):
   """Per seed: the first evaluated step at which every mode is covered (or None)."""
   hist = job["history"]
   seeds = len(hist[0]["modes_covered"])
-  return [next((h["step"] for h in hist if h["modes_covered"][s] == modes), None)
-          for s in range(seeds)]
+  return [
+    next((h["step"] for h in hist if h["modes_covered"][s] == modes), None) for s in range(seeds)
+  ]
 
 
-METRICS = {"ring": ("modes_covered", "mode_tv", "off_mode_fraction", "mmd", "sinkhorn",
-                    "log_p_teacher"),
-           "digits": ("fd", "class_tv", "classes_present")}
+METRICS = {
+  "ring": ("modes_covered", "mode_tv", "off_mode_fraction", "mmd", "sinkhorn", "log_p_teacher"),
+  "digits": ("fd", "class_tv", "classes_present"),
+}
 
 
 def restore_final(student, seeds: int, teacher_init, workdir: str, spec: str):
   """The last checkpointed training state of divergence ``spec`` (all seeds), or None."""
   like = jax.jit(jax.vmap(student.init, in_axes=(0, None)))(
-      jax.random.split(jax.random.PRNGKey(0), seeds), teacher_init)
+    jax.random.split(jax.random.PRNGKey(0), seeds), teacher_init
+  )
   return checkpoint.restore(os.path.join(workdir, "ckpt", spec.replace(":", "_")), like)
 
 
@@ -256,9 +299,11 @@ def write_reports(out, workdir, task, student, *, verbose):
     for k in keys:
       sd = np.std(last[k], ddof=1) if len(last[k]) > 1 else 0.0
       cells.append(f"{np.mean(last[k]):.4g} ± {sd:.2g}")
-    cells += [f"{np.min(last.get('h_min', [np.nan])):.3g}",
-              f"{np.mean(last.get('h_mean', [np.nan])):.3g}",
-              f"{np.max(last.get('h_max', [np.nan])):.3g}"]
+    cells += [
+      f"{np.min(last.get('h_min', [np.nan])):.3g}",
+      f"{np.mean(last.get('h_mean', [np.nan])):.3g}",
+      f"{np.max(last.get('h_max', [np.nan])):.3g}",
+    ]
     noise = job.get("gradient_noise", {}).get("relative_variance", [np.nan])
     cells.append(f"{np.mean(noise):.3g}")
     if config["dataset"] == "ring":
@@ -267,8 +312,11 @@ def write_reports(out, workdir, task, student, *, verbose):
     cells.append(f"{job['wall_s']:.0f}")
     rows.append(cells)
   t = out["teacher"]
-  header = ["divergence"] + [f"{k} (teacher {t[k]:.4g})" for k in keys] + [
-      "h min", "h mean", "h max", "grad rel. var"]
+  header = (
+    ["divergence"]
+    + [f"{k} (teacher {t[k]:.4g})" for k in keys]
+    + ["h min", "h mean", "h max", "grad rel. var"]
+  )
   if config["dataset"] == "ring":
     header.append("steps to cover all (per seed)")
   header.append("train wall s")
@@ -280,9 +328,11 @@ def write_reports(out, workdir, task, student, *, verbose):
   for spec in config["divergences"]:
     state = restore_final(student, config["seeds"], task.teacher_init, workdir, spec)
     if state is not None:
-      samples[spec] = parallel.to_host(_sample_seeds(
-          student, jax.tree.map(lambda a: a[:1], state.gen_ema),
-          jax.random.PRNGKey(5)[None], 1500)[0])
+      samples[spec] = parallel.to_host(
+        _sample_seeds(
+          student, jax.tree.map(lambda a: a[:1], state.gen_ema), jax.random.PRNGKey(5)[None], 1500
+        )[0]
+      )
   if config["dataset"] == "ring":
     plot_ring_samples(out, samples, task.extra, os.path.join(workdir, "samples.png"))
   else:
@@ -305,8 +355,10 @@ def plot_ring_samples(out, samples, gmm, path):
     x = samples[spec]
     ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.5, color="tab:red")
     last = out["jobs"][spec]["history"][-1]
-    ax.set_title(f"{cli.divergence_label(spec)}: {last['modes_covered'][0]}/"
-                 f"{config['modes']} modes", fontsize=9)
+    ax.set_title(
+      f"{cli.divergence_label(spec)}: {last['modes_covered'][0]}/{config['modes']} modes",
+      fontsize=9,
+    )
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
@@ -320,10 +372,10 @@ def plot_ring_samples(out, samples, gmm, path):
 def plot_digit_samples(out, samples, x_teacher, path):
   plt = R.pyplot()
 
-  panels = [(f"teacher (Heun, {out['teacher']['nfe']} NFE)", x_teacher,
-             out["teacher"]["fd"])] + [
-      (cli.divergence_label(s), x, np.mean(out["jobs"][s]["history"][-1]["fd"]))
-      for s, x in samples.items()]
+  panels = [(f"teacher (Heun, {out['teacher']['nfe']} NFE)", x_teacher, out["teacher"]["fd"])] + [
+    (cli.divergence_label(s), x, np.mean(out["jobs"][s]["history"][-1]["fd"]))
+    for s, x in samples.items()
+  ]
   fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9), squeeze=False)
   for ax, (name, x, fd_val) in zip(axes[0], panels):
     ax.imshow(digits.image_grid(x, 8, 8), cmap="gray_r", vmin=0, vmax=1)
@@ -341,8 +393,7 @@ def plot_curves(out, keys, path):
   for spec, job in out["jobs"].items():
     steps = [h["step"] for h in job["history"]]
     for ax, key in zip(axes[0], keys):
-      ax.plot(steps, [np.mean(h[key]) for h in job["history"]],
-              label=cli.divergence_label(spec))
+      ax.plot(steps, [np.mean(h[key]) for h in job["history"]], label=cli.divergence_label(spec))
   for ax, key in zip(axes[0], keys):
     ax.axhline(out["teacher"][key], color="k", ls="--", lw=1)
     ax.set_title(key + " (mean over seeds; dashed: teacher)", fontsize=9)
@@ -353,9 +404,14 @@ def plot_curves(out, keys, path):
 
 
 def main(argv=None) -> None:
-  cli.run_main(argv, package="experiments.one_step_diffusion", doc=__doc__,
-               default_workdir="runs/one_step_diffusion", run=run,
-               outputs="results.json, table.md, samples.png, curves.png")
+  cli.run_main(
+    argv,
+    package="experiments.one_step_diffusion",
+    doc=__doc__,
+    default_workdir="runs/one_step_diffusion",
+    run=run,
+    outputs="results.json, table.md, samples.png, curves.png",
+  )
 
 
 if __name__ == "__main__":

@@ -38,24 +38,34 @@ def reevaluate(config, workdir: str, samples: int) -> dict:
     raise ValueError(f"samples must be >= 1, got {samples}")
   gmm = T.ring_teacher(config)
   reference = np.asarray(gmm.sample(jax.random.PRNGKey(99), samples)[0])
-  evaluate = functools.partial(T.evaluate, final=False, teacher=gmm, reference=reference,
-                               cover_fraction=config.cover_fraction,
-                               bandwidth=T.reference_bandwidth(reference))
+  evaluate = functools.partial(
+    T.evaluate,
+    final=False,
+    teacher=gmm,
+    reference=reference,
+    cover_fraction=config.cover_fraction,
+    bandwidth=T.reference_bandwidth(reference),
+  )
   floor = evaluate(np.asarray(gmm.sample(jax.random.PRNGKey(1234), samples)[0]))
   out = {"samples": samples, "teacher": {k: floor[k] for k in KEYS}, "jobs": {}}
-  teacher_init, _ = T.fit_or_restore_teacher(config, M._gmm_draw(gmm), 2, workdir,
-                                             jax.random.PRNGKey(2024), verbose=False)
+  teacher_init, _ = T.fit_or_restore_teacher(
+    config, M._gmm_draw(gmm), 2, workdir, jax.random.PRNGKey(2024), verbose=False
+  )
   student = T.make_student(config, dim=2)
   for spec in config.divergences:
     state = M.restore_final(student, config.seeds, teacher_init, workdir, spec)
     if state is None:
-      raise FileNotFoundError(f"no checkpoint of {spec!r} under {workdir}/ckpt: run the "
-                              "config first")
-    xs = M._sample_seeds(student, state.gen_ema, jax.random.split(jax.random.PRNGKey(7),
-                                                                  config.seeds), samples)
+      raise FileNotFoundError(
+        f"no checkpoint of {spec!r} under {workdir}/ckpt: run the config first"
+      )
+    xs = M._sample_seeds(
+      student, state.gen_ema, jax.random.split(jax.random.PRNGKey(7), config.seeds), samples
+    )
     evals = [evaluate(np.asarray(x)) for x in xs]
-    out["jobs"][spec] = {"step": int(np.asarray(state.step)[0]),
-                         **{k: [e[k] for e in evals] for k in KEYS}}
+    out["jobs"][spec] = {
+      "step": int(np.asarray(state.step)[0]),
+      **{k: [e[k] for e in evals] for k in KEYS},
+    }
   R.write_json(os.path.join(workdir, f"reevaluation_{samples}.json"), out)
   return out
 
@@ -67,13 +77,17 @@ def main(argv=None) -> None:
   parser.add_argument("--samples", type=int, default=40_000)
   parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
   args = parser.parse_args(argv)
-  config = cli.override(cli.load_config("experiments.one_step_diffusion", args.config),
-                        args.set)
+  config = cli.override(cli.load_config("experiments.one_step_diffusion", args.config), args.set)
   out = reevaluate(config, args.workdir, args.samples)
   rows = [["teacher (fresh samples)", "-", *(f"{out['teacher'][k]:.4g}" for k in KEYS)]]
   for spec, job in out["jobs"].items():
-    rows.append([cli.divergence_label(spec), str(job["step"]),
-                 *("/".join(f"{v:.3g}" for v in job[k]) for k in KEYS)])
+    rows.append(
+      [
+        cli.divergence_label(spec),
+        str(job["step"]),
+        *("/".join(f"{v:.3g}" for v in job[k]) for k in KEYS),
+      ]
+    )
   print(R.format_table(["divergence", "step", *(f"{k} (per seed)" for k in KEYS)], rows))
 
 

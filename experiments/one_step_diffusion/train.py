@@ -20,7 +20,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -29,12 +30,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+import fdiv_jax as fd
 from experiments.common import checkpoint
 from experiments.common import results as R
-import fdiv_jax as fd
 from fdiv_jax import diffusion as D
-from fdiv_jax import distill
-from fdiv_jax import parallel
+from fdiv_jax import distill, parallel
 
 
 def ring_teacher(config, modes: Sequence[int] | None = None) -> D.GaussianMixture:
@@ -43,17 +43,23 @@ def ring_teacher(config, modes: Sequence[int] | None = None) -> D.GaussianMixtur
   k = config.modes
   angle = 2 * np.pi * np.arange(k) / k
   means = config.radius * np.stack([np.cos(angle), np.sin(angle)], -1)
-  weights = config.weight_ratio**(-np.arange(k) / (k - 1))
+  weights = config.weight_ratio ** (-np.arange(k) / (k - 1))
   if modes is not None:
     keep = np.zeros(k)
     keep[list(modes)] = 1.0
     weights = weights * keep + 1e-30
-  return D.GaussianMixture.create(jnp.asarray(means, jnp.float32), config.mode_scale,
-                                  jnp.asarray(weights / weights.sum(), jnp.float32))
+  return D.GaussianMixture.create(
+    jnp.asarray(means, jnp.float32),
+    config.mode_scale,
+    jnp.asarray(weights / weights.sum(), jnp.float32),
+  )
 
 
-@functools.partial(jax.tree_util.register_dataclass, data_fields=["params"],
-                   meta_fields=["score_fn", "denoiser_fn", "sample_fn"])
+@functools.partial(
+  jax.tree_util.register_dataclass,
+  data_fields=["params"],
+  meta_fields=["score_fn", "denoiser_fn", "sample_fn"],
+)
 @dataclasses.dataclass(frozen=True)
 class Teacher:
   """What the student needs of a teacher: its score and denoiser at a noise
@@ -124,8 +130,9 @@ class FakeDenoiser(nn.Module):
   @nn.compact
   def __call__(self, x, sigma):
     c = D.edm_preconditioning(sigma, sigma_data=self.sigma_data)
-    f = MLP(self.hidden, x.shape[-1])(jnp.concatenate([c.c_in[..., None] * x,
-                                                       c.c_noise[..., None]], -1))
+    f = MLP(self.hidden, x.shape[-1])(
+      jnp.concatenate([c.c_in[..., None] * x, c.c_noise[..., None]], -1)
+    )
     return c.c_skip[..., None] * x + c.c_out[..., None] * f
 
 
@@ -141,8 +148,7 @@ class DenoiserGenerator(nn.Module):
   @nn.compact
   def __call__(self, z):
     sigma = jnp.full(z.shape[:-1], self.sigma_init, z.dtype)
-    return FakeDenoiser(self.hidden, self.sigma_data, name="denoiser")(
-        self.sigma_init * z, sigma)
+    return FakeDenoiser(self.hidden, self.sigma_data, name="denoiser")(self.sigma_init * z, sigma)
 
 
 class Discriminator(nn.Module):
@@ -154,8 +160,9 @@ class Discriminator(nn.Module):
   @nn.compact
   def __call__(self, x, sigma):
     c = D.edm_preconditioning(sigma, sigma_data=self.sigma_data)
-    return MLP(self.hidden, 1)(jnp.concatenate([c.c_in[..., None] * x,
-                                                c.c_noise[..., None]], -1))[..., 0]
+    return MLP(self.hidden, 1)(jnp.concatenate([c.c_in[..., None] * x, c.c_noise[..., None]], -1))[
+      ..., 0
+    ]
 
 
 def train_teacher_denoiser(config, draw_x0: Callable, *, dim: int, key: jax.Array):
@@ -171,13 +178,18 @@ def train_teacher_denoiser(config, draw_x0: Callable, *, dim: int, key: jax.Arra
   def loss(params, k):
     k1, k2, k3 = jax.random.split(k, 3)
     x0 = draw_x0(k1, n)
-    sigma = D.sample_sigmas(k2, n, sigma_min=config.teacher_sigma_min,
-                            sigma_max=config.sigma_max,
-                            distribution=config.teacher_sigma_distribution)
+    sigma = D.sample_sigmas(
+      k2,
+      n,
+      sigma_min=config.teacher_sigma_min,
+      sigma_max=config.sigma_max,
+      distribution=config.teacher_sigma_distribution,
+    )
     xt = D.add_noise(x0, jax.random.normal(k3, x0.shape), sigma=sigma)
     w = D.edm_loss_weight(sigma, sigma_data=config.sigma_data)
-    return D.denoising_score_matching_loss(model.apply(params, xt, sigma), x0,
-                                           weight=w).mean() / dim
+    return (
+      D.denoising_score_matching_loss(model.apply(params, xt, sigma), x0, weight=w).mean() / dim
+    )
 
   def step(carry, i):
     params, opt_state = carry
@@ -186,13 +198,15 @@ def train_teacher_denoiser(config, draw_x0: Callable, *, dim: int, key: jax.Arra
     return (optax.apply_updates(params, updates), opt_state), value
 
   params = model.init(key, jnp.zeros((1, dim)), jnp.ones((1,)))
-  (params, _), losses = jax.lax.scan(step, (params, opt.init(params)),
-                                     jnp.arange(config.teacher_steps))
+  (params, _), losses = jax.lax.scan(
+    step, (params, opt.init(params)), jnp.arange(config.teacher_steps)
+  )
   return params, losses
 
 
-def fit_or_restore_teacher(config, draw_x0: Callable, dim: int, workdir: str,
-                           key: jax.Array, verbose: bool = True):
+def fit_or_restore_teacher(
+  config, draw_x0: Callable, dim: int, workdir: str, key: jax.Array, verbose: bool = True
+):
   """:func:`train_teacher_denoiser` once, checkpointed under ``workdir/ckpt/teacher``;
   returns ``(params, restored_from_checkpoint)``."""
   model = FakeDenoiser(tuple(config.hidden), config.sigma_data)
@@ -201,29 +215,43 @@ def fit_or_restore_teacher(config, draw_x0: Callable, dim: int, workdir: str,
     return jax.jit(model.init)(key, jnp.zeros((1, dim)), jnp.ones((1,)))
 
   def train(_):
-    params, losses = jax.jit(lambda k: train_teacher_denoiser(config, draw_x0, dim=dim,
-                                                              key=k))(key)
+    params, losses = jax.jit(lambda k: train_teacher_denoiser(config, draw_x0, dim=dim, key=k))(key)
     R.check_finite(losses, what="teacher denoising loss")
     if verbose:
-      print(f"teacher DSM loss: first 100 steps {float(losses[:100].mean()):.4f}, "
-            f"last 100 {float(losses[-100:].mean()):.4f}")
+      print(
+        f"teacher DSM loss: first 100 steps {float(losses[:100].mean()):.4f}, "
+        f"last 100 {float(losses[-100:].mean()):.4f}"
+      )
     return params
 
   made_by = {k: getattr(config, k) for k in TEACHER_FIELDS}
-  return checkpoint.restore_or_init(os.path.join(workdir, "ckpt", "teacher"), init, train,
-                                    made_by=dict(made_by, dim=dim))
+  return checkpoint.restore_or_init(
+    os.path.join(workdir, "ckpt", "teacher"), init, train, made_by=dict(made_by, dim=dim)
+  )
 
 
 # What the teacher depends on: the fields train_teacher_denoiser and the task's
 # data read (a checkpoint made with other values is retrained, not reused).
-TEACHER_FIELDS = ("dataset", "modes", "radius", "mode_scale", "weight_ratio", "hidden",
-                  "sigma_data", "sigma_max", "teacher_batch", "teacher_lr",
-                  "teacher_sigma_distribution", "teacher_sigma_min", "teacher_steps")
+TEACHER_FIELDS = (
+  "dataset",
+  "modes",
+  "radius",
+  "mode_scale",
+  "weight_ratio",
+  "hidden",
+  "sigma_data",
+  "sigma_max",
+  "teacher_batch",
+  "teacher_lr",
+  "teacher_sigma_distribution",
+  "teacher_sigma_min",
+  "teacher_steps",
+)
 
 
 class State(NamedTuple):
   gen: Any
-  gen_ema: Any      # EMA of the generator (evaluated); equals gen when ema_decay is None
+  gen_ema: Any  # EMA of the generator (evaluated); equals gen when ema_decay is None
   fake: Any
   disc: Any
   gen_opt: Any
@@ -233,9 +261,9 @@ class State(NamedTuple):
 
 
 class Student(NamedTuple):
-  init: Any         # (key, teacher denoiser params or None) -> State
-  train_step: Any   # (state, key, teacher, divergence) -> (state, metrics)
-  sample: Any       # (gen params, key, n) -> [n, dim]
+  init: Any  # (key, teacher denoiser params or None) -> State
+  train_step: Any  # (state, key, teacher, divergence) -> (state, metrics)
+  sample: Any  # (gen params, key, n) -> [n, dim]
   generator_grads: Any  # (state, key, teacher, divergence) -> (grads, (h, logit))
 
 
@@ -268,9 +296,13 @@ def make_student(config, *, dim: int = 2) -> Student:
     raise ValueError(f"generator must be 'mlp' or 'denoiser', got {config.generator!r}")
   fake = FakeDenoiser(tuple(config.hidden), config.sigma_data)
   disc = Discriminator(tuple(config.disc_hidden or config.hidden), config.sigma_data)
-  gen_lr = (config.generator_lr if config.generator_lr_final is None else
-            optax.cosine_decay_schedule(config.generator_lr, config.steps,
-                                        alpha=config.generator_lr_final / config.generator_lr))
+  gen_lr = (
+    config.generator_lr
+    if config.generator_lr_final is None
+    else optax.cosine_decay_schedule(
+      config.generator_lr, config.steps, alpha=config.generator_lr_final / config.generator_lr
+    )
+  )
   gen_opt = optax.adam(gen_lr, b1=0.0, b2=0.99)
   critic_opt = optax.adam(config.critic_lr, b1=0.0, b2=0.99)
   b, sd = config.batch_size, config.sigma_data
@@ -283,24 +315,39 @@ def make_student(config, *, dim: int = 2) -> Student:
     if teacher_params is not None:
       pf = teacher_params
       pg = {"params": {"denoiser": teacher_params["params"]}}
-    return State(pg, pg, pf, pd, gen_opt.init(pg), critic_opt.init(pf), critic_opt.init(pd),
-                 jnp.zeros((), jnp.int32))
+    return State(
+      pg,
+      pg,
+      pf,
+      pd,
+      gen_opt.init(pg),
+      critic_opt.init(pf),
+      critic_opt.init(pd),
+      jnp.zeros((), jnp.int32),
+    )
 
   def sample(pg, key, n):
     return gen.apply(pg, parallel.shard_batch(jax.random.normal(key, (n, latent))))
 
   def noise_levels(key):
-    return parallel.shard_batch(D.sample_sigmas(
-        key, b, sigma_min=config.sigma_min, sigma_max=config.sigma_max,
-        distribution=config.sigma_distribution))
+    return parallel.shard_batch(
+      D.sample_sigmas(
+        key,
+        b,
+        sigma_min=config.sigma_min,
+        sigma_max=config.sigma_max,
+        distribution=config.sigma_distribution,
+      )
+    )
 
   def critic_update(state, key, teacher):
     k = jax.random.split(key, 6)
     x_q = jax.lax.stop_gradient(sample(state.gen, k[0], b))
     x_p = parallel.shard_batch(teacher.sample(k[1], b))
     sig_q, sig_p = noise_levels(k[2]), noise_levels(k[3])
-    e_q, e_p = parallel.shard_batch((jax.random.normal(k[4], x_q.shape),
-                                     jax.random.normal(k[5], x_p.shape)))
+    e_q, e_p = parallel.shard_batch(
+      (jax.random.normal(k[4], x_q.shape), jax.random.normal(k[5], x_p.shape))
+    )
     xt_q = D.add_noise(x_q, e_q, sigma=sig_q)
     xt_p = D.add_noise(x_p, e_p, sigma=sig_p)
 
@@ -312,17 +359,19 @@ def make_student(config, *, dim: int = 2) -> Student:
       return D.denoising_score_matching_loss(denoised, x_q, weight=w).mean()
 
     def disc_loss(pd):
-      lp, lq = distill.discriminator_loss(disc.apply(pd, xt_p, sig_p),
-                                          disc.apply(pd, xt_q, sig_q))
+      lp, lq = distill.discriminator_loss(disc.apply(pd, xt_p, sig_p), disc.apply(pd, xt_q, sig_q))
       return lp.mean() + lq.mean()
 
     lf, gf = jax.value_and_grad(fake_loss)(state.fake)
     ld, gd = jax.value_and_grad(disc_loss)(state.disc)
     uf, new_fake_opt = critic_opt.update(gf, state.fake_opt, state.fake)
     ud, new_disc_opt = critic_opt.update(gd, state.disc_opt, state.disc)
-    state = state._replace(fake=optax.apply_updates(state.fake, uf),
-                           disc=optax.apply_updates(state.disc, ud),
-                           fake_opt=new_fake_opt, disc_opt=new_disc_opt)
+    state = state._replace(
+      fake=optax.apply_updates(state.fake, uf),
+      disc=optax.apply_updates(state.disc, ud),
+      fake_opt=new_fake_opt,
+      disc_opt=new_disc_opt,
+    )
     return state, (lf, ld)
 
   def generator_grads(state, key, teacher, divergence):
@@ -330,10 +379,13 @@ def make_student(config, *, dim: int = 2) -> Student:
     k = jax.random.split(key, 3)
     sig = noise_levels(k[1])
     eps = parallel.shard_batch(jax.random.normal(k[2], (b, dim)))
-    bins = (distill.noise_level_bins(sig, sigma_min=config.sigma_min,
-                                     sigma_max=config.sigma_max,
-                                     num_bins=config.ratio_bins)
-            if config.ratio_bins else None)
+    bins = (
+      distill.noise_level_bins(
+        sig, sigma_min=config.sigma_min, sigma_max=config.sigma_max, num_bins=config.ratio_bins
+      )
+      if config.ratio_bins
+      else None
+    )
 
     def loss(pg):
       x0 = sample(pg, k[0], b)
@@ -342,15 +394,21 @@ def make_student(config, *, dim: int = 2) -> Student:
       d_p = teacher.denoiser(xs, sig)
       d_q = fake.apply(state.fake, xs, sig)
       logit = disc.apply(state.disc, xt, sig)
-      h = distill.weights(logit, divergence=divergence, logit_clip=config.logit_clip,
-                          ratio_clip=config.ratio_clip, bins=bins,
-                          num_bins=config.ratio_bins or 1,
-                          normalize=config.normalize_weight)
-      raw_h = distill.weights(logit, divergence=divergence, logit_clip=config.logit_clip,
-                              ratio_clip=config.ratio_clip)
-      if config.weighting == "dmd":      # FastGen: x0-space MSE, w = c sigma^2 / dim
+      h = distill.weights(
+        logit,
+        divergence=divergence,
+        logit_clip=config.logit_clip,
+        ratio_clip=config.ratio_clip,
+        bins=bins,
+        num_bins=config.ratio_bins or 1,
+        normalize=config.normalize_weight,
+      )
+      raw_h = distill.weights(
+        logit, divergence=divergence, logit_clip=config.logit_clip, ratio_clip=config.ratio_clip
+      )
+      if config.weighting == "dmd":  # FastGen: x0-space MSE, w = c sigma^2 / dim
         f_loss = distill.denoiser_generator_loss(x0, d_p, d_q, h).mean()
-      else:                              # score space: "score_dmd" (w = c) or "none" (w = 1)
+      else:  # score space: "score_dmd" (w = c) or "none" (w = 1)
         s_p = D.score_from_denoiser(xs, d_p, sigma=sig)
         s_q = D.score_from_denoiser(xs, d_q, sigma=sig)
         scale = distill.dmd_scale(x0, d_p) if config.weighting == "score_dmd" else 1.0
@@ -364,18 +422,24 @@ def make_student(config, *, dim: int = 2) -> Student:
     grads, (raw_h, logit) = generator_grads(state, key, teacher, divergence)
     updates, new_opt = gen_opt.update(grads, state.gen_opt, state.gen)
     gen = optax.apply_updates(state.gen, updates)
-    ema = (gen if config.ema_decay is None else
-           optax.incremental_update(gen, state.gen_ema, 1.0 - config.ema_decay))
+    ema = (
+      gen
+      if config.ema_decay is None
+      else optax.incremental_update(gen, state.gen_ema, 1.0 - config.ema_decay)
+    )
     state = state._replace(gen=gen, gen_ema=ema, gen_opt=new_opt)
-    return state, {"h_min": raw_h.min(), "h_mean": raw_h.mean(), "h_max": raw_h.max(),
-                   "log_r_mean": logit.mean(),
-                   "grad_norm": optax.tree.norm(grads)}
+    return state, {
+      "h_min": raw_h.min(),
+      "h_mean": raw_h.mean(),
+      "h_max": raw_h.max(),
+      "log_r_mean": logit.mean(),
+      "grad_norm": optax.tree.norm(grads),
+    }
 
   def train_step(state, key, teacher, divergence):
     key = jax.random.fold_in(key, state.step)
     keys = jax.random.split(key, config.critic_updates + 1)
-    state, (lf, ld) = jax.lax.scan(lambda s, k: critic_update(s, k, teacher), state,
-                                   keys[:-1])
+    state, (lf, ld) = jax.lax.scan(lambda s, k: critic_update(s, k, teacher), state, keys[:-1])
     state, metrics = generator_update(state, keys[-1], teacher, divergence)
     metrics = dict(metrics, fake_loss=lf[-1], disc_loss=ld[-1])
     return state._replace(step=state.step + 1), metrics
@@ -383,8 +447,9 @@ def make_student(config, *, dim: int = 2) -> Student:
   return Student(init, train_step, sample, generator_grads)
 
 
-def gradient_noise(student: Student, state: State, key: jax.Array, teacher, divergence,
-                   batches: int = 32) -> dict:
+def gradient_noise(
+  student: Student, state: State, key: jax.Array, teacher, divergence, batches: int = 32
+) -> dict:
   r"""Spread of the generator's gradient across ``batches`` independent batches.
 
   ``relative_variance`` is :math:`\mathbb E\|g - \bar g\|^2 / \|\bar g\|^2` (the
@@ -392,21 +457,25 @@ def gradient_noise(student: Student, state: State, key: jax.Array, teacher, dive
   direction), with the statistics of the raw weights :math:`h` over all batches.
   """
   grads, (h, _) = jax.vmap(lambda k: student.generator_grads(state, k, teacher, divergence))(
-      jax.random.split(key, batches))
+    jax.random.split(key, batches)
+  )
   flat = jax.vmap(lambda g: jax.flatten_util.ravel_pytree(g)[0])(grads)
   mean = flat.mean(0)
-  return {"relative_variance": jnp.mean(jnp.sum((flat - mean)**2, -1)) / jnp.sum(mean**2),
-          "h_std_over_mean": jnp.std(h) / jnp.mean(h), "h_max": jnp.max(h),
-          "h_min": jnp.min(h)}
+  return {
+    "relative_variance": jnp.mean(jnp.sum((flat - mean) ** 2, -1)) / jnp.sum(mean**2),
+    "h_std_over_mean": jnp.std(h) / jnp.mean(h),
+    "h_max": jnp.max(h),
+    "h_min": jnp.min(h),
+  }
 
 
-def train_chunk(student: Student, state: State, keys: jax.Array, teacher, divergence,
-                steps: int):
+def train_chunk(student: Student, state: State, keys: jax.Array, teacher, divergence, steps: int):
   """``steps`` train steps for every seed (vmapped, ``lax.scan``)."""
 
   def one(state, key):
-    return jax.lax.scan(lambda s, _: student.train_step(s, key, teacher, divergence),
-                        state, length=steps)
+    return jax.lax.scan(
+      lambda s, _: student.train_step(s, key, teacher, divergence), state, length=steps
+    )
 
   return jax.vmap(one)(state, keys)
 
@@ -424,14 +493,19 @@ def _sample_statistics(x, reference, bandwidth, teacher: D.GaussianMixture, *, f
   assign = jnp.argmax(teacher.responsibilities(x), -1)
   ref = reference[:2000]
   mmd = fd.mmd(x[:2000], ref, bandwidth=bandwidth)
-  sink = (fd.sinkhorn_divergence(x[:1000], reference[:1000], epsilon=1.0)[0]
-          if final else jnp.nan)
+  sink = fd.sinkhorn_divergence(x[:1000], reference[:1000], epsilon=1.0)[0] if final else jnp.nan
   return assign, mmd, sink, jnp.mean(teacher.log_prob(x))
 
 
-def evaluate(x: np.ndarray, final: bool = True, *, teacher: D.GaussianMixture,
-             reference: np.ndarray, cover_fraction: float,
-             bandwidth: float | None = None) -> dict:
+def evaluate(
+  x: np.ndarray,
+  final: bool = True,
+  *,
+  teacher: D.GaussianMixture,
+  reference: np.ndarray,
+  cover_fraction: float,
+  bandwidth: float | None = None,
+) -> dict:
   """Mode coverage, histogram TV, MMD / Sinkhorn to teacher samples, E_q log p.
 
   Each sample is assigned to its most responsible component; mode ``k`` is
@@ -448,21 +522,21 @@ def evaluate(x: np.ndarray, final: bool = True, *, teacher: D.GaussianMixture,
   k = len(w)
   reference = jnp.asarray(reference)
   bandwidth = reference_bandwidth(reference) if bandwidth is None else bandwidth
-  assign, mmd, sink, log_p = _sample_statistics(jnp.asarray(x), reference, bandwidth,
-                                                teacher, final=final)
+  assign, mmd, sink, log_p = _sample_statistics(
+    jnp.asarray(x), reference, bandwidth, teacher, final=final
+  )
   x = np.asarray(x)
-  dist = np.min(np.linalg.norm(x[:, None, :] - np.asarray(teacher.means)[None], axis=-1),
-                axis=1)
+  dist = np.min(np.linalg.norm(x[:, None, :] - np.asarray(teacher.means)[None], axis=-1), axis=1)
   on_mode = dist < 4 * float(teacher.scales[0, 0])
   hist = np.bincount(np.asarray(assign)[on_mode], minlength=k) / len(assign)
   off = 1.0 - on_mode.mean()
   return {
-      "modes_covered": int(np.sum(hist >= cover_fraction * w)),
-      # TV over the K modes plus an off-mode bin (the teacher puts ~0 mass there).
-      "mode_tv": float(0.5 * (np.abs(hist - w).sum() + off)),
-      "off_mode_fraction": float(off),
-      "mmd": float(mmd),
-      "sinkhorn": float(sink),
-      "log_p_teacher": float(log_p),
-      "histogram": hist.tolist(),
+    "modes_covered": int(np.sum(hist >= cover_fraction * w)),
+    # TV over the K modes plus an off-mode bin (the teacher puts ~0 mass there).
+    "mode_tv": float(0.5 * (np.abs(hist - w).sum() + off)),
+    "off_mode_fraction": float(off),
+    "mmd": float(mmd),
+    "sinkhorn": float(sink),
+    "log_p_teacher": float(log_p),
+    "histogram": hist.tolist(),
   }

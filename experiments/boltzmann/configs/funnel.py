@@ -16,6 +16,14 @@ from experiments.boltzmann.configs import default
 
 def get_config() -> default.Config:
   return dataclasses.replace(
-      default.get_config(), methods=default.ALL_METHODS, target="funnel10",
-      flow="real_nvp", layers=10, hidden=(64, 64), base_scale=1.0, masks="binary",
-      t_high=5.0, levels=5)
+    default.get_config(),
+    methods=default.ALL_METHODS,
+    target="funnel10",
+    flow="real_nvp",
+    layers=10,
+    hidden=(64, 64),
+    base_scale=1.0,
+    masks="binary",
+    t_high=5.0,
+    levels=5,
+  )

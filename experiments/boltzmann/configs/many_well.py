@@ -17,7 +17,19 @@ from experiments.boltzmann.configs import default
 
 def get_config() -> default.Config:
   return dataclasses.replace(
-      default.get_config(), methods=default.ALL_METHODS, target="many_well32",
-      flow="real_nvp", layers=12, hidden=(128, 128), base_scale=1.5, marginal_bins=8,
-      marginal_bound=5.0, t_high=5.0, high_steps=2000, levels=16, final_levels=0,
-      buffer_size=50_000, ml_steps=100)
+    default.get_config(),
+    methods=default.ALL_METHODS,
+    target="many_well32",
+    flow="real_nvp",
+    layers=12,
+    hidden=(128, 128),
+    base_scale=1.5,
+    marginal_bins=8,
+    marginal_bound=5.0,
+    t_high=5.0,
+    high_steps=2000,
+    levels=16,
+    final_levels=0,
+    buffer_size=50_000,
+    ml_steps=100,
+  )

@@ -21,6 +21,13 @@ from experiments.boltzmann.configs import many_well
 
 def get_config():
   return dataclasses.replace(
-      many_well.get_config(), methods=("fab",), ais_kernel="hmc", ais_levels=8,
-      ais_step_size=0.1, fab_iterations=400, fab_log_every=100, fab_buffer_batches=100,
-      fab_updates_per_ais=16)
+    many_well.get_config(),
+    methods=("fab",),
+    ais_kernel="hmc",
+    ais_levels=8,
+    ais_step_size=0.1,
+    fab_iterations=400,
+    fab_log_every=100,
+    fab_buffer_batches=100,
+    fab_updates_per_ais=16,
+  )

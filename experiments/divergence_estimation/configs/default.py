@@ -7,8 +7,19 @@ import dataclasses
 class Config:
   problems: tuple[str, ...] = ("gauss_d1", "gauss_d5", "gauss_d20", "gmm_1d")
   divergences: tuple[str, ...] = (
-      "kl", "reverse_kl", "js", "gan", "squared_hellinger", "pearson", "neyman",
-      "total_variation", "jeffreys", "triangular", "alpha:0.25", "alpha:1.5")
+    "kl",
+    "reverse_kl",
+    "js",
+    "gan",
+    "squared_hellinger",
+    "pearson",
+    "neyman",
+    "total_variation",
+    "jeffreys",
+    "triangular",
+    "alpha:0.25",
+    "alpha:1.5",
+  )
   seeds: int = 3
   steps: int = 1500
   batch_size: int = 256

@@ -13,13 +13,17 @@ class Config:
   student_steps: int = 3000
   batch_size: int = 128
   learning_rate: float = 2e-3
-  losses: tuple[str, ...] = ("ce", "kl", "reverse_kl", "js", "bd_kd", "sinkd",
-                             "cs_features")
+  losses: tuple[str, ...] = ("ce", "kl", "reverse_kl", "js", "bd_kd", "sinkd", "cs_features")
   temperature: float = 4.0
   # Student loss: CE(labels) + kd_weight[loss] * distillation term.
   kd_weight: tuple[tuple[str, float], ...] = (
-      ("kl", 1.0), ("reverse_kl", 1.0), ("js", 1.0), ("bd_kd", 0.5),
-      ("sinkd", 5.0), ("cs_features", 1.0))
+    ("kl", 1.0),
+    ("reverse_kl", 1.0),
+    ("js", 1.0),
+    ("bd_kd", 0.5),
+    ("sinkd", 5.0),
+    ("cs_features", 1.0),
+  )
   bd_kd_balance: float = 2.0
   sinkd_epsilon: float = 0.05
   # Unrolled gradients run every iteration; Sinkhorn converges in ~20 here.

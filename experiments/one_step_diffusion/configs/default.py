@@ -18,15 +18,15 @@ class Config:
   # Divergences trained side by side (registry names; "alpha:a" for a family).
   divergences: tuple[str, ...] = ("reverse_kl", "kl", "js")
   seeds: int = 5
-  steps: int = 1000          # generator updates (ring_full: 6 000)
-  critic_updates: int = 2    # fake-score + discriminator updates per generator update
+  steps: int = 1000  # generator updates (ring_full: 6 000)
+  critic_updates: int = 2  # fake-score + discriminator updates per generator update
   batch_size: int = 256
-  latent_dim: int = 8        # "mlp" generator only ("denoiser": z has the data's dim)
-  hidden: tuple[int, ...] = (256, 256, 256)   # teacher, fake denoiser and generator
+  latent_dim: int = 8  # "mlp" generator only ("denoiser": z has the data's dim)
+  hidden: tuple[int, ...] = (256, 256, 256)  # teacher, fake denoiser and generator
   disc_hidden: tuple[int, ...] | None = (128, 128)  # None: same as hidden
   generator: str = "denoiser"  # "denoiser" (teacher's net, its weights) or "mlp" (random MLP)
-  sigma_init: float = 8.0    # "denoiser" generator: G(z) = D(sigma_init z, sigma_init)
-  dataset: str = "ring"      # "ring" (exact mixture teacher) or "digits" (trained teacher)
+  sigma_init: float = 8.0  # "denoiser" generator: G(z) = D(sigma_init z, sigma_init)
+  dataset: str = "ring"  # "ring" (exact mixture teacher) or "digits" (trained teacher)
   generator_lr: float = 3e-3
   generator_lr_final: float | None = 1e-4  # cosine decay to it over `steps`; None: constant
   critic_lr: float = 1e-3
@@ -39,7 +39,7 @@ class Config:
   # w(sigma) = c sigma^2 / dim on the score difference; "score_dmd" = c on the score
   # difference (an extra 1 / sigma^2: the bug this config used to have); "none" = 1.
   weighting: str = "dmd"
-  fake_loss: str = "edm"     # fake-score DSM: "edm" (EDM weighting) or "fastgen" (x0 MSE)
+  fake_loss: str = "edm"  # fake-score DSM: "edm" (EDM weighting) or "fastgen" (x0 MSE)
   # Teacher network (the ring's score stays exact; the network initialises the
   # generator and the fake denoiser, as in FastGen). Trained by DSM on teacher samples.
   teacher_steps: int = 3000
@@ -50,9 +50,9 @@ class Config:
   # f-distill stabilisers (Xu et al. 2025 reference values; None disables).
   logit_clip: tuple[float, float] | None = (-10.0, 10.0)
   ratio_clip: tuple[float, float] | None = (0.1, 20.0)
-  ratio_bins: int | None = 10    # normalise r by its per-noise-bin batch mean
+  ratio_bins: int | None = 10  # normalise r by its per-noise-bin batch mean
   normalize_weight: bool = True  # h / batch mean(h)
-  gan_weight: float = 1e-3       # non-saturating GAN term on the generator
+  gan_weight: float = 1e-3  # non-saturating GAN term on the generator
   # Mode recovery: pretrain on these modes only (reverse KL), then switch teacher.
   init_modes: tuple[int, ...] | None = None
   init_steps: int = 0

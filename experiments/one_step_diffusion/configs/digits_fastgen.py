@@ -12,7 +12,15 @@ from experiments.one_step_diffusion.configs import digits
 
 def get_config() -> digits.DigitsConfig:
   return dataclasses.replace(
-      digits.get_config(), weighting="dmd", sigma_min=0.02, sigma_init=10.0,
-      sigma_distribution="polynomial", divergences=("reverse_kl", "kl", "js"),
-      critic_updates=4, generator_lr=1e-4, generator_lr_final=1e-5, steps=2000,
-      log_every=200)
+    digits.get_config(),
+    weighting="dmd",
+    sigma_min=0.02,
+    sigma_init=10.0,
+    sigma_distribution="polynomial",
+    divergences=("reverse_kl", "kl", "js"),
+    critic_updates=4,
+    generator_lr=1e-4,
+    generator_lr_final=1e-5,
+    steps=2000,
+    log_every=200,
+  )

@@ -11,6 +11,12 @@ from experiments.one_step_diffusion.configs import default
 
 
 def get_config() -> default.Config:
-  return dataclasses.replace(default.get_config(), init_modes=(0, 1, 2), init_steps=500,
-                             steps=1500, log_every=100, seeds=3,
-                             divergences=("reverse_kl", "kl", "js", "squared_hellinger"))
+  return dataclasses.replace(
+    default.get_config(),
+    init_modes=(0, 1, 2),
+    init_steps=500,
+    steps=1500,
+    log_every=100,
+    seeds=3,
+    divergences=("reverse_kl", "kl", "js", "squared_hellinger"),
+  )

@@ -8,5 +8,6 @@ from experiments.one_step_diffusion.configs import default
 
 
 def get_config() -> default.Config:
-  return dataclasses.replace(default.get_config(), divergences=("kl", "js"), steps=12000,
-                             log_every=1000, eval_samples=40000)
+  return dataclasses.replace(
+    default.get_config(), divergences=("kl", "js"), steps=12000, log_every=1000, eval_samples=40000
+  )

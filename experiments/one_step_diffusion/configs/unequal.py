@@ -7,5 +7,10 @@ from experiments.one_step_diffusion.configs import default
 
 
 def get_config() -> default.Config:
-  return dataclasses.replace(default.get_config(), weight_ratio=50.0, seeds=3, steps=1500,
-                             divergences=("reverse_kl", "kl", "js", "squared_hellinger"))
+  return dataclasses.replace(
+    default.get_config(),
+    weight_ratio=50.0,
+    seeds=3,
+    steps=1500,
+    divergences=("reverse_kl", "kl", "js", "squared_hellinger"),
+  )
