@@ -49,6 +49,28 @@ def test_eight_devices_equal_one_device(check):
   assert f"{check}: OK on 8 devices in 1 processes" in proc.stdout
 
 
+def _two_processes(args, env, *, timeout):
+  """Runs ``python *args(i)`` for process ids 0 and 1 together; their stdouts."""
+  procs = [
+    subprocess.Popen(
+      [sys.executable, *args(i)],
+      env=env,
+      text=True,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+    )
+    for i in range(2)
+  ]
+  try:
+    outs = [p.communicate(timeout=timeout) for p in procs]
+  finally:
+    for p in procs:
+      p.kill()
+  for i, (p, (out, err)) in enumerate(zip(procs, outs)):
+    assert p.returncode == 0, f"process {i}:\n" + out[-3000:] + err[-5000:]
+  return [out for out, _ in outs]
+
+
 def _free_port() -> int:
   with socket.socket() as s:
     s.bind(("localhost", 0))
@@ -65,23 +87,9 @@ def test_two_processes_equal_one_process(check):
     PYTHONPATH=os.path.dirname(HERE),
   )
   port = str(_free_port())
-  procs = [
-    subprocess.Popen(
-      [sys.executable, os.path.join(HERE, "multidevice_checks.py"), check, str(i), "2", port],
-      env=env,
-      text=True,
-      stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE,
-    )
-    for i in range(2)
-  ]
-  try:
-    outs = [p.communicate(timeout=600) for p in procs]
-  finally:
-    for p in procs:
-      p.kill()
-  for i, (p, (out, err)) in enumerate(zip(procs, outs)):
-    assert p.returncode == 0, f"process {i}:\n" + out[-3000:] + err[-5000:]
+  script = os.path.join(HERE, "multidevice_checks.py")
+  outs = _two_processes(lambda i: [script, check, str(i), "2", port], env, timeout=600)
+  for out in outs:
     assert f"{check}: OK on 4 devices in 2 processes" in out
 
 
@@ -156,34 +164,16 @@ def test_distributed_cli_run_equals_one_process_run(experiment, tmp_path):
   assert one.returncode == 0, one.stderr[-5000:]
   port = str(_free_port())
   env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-  procs = [
-    subprocess.Popen(
-      cmd
-      + [
-        "--workdir",
-        str(tmp_path / "two"),
-        "--distributed",
-        "--coordinator-address",
-        f"localhost:{port}",
-        "--num-processes",
-        "2",
-        "--process-id",
-        str(i),
-      ],
-      env=env,
-      text=True,
-      stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE,
-    )
-    for i in range(2)
-  ]
-  try:
-    outs = [p.communicate(timeout=900) for p in procs]
-  finally:
-    for p in procs:
-      p.kill()
-  for i, (p, (out, err)) in enumerate(zip(procs, outs)):
-    assert p.returncode == 0, f"process {i}:\n" + out[-2000:] + err[-5000:]
+  _two_processes(
+    lambda i: (
+      cmd[1:]
+      + ["--workdir", str(tmp_path / "two"), "--distributed"]
+      + ["--coordinator-address", f"localhost:{port}", "--num-processes", "2"]
+      + ["--process-id", str(i)]
+    ),
+    env,
+    timeout=900,
+  )
   a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("one", "two"))
   assert len(b["devices"]) == 4
   _numbers_close(a, b)
