@@ -15,6 +15,7 @@ Modules (one concept each):
 * :mod:`fdiv_jax.cauchy_schwarz` -- (conditional) Cauchy-Schwarz divergence and MMD.
 * :mod:`fdiv_jax.flows` -- RealNVP and spline coupling flows (distrax, lax.scan over layers).
 * :mod:`fdiv_jax.targets` -- Boltzmann targets (GMM-40, Many-Well, funnel) with exact samplers.
+* :mod:`fdiv_jax.gaussians` -- closed-form divergences between Gaussians (ground truth).
 * :mod:`fdiv_jax.metrics` -- log Z, ESS, ELBO/EUBO, mode coverage, energy distance.
 * :mod:`fdiv_jax.parallel` -- data parallelism over the sample axis (jax.sharding mesh).
 * :mod:`fdiv_jax.math` -- shared numerically stable helpers.
@@ -32,6 +33,7 @@ from fdiv_jax import (
   distill,
   divergences,
   flows,
+  gaussians,
   kernels,
   math,
   metrics,
@@ -92,6 +94,7 @@ __all__ = [
   "distill",
   "divergences",
   "flows",
+  "gaussians",
   "donsker_varadhan_bound",
   "f_divergence",
   "f_gan_bound",

@@ -8,13 +8,20 @@ import numpy as np
 from jax.typing import ArrayLike
 
 
+def float_dtype(*values: ArrayLike) -> jnp.dtype:
+  """The floating dtype to compute in: the inputs' promoted floating dtype, or JAX's
+  default float (float32; float64 under ``jax_enable_x64``) for ints, bools and Python
+  numbers. Never narrows a float64 input, never hard-codes float32."""
+  return jnp.result_type(*values, float)
+
+
 def floating(name: str, x: ArrayLike, *, min_ndim: int = 0) -> jax.Array:
   """``x`` as a floating array; raises naming ``name`` on bad dtype / rank."""
   if not hasattr(x, "dtype"):
     x = jnp.asarray(x)
   x = jnp.asarray(x)
   if jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.bool_):
-    x = x.astype(jnp.float32)
+    x = x.astype(float_dtype(x))
   elif not jnp.issubdtype(x.dtype, jnp.floating):
     raise TypeError(f"{name} must be a real floating array, got dtype {x.dtype}")
   if x.ndim < min_ndim:
@@ -46,7 +53,7 @@ def same_batch(name_a: str, a: jax.Array, name_b: str, b: jax.Array) -> None:
 def _bounded(name: str, value: ArrayLike, ok, rule: str) -> jax.Array:
   """``value`` as a float array; raises if it is concrete and ``ok`` fails
   somewhere (a traced value cannot be checked: the caller documents that)."""
-  arr = jnp.asarray(value, dtype=jnp.result_type(value, jnp.float32))
+  arr = jnp.asarray(value, dtype=float_dtype(value))
   if not isinstance(arr, jax.core.Tracer):
     if not np.all(ok(np.asarray(arr))):  # numpy: jnp ops stage under jit
       raise ValueError(f"{name} must be {rule}, got {value!r}")

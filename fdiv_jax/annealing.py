@@ -113,16 +113,17 @@ def alpha_of(divergence: _divergences.Divergence | str | ArrayLike) -> jax.Array
     divergence = _divergences.get(divergence)
   if isinstance(divergence, _divergences.Divergence):
     if divergence.name == "alpha":
-      return jnp.asarray(divergence.params["alpha"], jnp.float32)
+      alpha = divergence.params["alpha"]
+      return jnp.asarray(alpha, _checks.float_dtype(alpha))
     if divergence.name == "kl":
-      return jnp.asarray(1.0, jnp.float32)
+      return jnp.asarray(1.0, _checks.float_dtype())
     if divergence.name == "reverse_kl":
-      return jnp.asarray(0.0, jnp.float32)
+      return jnp.asarray(0.0, _checks.float_dtype())
     raise ValueError(
       "divergence must be an alpha-divergence (the registry's 'alpha' "
       f"family, 'kl' or 'reverse_kl') or a number, got {divergence.name!r}"
     )
-  return jnp.asarray(divergence, jnp.result_type(divergence, jnp.float32))
+  return jnp.asarray(divergence, _checks.float_dtype(divergence))
 
 
 def alpha_target(
@@ -530,8 +531,13 @@ class ReplayBuffer(NamedTuple):
   size: jax.Array
 
 
-def buffer_init(capacity: int, dim: int, *, dtype=jnp.float32) -> ReplayBuffer:
-  """An empty buffer of ``capacity`` samples of dimension ``dim``."""
+def buffer_init(capacity: int, dim: int, *, dtype=None) -> ReplayBuffer:
+  """An empty buffer of ``capacity`` samples of dimension ``dim``.
+
+  ``dtype`` (of samples and log weights) defaults to JAX's default float: float32, or
+  float64 under ``jax_enable_x64``.
+  """
+  dtype = dtype or _checks.float_dtype()
   for name, v in (("capacity", capacity), ("dim", dim)):
     if not isinstance(v, (int, np.integer)) or v < 1:
       raise ValueError(f"{name} must be a positive int, got {v!r}")

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from fdiv_jax import _checks
+from fdiv_jax import math as fmath
 from fdiv_jax.divergences import Divergence, resolve
 
 __all__ = [
@@ -75,9 +76,11 @@ def f_divergence(
   l_below = jnp.where(below, log_u, 0.0)
   l_above = jnp.where(below, 0.0, log_u)
   q, p = jnp.exp(log_q), jnp.exp(log_p)
-  # Double-where: f(l) may be inf where the weight underflowed to 0.
-  from_q = jnp.where(q > 0, q * div.f(jnp.where(q > 0, l_below, 0.0)), 0.0)
-  from_p = jnp.where(p > 0, p * div.reversed().f(jnp.where(p > 0, -l_above, 0.0)), 0.0)
+  # f(l) may be inf where the weight underflowed to 0: never evaluated there.
+  from_q = fmath.double_where(q > 0, lambda l: q * div.f(l), l_below, safe=0.0, otherwise=0.0)
+  from_p = fmath.double_where(
+    p > 0, lambda l: p * div.reversed().f(l), -l_above, safe=0.0, otherwise=0.0
+  )
   return jnp.sum(jnp.where(below, from_q, from_p), axis=-1)
 
 

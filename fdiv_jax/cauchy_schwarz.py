@@ -49,9 +49,9 @@ __all__ = [
 ]
 
 
-def _log_weights(name, w, n):
+def _log_weights(name, w, n, dtype):
   if w is None:
-    return jnp.zeros((n,), jnp.float32)
+    return jnp.zeros((n,), dtype)
   w = _checks.floating(name, w)
   if w.shape != (n,):
     raise ValueError(f"{name} must have shape [{n}], got {w.shape}")
@@ -100,8 +100,8 @@ def cauchy_schwarz_divergence(
     Scalar divergence.
   """
   x, y = _checks.floating("x", x), _checks.floating("y", y)
-  lwx = _log_weights("log_weights_x", log_weights_x, x.shape[0])
-  lwy = _log_weights("log_weights_y", log_weights_y, y.shape[0])
+  lwx = _log_weights("log_weights_x", log_weights_x, x.shape[0], x.dtype)
+  lwy = _log_weights("log_weights_y", log_weights_y, y.shape[0], y.dtype)
   kw = dict(bandwidth=bandwidth, kernel=kernel, block_size=block_size)
   return (
     _log_total(x, x, lwx, lwx, **kw)

@@ -68,6 +68,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from fdiv_jax import _checks
 from fdiv_jax import math as fmath
 
 __all__ = [
@@ -124,7 +125,8 @@ class Divergence:
   @property
   def f_prime_at_one(self) -> jax.Array:
     """:math:`f'(1)`, the f-GAN threshold (critic value at ``p = q``)."""
-    return jnp.asarray(self._f_prime_at_one(**self.params), dtype=jnp.float32)
+    value = self._f_prime_at_one(**self.params)
+    return jnp.asarray(value, dtype=_checks.float_dtype(value))
 
   @property
   def has_weight(self) -> bool:
@@ -185,9 +187,7 @@ jax.tree_util.register_dataclass(
 
 def _as_float(x: ArrayLike) -> jax.Array:
   x = jnp.asarray(x)
-  if not jnp.issubdtype(x.dtype, jnp.floating):
-    x = x.astype(jnp.float32)
-  return x
+  return x.astype(_checks.float_dtype(x))
 
 
 def _where_domain(
@@ -731,7 +731,10 @@ def _alpha_reversed(alpha):
 
 def _param(name: str, value: ArrayLike) -> jax.Array:
   """A family parameter as a float array; concrete non-finite values raise."""
-  arr = jnp.asarray(value, dtype=jnp.result_type(value, jnp.float32))
+  arr = jnp.asarray(value)
+  if not (jnp.issubdtype(arr.dtype, jnp.number) or jnp.issubdtype(arr.dtype, jnp.bool_)):
+    raise TypeError(f"{name} must be a real number, got dtype {arr.dtype}")
+  arr = arr.astype(_checks.float_dtype(arr))
   if not jnp.issubdtype(arr.dtype, jnp.floating):
     raise TypeError(f"{name} must be a real number, got dtype {arr.dtype}")
   if not isinstance(arr, jax.core.Tracer):

@@ -73,9 +73,10 @@ class _Conditioner(nn.Module):
   def __call__(self, x):
     h = x
     for width in self.hidden:
-      h = nn.gelu(nn.Dense(width)(h))
+      h = nn.gelu(nn.Dense(width, param_dtype=x.dtype)(h))
     out = nn.Dense(
       self.dim * self.params_per_dim,
+      param_dtype=x.dtype,
       kernel_init=nn.initializers.zeros,
       bias_init=nn.initializers.zeros,
     )(h)
@@ -143,7 +144,7 @@ def _make_flow(
     # Zero spline parameters: equal bins, unit slopes, i.e. the identity.
     return {
       "couplings": couplings,
-      "marginal": jnp.zeros((dim, 3 * marginal_bins + 1), jnp.float32),
+      "marginal": jnp.zeros((dim, 3 * marginal_bins + 1), jnp.result_type(float)),
     }
 
   def split(params):

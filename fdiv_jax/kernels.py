@@ -95,14 +95,20 @@ def _block_size(block_size: int | None) -> int:
   return size
 
 
-def squared_distances(x: ArrayLike, y: ArrayLike) -> jax.Array:
-  r"""Pairwise :math:`\|x_i - y_j\|^2 = \|x_i\|^2 + \|y_j\|^2 - 2 x_i^\top y_j`, ``[n, m]``.
+def squared_distances(x: ArrayLike, y: ArrayLike, *, form: str = "matmul") -> jax.Array:
+  r"""Pairwise :math:`\|x_i - y_j\|^2`, ``[n, m]``.
 
-  The matmul form runs at matrix-multiply speed (at full float32 precision, also
-  on GPU / TPU, unless a ``jax.default_matmul_precision`` context says
-  otherwise); it is clamped at 0.
+  ``form="matmul"``: :math:`\|x_i\|^2 + \|y_j\|^2 - 2 x_i^\top y_j`, at matrix-multiply
+  speed (at full float32 precision, also on GPU / TPU, unless a
+  ``jax.default_matmul_precision`` context says otherwise), clamped at 0; it cancels
+  for near points (the kernel sums do not mind). ``form="difference"``: the sum of
+  squared coordinate differences, exact (0 for equal points) but ``O(n m d)`` memory;
+  what distances themselves need (energy distance, nearest centres).
   """
+  _checks.one_of("form", form, ("matmul", "difference"))
   x, y = jnp.asarray(x), jnp.asarray(y)
+  if form == "difference":
+    return jnp.sum((x[:, None, :] - y[None]) ** 2, axis=-1)
   sq = jnp.sum(x * x, axis=-1)[:, None] + jnp.sum(y * y, axis=-1)[None, :] - 2.0 * _inner(x, y)
   return jnp.maximum(sq, 0.0)
 
@@ -118,7 +124,7 @@ def log_kernel(sq_dist: ArrayLike, *, kernel: str, bandwidth: ArrayLike) -> jax.
     # Double-where: sqrt has an infinite derivative at 0. The else branch is
     # 0 * sq_dist, not 0, so that a NaN distance stays NaN.
     positive = sq_dist > 0
-    dist = jnp.where(positive, jnp.sqrt(jnp.where(positive, sq_dist, 1.0)), 0.0 * sq_dist)
+    dist = fmath.double_where(positive, jnp.sqrt, sq_dist, safe=1.0, otherwise=0.0 * sq_dist)
     return -dist / bandwidth
   return -0.5 * jnp.log1p(sq_dist / (bandwidth * bandwidth))
 

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 __all__ = [
+  "double_where",
   "expm1_over",
   "log1p_over",
   "cumulant",
@@ -26,6 +27,23 @@ __all__ = [
 # |a| below which `expm1_over` / `cumulant` switch to their second-order Taylor
 # expansions; the relative truncation error there is O(_TAYLOR_EPS**2).
 _TAYLOR_EPS = 1e-4
+
+
+def double_where(
+  condition: ArrayLike, fn, x: ArrayLike, *, safe: ArrayLike, otherwise: ArrayLike
+) -> jax.Array:
+  """``fn(x)`` where ``condition`` holds, else ``otherwise``, with ``fn`` never evaluated
+  outside ``condition`` (it sees ``safe`` there): the double-where trick, so that neither
+  the value nor the gradient picks up the ``inf`` / ``NaN`` of the untaken branch.
+
+  Example:
+    >>> import jax, jax.numpy as jnp
+    >>> from fdiv_jax.math import double_where
+    >>> f = lambda d2: double_where(d2 > 0, jnp.sqrt, d2, safe=1.0, otherwise=0.0)
+    >>> float(jax.grad(f)(0.0))  # jnp.where(d2 > 0, jnp.sqrt(d2), 0.0) gives NaN
+    0.0
+  """
+  return jnp.where(condition, fn(jnp.where(condition, x, safe)), otherwise)
 
 
 def expm1_over(x: ArrayLike, a: ArrayLike) -> jax.Array:
@@ -131,7 +149,7 @@ def lambertw_exp(s: ArrayLike) -> jax.Array:
     ``W(exp(s))``, same shape.
   """
   s = jnp.asarray(s)
-  dtype = jnp.result_type(s, jnp.float32)
+  dtype = jnp.result_type(s, float)
   s = s.astype(dtype)
   # Start: w ~ exp(s) for s << 0, w ~ s - log(s) for s >> 1.
   big = s > 1.0

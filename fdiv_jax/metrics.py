@@ -32,7 +32,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from fdiv_jax import _checks, monte_carlo
+from fdiv_jax import _checks, kernels, monte_carlo
+from fdiv_jax import math as fmath
 
 __all__ = [
   "elbo",
@@ -89,13 +90,15 @@ def mode_coverage(
   """
   x = _checks.floating("x", x)
   means = _checks.floating("means", means)
-  d2 = jnp.sum((x[:, None, :] - means[None]) ** 2, axis=-1)
+  d2 = kernels.squared_distances(x, means, form="difference")
   nearest = jnp.argmin(d2, axis=-1)
   valid = jnp.ones(x.shape[0], bool) if radius is None else jnp.min(d2, -1) <= radius**2
   counts = jnp.zeros(means.shape[0]).at[nearest].add(valid.astype(jnp.float32))
   hist = counts / x.shape[0]
   p = counts / jnp.maximum(counts.sum(), 1.0)
-  entropy = -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0))
+  entropy = -jnp.sum(
+    fmath.double_where(p > 0, lambda p: p * jnp.log(p), p, safe=1.0, otherwise=0.0)
+  )
   return {
     "modes_covered": jnp.sum(counts >= min_count),
     "mode_entropy": jnp.exp(entropy) / means.shape[0],
@@ -117,8 +120,7 @@ def energy_distance(x: ArrayLike, y: ArrayLike) -> jax.Array:
   x, y = _checks.floating("x", x), _checks.floating("y", y)
 
   def mean_dist(a, b):
-    d2 = jnp.sum((a[:, None, :] - b[None]) ** 2, -1)
-    pos = d2 > 0
-    return jnp.mean(jnp.where(pos, jnp.sqrt(jnp.where(pos, d2, 1.0)), 0.0))
+    d2 = kernels.squared_distances(a, b, form="difference")
+    return jnp.mean(fmath.double_where(d2 > 0, jnp.sqrt, d2, safe=1.0, otherwise=0.0))
 
   return 2 * mean_dist(x, y) - mean_dist(x, x) - mean_dist(y, y)

@@ -66,7 +66,7 @@ class Target(NamedTuple):
 def gmm40_means() -> np.ndarray:
   """The frozen ``[40, 2]`` means (shipped inside the package)."""
   text = importlib.resources.files("fdiv_jax").joinpath("data/gmm40_means.txt").read_text()
-  means = np.loadtxt(text.splitlines(), dtype=np.float32)
+  means = np.loadtxt(text.splitlines(), dtype=np.float64)
   if means.shape != (40, 2):
     raise ValueError(f"gmm40_means.txt must hold 40 rows of 2 numbers, got {means.shape}")
   return means

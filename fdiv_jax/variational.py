@@ -162,9 +162,15 @@ class MineState(NamedTuple):
   log_ema: jax.Array
 
 
-def mine_init(batch_shape: tuple[int, ...] = ()) -> MineState:
-  """Initial :class:`MineState` (EMA of 1, i.e. log 0)."""
-  return MineState(log_ema=jnp.zeros(batch_shape, jnp.float32))
+def mine_init(batch_shape: tuple[int, ...] = (), *, dtype=None) -> MineState:
+  """Initial :class:`MineState` (EMA of 1, i.e. log 0).
+
+  Args:
+    batch_shape: Leading shape of the critic batches.
+    dtype: Of the running estimate; JAX's default float if ``None`` (float32, or
+      float64 under ``jax_enable_x64``).
+  """
+  return MineState(log_ema=jnp.zeros(batch_shape, dtype or _checks.float_dtype()))
 
 
 def mine_loss(

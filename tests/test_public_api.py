@@ -17,6 +17,7 @@ MODULES = [
   "distill",
   "divergences",
   "flows",
+  "gaussians",
   "kernels",
   "math",
   "metrics",

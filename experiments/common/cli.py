@@ -109,7 +109,6 @@ def run_main(
   default_workdir: str,
   run,
   outputs: str,
-  fresh_help: str = "start over (ignore saved results)",
 ) -> None:
   """The shared command line: ``--config``, ``--set``, ``--workdir``, ``--fresh``,
   ``--distributed``; runs ``run(config, workdir, fresh=...)`` under a data mesh
@@ -125,7 +124,11 @@ def run_main(
   parser = argparse.ArgumentParser(description=doc.splitlines()[0])
   parser.add_argument("--config", default="default", help="configs/<name>.py")
   parser.add_argument("--workdir", default=default_workdir)
-  parser.add_argument("--fresh", action="store_true", help=fresh_help)
+  parser.add_argument(
+    "--fresh",
+    action="store_true",
+    help="delete the work directory (results, checkpoints, cached teachers) and start over",
+  )
   parser.add_argument(
     "--set",
     action="append",
@@ -160,3 +163,10 @@ def run_main(
   with jax.set_mesh(parallel.data_mesh()):
     run(config, args.workdir, fresh=args.fresh)
   print(f"wrote {args.workdir}/{outputs} in {time.perf_counter() - start:.0f} s")
+
+
+def command(run, *, package: str, doc: str, default_workdir: str, outputs: str):
+  """The ``main(argv=None)`` of an experiment: :func:`run_main` with its settings."""
+  return lambda argv=None: run_main(
+    argv, package=package, doc=doc, default_workdir=default_workdir, run=run, outputs=outputs
+  )

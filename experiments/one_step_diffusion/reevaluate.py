@@ -25,7 +25,7 @@ import numpy as np
 
 from experiments.common import cli
 from experiments.common import results as R
-from experiments.one_step_diffusion import main as M
+from experiments.one_step_diffusion import records, report, task
 from experiments.one_step_diffusion import train as T
 
 KEYS = ("modes_covered", "mode_tv", "off_mode_fraction")
@@ -49,16 +49,16 @@ def reevaluate(config, workdir: str, samples: int) -> dict:
   floor = evaluate(np.asarray(gmm.sample(jax.random.PRNGKey(1234), samples)[0]))
   out = {"samples": samples, "teacher": {k: floor[k] for k in KEYS}, "jobs": {}}
   teacher_init, _ = T.fit_or_restore_teacher(
-    config, M._gmm_draw(gmm), 2, workdir, jax.random.PRNGKey(2024), verbose=False
+    config, task.gmm_draw(gmm), 2, workdir, jax.random.PRNGKey(2024), verbose=False
   )
   student = T.make_student(config, dim=2)
   for spec in config.divergences:
-    state = M.restore_final(student, config.seeds, teacher_init, workdir, spec)
+    state = report.restore_final(student, config.seeds, teacher_init, workdir, spec)
     if state is None:
       raise FileNotFoundError(
         f"no checkpoint of {spec!r} under {workdir}/ckpt: run the config first"
       )
-    xs = M._sample_seeds(
+    xs = records.sample_seeds(
       student, state.gen_ema, jax.random.split(jax.random.PRNGKey(7), config.seeds), samples
     )
     evals = [evaluate(np.asarray(x)) for x in xs]

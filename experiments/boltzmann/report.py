@@ -1,0 +1,123 @@
+"""Tables and plots of a Boltzmann run: ``table.md``, ``curves.png``, ``samples.png``."""
+
+from __future__ import annotations
+
+import os
+
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.common import results as R
+
+SUMMARY = (
+  "log_z_error",
+  "reverse_ess",
+  "forward_ess",
+  "elbo",
+  "eubo",
+  "modes_covered",
+  "mode_entropy",
+  "sign_patterns",
+  "energy_distance",
+  "energy_clipped_fraction",
+)
+
+
+def _cell(values):
+  values = np.asarray(values, np.float64)
+  sd = values.std(ddof=1) if values.size > 1 else 0.0
+  return f"{values.mean():.4g} ± {sd:.2g}"
+
+
+def write_reports(out, workdir, target, *, verbose):
+  keys = [
+    k
+    for k in SUMMARY
+    if any(k in j["history"][-1] for j in out["methods"].values() if j["history"])
+  ]
+  rows = []
+  for method, job in out["methods"].items():
+    if not job["history"]:
+      continue
+    last = job["history"][-1]
+    rows.append(
+      [method]
+      + [_cell(last[k]) if k in last else "-" for k in keys]
+      + [f"{job['target_evals']:.3g}", f"{job['wall_s']:.0f}"]
+    )
+  seeds = out["config"]["seeds"]
+  table = R.format_table(
+    ["method"]
+    + [f"{k} ({seeds} seeds)" if i == 0 else k for i, k in enumerate(keys)]
+    + ["target evals / seed", "train wall s"],
+    rows,
+  )
+  R.write_text(os.path.join(workdir, "table.md"), table + "\n")
+  if verbose:
+    print(table)
+  plot_curves(out, keys, os.path.join(workdir, "curves.png"))
+  if target.dim == 2:
+    plot_samples(out, workdir, target, os.path.join(workdir, "samples.png"))
+
+
+def plot_curves(out, keys, path):
+  plt = R.pyplot()
+
+  keys = [
+    k
+    for k in keys
+    if k
+    in (
+      "modes_covered",
+      "mode_entropy",
+      "reverse_ess",
+      "forward_ess",
+      "log_z_error",
+      "sign_patterns",
+    )
+  ]
+  fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+  for method, job in out["methods"].items():
+    evals = [h["target_evals"] for h in job["history"]]
+    for ax, k in zip(axes[0], keys):
+      if k in job["history"][-1]:
+        ax.plot(evals, [np.mean(h[k]) for h in job["history"]], marker=".", label=method)
+  for ax, k in zip(axes[0], keys):
+    ax.set_xscale("log")
+    ax.set_xlabel("target energy evaluations per seed")
+    ax.set_title(f"{k} (mean over seeds)", fontsize=9)
+  axes[0][0].legend(fontsize=7)
+  fig.tight_layout()
+  R.save_figure(fig, path)
+
+
+def plot_samples(out, workdir, target, path):
+  plt = R.pyplot()
+
+  methods = list(out["methods"])
+  lim = 50
+  g = np.linspace(-lim, lim, 300)
+  xx, yy = np.meshgrid(g, g)
+  dens = np.exp(np.asarray(target.log_prob(jnp.stack([xx.ravel(), yy.ravel()], -1))))
+  fig, axes = plt.subplots(
+    1, len(methods), figsize=(max(3.3 * len(methods), 5.0), 3.8), squeeze=False
+  )
+  for ax, method in zip(axes[0], methods):
+    ax.contourf(xx, yy, dens.reshape(xx.shape), levels=30, cmap="Greys")
+    f = os.path.join(workdir, f"samples_{method.replace(':', '_')}.npy")
+    if os.path.exists(f):
+      x = np.load(f)[0]
+      ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.5, color="tab:red")
+    last = out["methods"][method]["history"][-1]
+    title = method
+    if "modes_covered" in last:
+      title += f": {last['modes_covered'][0]}/40 modes, ESS {last['reverse_ess'][0]:.2f}"
+    ax.set_title(title, fontsize=8)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+  fig.suptitle(f"{target.name}: flow samples (seed 0, red) over the target density", fontsize=9)
+  fig.tight_layout()
+  R.save_figure(fig, path)

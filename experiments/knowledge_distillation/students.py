@@ -1,0 +1,119 @@
+"""The KD jobs: the teacher (trained once, cached by the config that made it), one job
+per distillation loss (``seeds`` students, vmapped) and one per CS-IB regressor."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+
+from experiments.common import checkpoint, jobs
+from experiments.common import digits as common_digits
+from experiments.common import results as R
+from experiments.knowledge_distillation import train as T
+
+TEACHER_FIELDS = ("teacher_hidden", "teacher_steps", "batch_size", "learning_rate", "test_fraction")
+
+
+def teacher(config, split, workdir):
+  """``(model, params, restored)``: the digits teacher, restored from ``workdir/teacher``
+  when the fields in ``TEACHER_FIELDS`` that made it are unchanged, else trained."""
+  model = common_digits.MLP(tuple(config.teacher_hidden), 10)
+  init, step = common_digits.make_classifier(
+    split,
+    model,
+    steps=config.teacher_steps,
+    batch_size=config.batch_size,
+    learning_rate=config.learning_rate,
+    loss_fn=common_digits.supervised_loss(model),
+  )
+  key = jax.random.PRNGKey(1234)
+
+  def train(state):
+    state, metrics = jax.jit(
+      lambda s: jax.lax.scan(lambda s, _: step(s, key), s, length=config.teacher_steps)
+    )(state)
+    R.check_finite(metrics["loss"], what="teacher training loss")
+    return state.params
+
+  params, restored = checkpoint.restore_or_init(
+    os.path.join(workdir, "teacher"),
+    lambda: init(key).params,
+    lambda params: train(init(key)._replace(params=params)),
+    made_by={"data": "sklearn digits", **{f: getattr(config, f) for f in TEACHER_FIELDS}},
+  )
+  return model, params, restored
+
+
+def _mean_std(per_seed: list[dict], keys) -> dict:
+  out = {}
+  for k in keys:
+    values = [s[k] for s in per_seed]
+    out[f"{k}_mean"], out[f"{k}_std"] = float(np.mean(values)), float(np.std(values, ddof=1))
+  return out
+
+
+def distill(method: str, *, config, split, teacher_model, teacher_params) -> dict:
+  """Students of ``config.student_hidden`` trained with cross-entropy + loss ``method``;
+  per-seed test accuracy, ECE and NLL, their mean and std, curves and wall time."""
+  projection = config.teacher_hidden[-1] if method == "cs_features" else None
+  model = common_digits.MLP(tuple(config.student_hidden), 10, projection)
+  init, step = common_digits.make_classifier(
+    split,
+    model,
+    steps=config.student_steps,
+    batch_size=config.batch_size,
+    learning_rate=config.learning_rate,
+    loss_fn=T.student_loss(model, teacher_model, teacher_params, method, config),
+  )
+  keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
+  (params, metrics), wall = jobs.timed(
+    lambda: T.train_seeds(init, step, keys, config.student_steps)
+  )
+  loss = np.asarray(metrics["loss"])
+  R.check_finite(loss, what=f"student loss ({method})")
+  per_seed = [
+    T.calibration(
+      np.asarray(model.apply(jax.tree.map(lambda a: a[i], params), split.x_test)[1]),
+      split.y_test,
+      config.ece_bins,
+    )
+    for i in range(config.seeds)
+  ]
+  every = max(1, config.student_steps // 100)
+  return {
+    "per_seed": per_seed,
+    **_mean_std(per_seed, ("accuracy", "ece", "nll")),
+    "wall_s": wall,
+    "loss_curve": loss.mean(0)[::every].tolist(),
+    "kd_curve": np.asarray(metrics["kd"]).mean(0)[::every].tolist(),
+  }
+
+
+def information_bottleneck(method: str, *, config, split, y_std: float) -> dict:
+  """The CS-IB (or MSE) regressor ``method`` on diabetes: test RMSE and I_CS(x; z)."""
+  init, step, evaluate = T.make_ib(split, method, config)
+  keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
+  (params, metrics), wall = jobs.timed(lambda: T.train_seeds(init, step, keys, config.ib_steps))
+  R.check_finite(np.asarray(metrics["loss"]), what=f"IB training loss ({method})")
+  rmse, mi = jax.jit(jax.vmap(evaluate, in_axes=(0, 0, None, None)))(
+    params, keys, split.x_test, split.y_test
+  )
+  rmse, mi = np.asarray(rmse) * y_std, np.asarray(mi)
+  return {
+    "rmse": rmse.tolist(),
+    "compression": mi.tolist(),
+    "rmse_mean": float(rmse.mean()),
+    "rmse_std": float(rmse.std(ddof=1)),
+    "compression_mean": float(mi.mean()),
+    "compression_std": float(mi.std(ddof=1)),
+    "wall_s": wall,
+  }
+
+
+def linear_reference_rmse(split, y_std: float) -> float:
+  """Test RMSE of least squares with an intercept (the regression floor to beat)."""
+  design = lambda x: np.concatenate([x, np.ones((len(x), 1), x.dtype)], 1)
+  coef = np.linalg.lstsq(design(split.x_train), split.y_train, rcond=None)[0]
+  return float(np.sqrt(np.mean((design(split.x_test) @ coef - split.y_test) ** 2)) * y_std)
