@@ -33,9 +33,11 @@ from experiments.common import results as R
 
 def open_results(workdir: str, config: Any, *, fresh: bool, **sections: Any) -> tuple[str, dict]:
   """``(path, out)``: the run's ``results.json`` if this config made it, else a new
-  record ``{"config", "devices", **sections}``; ``fresh`` deletes ``workdir`` first."""
+  record ``{"config", "devices", **sections}``; ``fresh`` deletes ``workdir`` first (it
+  exists afterwards)."""
   if fresh and os.path.isdir(workdir):
     shutil.rmtree(workdir)
+  os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, "results.json")
   out = R.read_json(path)
   if out is None or out.get("config") != R.to_jsonable(config):
