@@ -231,7 +231,7 @@ def test_sigma_integrated_step_is_gradient_of_weighted_divergence(name):
   """Without the DMD normaliser, E_sigma E[denoiser_generator_loss] has the gradient
   of sum_j pi_j sigma_j^2 / d D_f(p_sigma_j || q_sigma_j): w(sigma) = sigma^2 / d.
   Teacher N(0, 1), student mu + s z (d = 1), closed-form D_f, Gauss-Hermite in (z, eps)."""
-  from gaussians import closed_form
+  closed_form = fd.gaussians.f_divergence
 
   sigmas = jnp.array([0.1, 0.7, 3.0])
   pis = jnp.array([0.5, 0.3, 0.2])
