@@ -109,273 +109,319 @@ class Trainer(NamedTuple):
   evaluate: Callable  # (params, key) -> dict (one seed)
 
 
+class Setup(NamedTuple):
+  """What every stage of a run shares (closed over by the jitted stages, not traced)."""
+
+  config: Any
+  target: targets.Target
+  flow: flows.Flow
+  exact: jax.Array | None  # exact target samples for the forward metrics, or None
+  optimizer: optax.GradientTransformation  # reverse KL, f-divergences, TA-BG
+  betas: jax.Array  # FAB's AIS levels, 0 to 1 (a concrete array, made once)
+
+
+def make_optimizer(config) -> optax.GradientTransformation:
+  return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(config.learning_rate))
+
+
+def fab_optimizer(config, method: str) -> optax.GradientTransformation:
+  """FAB's own schedule: cosine from fab_learning_rate to fab_learning_rate_final."""
+  updates = config.fab_iterations * (1 if method == "fab:nobuffer" else config.fab_updates_per_ais)
+  schedule = optax.cosine_decay_schedule(
+    config.fab_learning_rate,
+    updates,
+    alpha=config.fab_learning_rate_final / config.fab_learning_rate,
+  )
+  return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(schedule))
+
+
+def init_state(setup: Setup, key, method: str = "") -> State:
+  """A fresh flow (one seed) and the optimiser state of ``method``; FAB adds its AIS step
+  sizes and, with the buffer, an empty replay buffer."""
+  config = setup.config
+  params = setup.flow.init(key)
+  if method.partition(":")[0] != "fab":
+    return State(params, setup.optimizer.init(params), jnp.zeros((), jnp.int32))
+  fab = {"step_size": jnp.full((config.ais_levels,), config.ais_step_size, jnp.float32)}
+  if method == "fab":
+    capacity = config.fab_buffer_batches * config.fab_batch_size
+    fab["buffer"] = annealing.buffer_init(capacity, setup.target.dim)
+  return State(params, fab_optimizer(config, method).init(params), jnp.zeros((), jnp.int32), fab)
+
+
+def log_p(setup: Setup, x, temperature, path):
+  """Annealed log density at level ``temperature``, the energy clipped at ``energy_clip``."""
+  return annealed_log_prob(
+    jnp.maximum(setup.target.log_prob(x), -setup.config.energy_clip),
+    x,
+    temperature,
+    path=path,
+    base_scale=setup.config.base_scale,
+  )
+
+
+def _apply_update(optimizer, state: State, loss_fn, key):
+  (value, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, key)
+  updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+  return state._replace(
+    params=optax.apply_updates(state.params, updates), opt_state=opt_state, step=state.step + 1
+  ), (value, aux)
+
+
+def f_divergence_steps(setup: Setup, state: State, key, divergence, temperature, *, steps, path):
+  """``steps`` updates of D_f(p_T || q) (one seed); returns (state, (losses, batch ESS)).
+
+  Reverse KL needs no normaliser (its gradient is the ELBO's); every other entry is
+  estimated with self-normalised importance weights."""
+  config, flow = setup.config, setup.flow
+  self_normalize = divergence.name != "reverse_kl"
+
+  def loss_fn(params, key):
+    x, log_q = parallel.shard_batch(flow.sample_and_log_prob(params, key, config.batch_size))
+    lp = log_p(setup, x, temperature, path)
+    # The batch's importance-weight ESS: near 1 / batch the self-normalised
+    # weights sit on one sample and the objective has collapsed.
+    ess = jax.lax.stop_gradient(fd.importance_weights(lp, log_q).ess_fraction)
+    return fd.f_divergence(lp, log_q, divergence=divergence, self_normalize=self_normalize), ess
+
+  def body(state, _):
+    k = jax.random.fold_in(key, state.step)
+    return _apply_update(setup.optimizer, state, loss_fn, k)
+
+  return jax.lax.scan(body, state, length=steps)
+
+
+def tabg_step(setup: Setup, state: State, key, temperature, *, path):
+  """One TA-BG level (one seed): :func:`fdiv_jax.annealing.tabg_level` at ``temperature``."""
+  config, flow = setup.config, setup.flow
+  params, opt_state, info = annealing.tabg_level(
+    jax.random.fold_in(key, state.step),
+    state.params,
+    state.opt_state,
+    sample_and_log_prob=lambda p, k, m: parallel.shard_batch(flow.sample_and_log_prob(p, k, m)),
+    log_prob=lambda p, x: flow.log_prob(p, parallel.shard_batch(x)),
+    log_target=lambda x: log_p(setup, x, temperature, path),
+    optimizer=setup.optimizer,
+    buffer_size=config.buffer_size,
+    batch_size=config.batch_size,
+    num_steps=config.ml_steps,
+    clip_quantile=config.clip_quantile,
+  )
+  return state._replace(params=params, opt_state=opt_state, step=state.step + config.ml_steps), info
+
+
+def ais_pass(setup: Setup, params, step_size, key):
+  """AIS from flow samples towards p^alpha q^(1 - alpha), the flow held constant."""
+  config, flow = setup.config, setup.flow
+  params = jax.lax.stop_gradient(params)
+  k_s, k_a = jax.random.split(key)
+  x0, _ = flow.sample_and_log_prob(params, k_s, config.fab_batch_size)
+  return annealing.ais(
+    k_a,
+    parallel.shard_batch(x0),
+    log_base=lambda x: flow.log_prob(params, x),
+    log_target=lambda x: log_p(setup, x, 1.0, "temperature"),
+    betas=setup.betas,
+    kernel=config.ais_kernel,
+    step_size=step_size,
+    num_integration_steps=config.ais_integration_steps,
+    num_mcmc_steps=config.ais_mcmc_steps,
+    alpha=config.fab_alpha,
+  )
+
+
+def _ais_info(res):
+  return {"ais_ess": res.ess_fraction, "acceptance": jnp.mean(res.acceptance_rate)}
+
+
+def _after_ais(state: State, res, **fab):
+  """The FAB state after an AIS batch: step sizes adapted, other fields replaced."""
+  return {
+    **state.fab,
+    "step_size": annealing.adapt_step_size(state.fab["step_size"], res.acceptance_rate),
+    **fab,
+  }
+
+
+def fab_fill(setup: Setup, opt, state: State, key):
+  """Add one AIS batch to the buffer (no gradient step): FAB's warm start."""
+  res = ais_pass(setup, state.params, state.fab["step_size"], key)
+  buffer = annealing.buffer_add(state.fab["buffer"], res.samples, res.log_weights, res.log_base)
+  return (
+    state._replace(fab=_after_ais(state, res, buffer=buffer)),
+    {"loss": jnp.zeros(()), **_ais_info(res)},
+  )
+
+
+def fab_with_buffer(setup: Setup, opt, state: State, key):
+  """fab-jax's step: updates on buffer samples, re-weighting, then one AIS batch."""
+  config, flow = setup.config, setup.flow
+  fab_batch = config.fab_batch_size
+  k_b, k_a = jax.random.split(key)
+  u = config.fab_updates_per_ais
+  x, log_q_old, idx = annealing.buffer_sample(k_b, state.fab["buffer"], u * fab_batch)
+  batches = jax.tree.map(lambda a: a.reshape((u, fab_batch) + a.shape[1:]), (x, log_q_old))
+
+  def loss_fn(params, batch):
+    xb, lq_old = batch
+    log_q = flow.log_prob(params, parallel.shard_batch(xb))
+    loss, _ = annealing.fab_buffer_loss(
+      log_q, lq_old, alpha=config.fab_alpha, max_weight=config.fab_max_weight
+    )
+    return loss, log_q
+
+  def body(carry, batch):
+    params, opt_state = carry
+    (loss, log_q), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch)
+    updates, opt_state = opt.update(grads, opt_state, params)
+    return (optax.apply_updates(params, updates), opt_state), (loss, log_q)
+
+  # AIS with the flow before this round's updates (as fab-jax).
+  res = ais_pass(setup, state.params, state.fab["step_size"], k_a)
+  (params, opt_state), (losses, log_q) = jax.lax.scan(
+    body, (state.params, state.opt_state), batches
+  )
+  buffer = annealing.buffer_adjust(
+    state.fab["buffer"], idx, log_q.reshape(-1), alpha=config.fab_alpha
+  )
+  buffer = annealing.buffer_add(buffer, res.samples, res.log_weights, res.log_base)
+  return (
+    State(params, opt_state, state.step + u, _after_ais(state, res, buffer=buffer)),
+    {"loss": jnp.mean(losses), **_ais_info(res)},
+  )
+
+
+def fab_without_buffer(setup: Setup, opt, state: State, key):
+  """One gradient step of FAB's loss on one fresh AIS batch."""
+  res = ais_pass(setup, state.params, state.fab["step_size"], key)
+
+  def loss_fn(params):
+    return annealing.fab_loss(
+      setup.flow.log_prob(params, parallel.shard_batch(res.samples)), res.log_weights
+    )
+
+  loss, grads = jax.value_and_grad(loss_fn)(state.params)
+  updates, opt_state = opt.update(grads, state.opt_state, state.params)
+  return (
+    State(
+      optax.apply_updates(state.params, updates),
+      opt_state,
+      state.step + 1,
+      _after_ais(state, res),
+    ),
+    {"loss": loss, **_ais_info(res)},
+  )
+
+
+# A per-kind salt keeps the fill's keys apart from the training stages'.
+FAB_STEPS = {
+  "fill": (fab_fill, 1),
+  "buffer": (fab_with_buffer, 2),
+  "nobuffer": (fab_without_buffer, 3),
+}
+
+
+def fab_iterations(setup: Setup, state: State, key, *, kind: str, iterations: int):
+  """``iterations`` FAB steps of ``kind`` (one seed)."""
+  opt = fab_optimizer(setup.config, "fab:nobuffer" if kind == "nobuffer" else "fab")
+  step, salt = FAB_STEPS[kind]
+  key = jax.random.fold_in(key, salt)
+
+  def body(state, i):
+    return step(setup, opt, state, jax.random.fold_in(jax.random.fold_in(key, state.step), i))
+
+  return jax.lax.scan(body, state, jnp.arange(iterations))
+
+
+def ais_target_evals(config) -> int:
+  """Target evaluations per AIS batch: per particle the start, then per intermediate
+  level every leapfrog / MALA gradient and one re-evaluation at the new point."""
+  per_move = config.ais_integration_steps if config.ais_kernel == "hmc" else 1
+  return config.fab_batch_size * (1 + config.ais_levels * (config.ais_mcmc_steps * per_move + 1))
+
+
+def evaluate(setup: Setup, params, key) -> dict:
+  """Metrics of one seed's flow on ``eval_samples`` fresh samples (and the exact ones)."""
+  config, target, flow, exact = setup.config, setup.target, setup.flow, setup.exact
+  k1, _ = jax.random.split(key)
+  x, log_q = flow.sample_and_log_prob(params, k1, config.eval_samples)
+  lp = target.log_prob(x)
+  out = {
+    "elbo": M.elbo(lp, log_q),
+    "reverse_ess": M.reverse_ess(lp, log_q),
+    "log_z": M.log_z_estimate(lp, log_q),
+    "energy_clipped_fraction": jnp.mean(lp < -config.energy_clip),
+  }
+  if target.log_z is not None:
+    out["log_z_error"] = out["log_z"] - target.log_z
+  if exact is not None:
+    lq_y = flow.log_prob(params, exact)
+    lp_y = target.log_prob(exact)
+    out.update(
+      forward_ess=M.forward_ess(lp_y, lq_y),
+      eubo=M.eubo(lp_y, lq_y),
+      nll_exact=-jnp.mean(lq_y),
+      energy_distance=M.energy_distance(x[:2000], exact[:2000]),
+    )
+  if target.means is not None:
+    radius = 4.0 * float(np.logaddexp(0.0, 1.0))  # 4 sigma, sigma = softplus(1)
+    cov = M.mode_coverage(
+      x,
+      target.means,
+      radius=radius,
+      min_count=max(1, int(0.2 * config.eval_samples / target.means.shape[0])),
+    )
+    out.update(modes_covered=cov["modes_covered"], mode_entropy=cov["mode_entropy"])
+  out["_samples"] = x[:2000]
+  return out
+
+
 def make_trainer(
   config, target: targets.Target, flow: flows.Flow, exact: jax.Array | None
 ) -> Trainer:
-  optimizer = optax.chain(
-    optax.clip_by_global_norm(config.grad_clip), optax.adam(config.learning_rate)
-  )
-
-  def fab_optimizer(method: str) -> optax.GradientTransformation:
-    """FAB's own schedule: cosine from fab_learning_rate to fab_learning_rate_final."""
-    updates = config.fab_iterations * (
-      1 if method == "fab:nobuffer" else config.fab_updates_per_ais
-    )
-    schedule = optax.cosine_decay_schedule(
-      config.fab_learning_rate,
-      updates,
-      alpha=config.fab_learning_rate_final / config.fab_learning_rate,
-    )
-    return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(schedule))
-
+  """The stage builders of a run: each stage jits its step over all seeds (vmapped)."""
   betas = jnp.linspace(0.0, 1.0, config.ais_levels + 2)
-  fab_batch = config.fab_batch_size
-
-  def init(key, method: str = ""):
-    params = flow.init(key)
-    if method.partition(":")[0] != "fab":
-      return State(params, optimizer.init(params), jnp.zeros((), jnp.int32))
-    fab = {"step_size": jnp.full((config.ais_levels,), config.ais_step_size, jnp.float32)}
-    if method == "fab":
-      fab["buffer"] = annealing.buffer_init(config.fab_buffer_batches * fab_batch, target.dim)
-    return State(params, fab_optimizer(method).init(params), jnp.zeros((), jnp.int32), fab)
-
-  def log_p(x, temperature, path):
-    """Annealed log density at level ``temperature``, the energy clipped at ``energy_clip``."""
-    return annealed_log_prob(
-      jnp.maximum(target.log_prob(x), -config.energy_clip),
-      x,
-      temperature,
-      path=path,
-      base_scale=config.base_scale,
-    )
-
-  def update(state, loss_fn, key):
-    (value, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, key)
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    return state._replace(
-      params=optax.apply_updates(state.params, updates), opt_state=opt_state, step=state.step + 1
-    ), (value, aux)
+  setup = Setup(config, target, flow, exact, make_optimizer(config), betas)
 
   @functools.partial(jax.jit, static_argnames=("steps", "path"))
   def f_run(states, keys, divergence, temperature, *, steps, path):
-    # Reverse KL needs no normaliser (its gradient is the ELBO's); every other
-    # entry is estimated with self-normalised importance weights.
-    self_normalize = divergence.name != "reverse_kl"
-
-    def loss_fn(params, key):
-      x, log_q = parallel.shard_batch(flow.sample_and_log_prob(params, key, config.batch_size))
-      lp = log_p(x, temperature, path)
-      # The batch's importance-weight ESS: near 1 / batch the self-normalised
-      # weights sit on one sample and the objective has collapsed.
-      ess = jax.lax.stop_gradient(fd.importance_weights(lp, log_q).ess_fraction)
-      return fd.f_divergence(lp, log_q, divergence=divergence, self_normalize=self_normalize), ess
-
-    def one(state, key):
-      def body(state, _):
-        k = jax.random.fold_in(key, state.step)
-        return update(state, loss_fn, k)
-
-      return jax.lax.scan(body, state, length=steps)
-
+    one = lambda s, k: f_divergence_steps(
+      setup, s, k, divergence, temperature, steps=steps, path=path
+    )
     states, (losses, ess) = jax.vmap(one)(states, keys)
     return states, {"loss": losses, "batch_ess": ess}
 
-  def f_stage(
-    divergence: fd.Divergence, temperature: float, steps: int, path: str = "temperature"
-  ) -> Stage:
+  def f_stage(divergence, temperature: float, steps: int, path: str = "temperature") -> Stage:
     run = functools.partial(
       f_run, divergence=divergence, temperature=jnp.float32(temperature), steps=steps, path=path
     )
     label = f"{divergence.name} {level_label(temperature, path)} x{steps}"
     return Stage(label, run, steps * config.batch_size)
 
-  n = config.buffer_size
-
   @functools.partial(jax.jit, static_argnames=("path",))
   def tabg_run(states, keys, temperature, *, path):
-
-    def one(state, key):
-      params, opt_state, info = annealing.tabg_level(
-        jax.random.fold_in(key, state.step),
-        state.params,
-        state.opt_state,
-        sample_and_log_prob=lambda p, k, m: parallel.shard_batch(flow.sample_and_log_prob(p, k, m)),
-        log_prob=lambda p, x: flow.log_prob(p, parallel.shard_batch(x)),
-        log_target=lambda x: log_p(x, temperature, path),
-        optimizer=optimizer,
-        buffer_size=n,
-        batch_size=config.batch_size,
-        num_steps=config.ml_steps,
-        clip_quantile=config.clip_quantile,
-      )
-      return state._replace(
-        params=params, opt_state=opt_state, step=state.step + config.ml_steps
-      ), info
-
-    return jax.vmap(one)(states, keys)
+    return jax.vmap(lambda s, k: tabg_step(setup, s, k, temperature, path=path))(states, keys)
 
   def tabg_level(temperature: float, label: str, path: str = "temperature") -> Stage:
-    return Stage(
-      label, functools.partial(tabg_run, temperature=jnp.float32(temperature), path=path), n
-    )
-
-  def ais_pass(params, step_size, key):
-    """AIS from flow samples towards p^alpha q^(1 - alpha), the flow held constant."""
-    params = jax.lax.stop_gradient(params)
-    k_s, k_a = jax.random.split(key)
-    x0, _ = flow.sample_and_log_prob(params, k_s, fab_batch)
-    return annealing.ais(
-      k_a,
-      parallel.shard_batch(x0),
-      log_base=lambda x: flow.log_prob(params, x),
-      log_target=lambda x: log_p(x, 1.0, "temperature"),
-      betas=betas,
-      kernel=config.ais_kernel,
-      step_size=step_size,
-      num_integration_steps=config.ais_integration_steps,
-      num_mcmc_steps=config.ais_mcmc_steps,
-      alpha=config.fab_alpha,
-    )
-
-  def ais_info(res):
-    return {"ais_ess": res.ess_fraction, "acceptance": jnp.mean(res.acceptance_rate)}
-
-  def after_ais(state, res, **fab):
-    """The FAB state after an AIS batch: step sizes adapted, other fields replaced."""
-    return {
-      **state.fab,
-      "step_size": annealing.adapt_step_size(state.fab["step_size"], res.acceptance_rate),
-      **fab,
-    }
+    run = functools.partial(tabg_run, temperature=jnp.float32(temperature), path=path)
+    return Stage(label, run, config.buffer_size)
 
   @functools.partial(jax.jit, static_argnames=("kind", "iterations"))
   def fab_run(states, keys, *, kind, iterations):
-    opt = fab_optimizer("fab:nobuffer" if kind == "nobuffer" else "fab")
-
-    def fill(state, key):
-      """Add one AIS batch to the buffer (no gradient step): FAB's warm start."""
-      res = ais_pass(state.params, state.fab["step_size"], key)
-      buffer = annealing.buffer_add(state.fab["buffer"], res.samples, res.log_weights, res.log_base)
-      return (
-        state._replace(fab=after_ais(state, res, buffer=buffer)),
-        {"loss": jnp.zeros(()), **ais_info(res)},
-      )
-
-    def with_buffer(state, key):
-      """fab-jax's step: updates on buffer samples, re-weighting, then one AIS batch."""
-      k_b, k_a = jax.random.split(key)
-      u = config.fab_updates_per_ais
-      x, log_q_old, idx = annealing.buffer_sample(k_b, state.fab["buffer"], u * fab_batch)
-      batches = jax.tree.map(lambda a: a.reshape((u, fab_batch) + a.shape[1:]), (x, log_q_old))
-
-      def loss_fn(params, batch):
-        xb, lq_old = batch
-        log_q = flow.log_prob(params, parallel.shard_batch(xb))
-        loss, _ = annealing.fab_buffer_loss(
-          log_q, lq_old, alpha=config.fab_alpha, max_weight=config.fab_max_weight
-        )
-        return loss, log_q
-
-      def body(carry, batch):
-        params, opt_state = carry
-        (loss, log_q), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch)
-        updates, opt_state = opt.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), (loss, log_q)
-
-      # AIS with the flow before this round's updates (as fab-jax).
-      res = ais_pass(state.params, state.fab["step_size"], k_a)
-      (params, opt_state), (losses, log_q) = jax.lax.scan(
-        body, (state.params, state.opt_state), batches
-      )
-      buffer = annealing.buffer_adjust(
-        state.fab["buffer"], idx, log_q.reshape(-1), alpha=config.fab_alpha
-      )
-      buffer = annealing.buffer_add(buffer, res.samples, res.log_weights, res.log_base)
-      return (
-        State(params, opt_state, state.step + u, after_ais(state, res, buffer=buffer)),
-        {"loss": jnp.mean(losses), **ais_info(res)},
-      )
-
-    def without_buffer(state, key):
-      """One gradient step of FAB's loss on one fresh AIS batch."""
-      res = ais_pass(state.params, state.fab["step_size"], key)
-
-      def loss_fn(params):
-        return annealing.fab_loss(
-          flow.log_prob(params, parallel.shard_batch(res.samples)), res.log_weights
-        )
-
-      loss, grads = jax.value_and_grad(loss_fn)(state.params)
-      updates, opt_state = opt.update(grads, state.opt_state, state.params)
-      return (
-        State(
-          optax.apply_updates(state.params, updates),
-          opt_state,
-          state.step + 1,
-          after_ais(state, res),
-        ),
-        {"loss": loss, **ais_info(res)},
-      )
-
-    # A per-kind salt keeps the fill's keys apart from the training stages'.
-    step, salt = {"fill": (fill, 1), "buffer": (with_buffer, 2), "nobuffer": (without_buffer, 3)}[
-      kind
-    ]
-
-    def one(state, key):
-      key = jax.random.fold_in(key, salt)
-
-      def body(state, i):
-        return step(state, jax.random.fold_in(jax.random.fold_in(key, state.step), i))
-
-      return jax.lax.scan(body, state, jnp.arange(iterations))
-
+    one = lambda s, k: fab_iterations(setup, s, k, kind=kind, iterations=iterations)
     return jax.vmap(one)(states, keys)
-
-  # Target evaluations per AIS particle: the start, then per intermediate level
-  # every leapfrog / MALA gradient and one re-evaluation at the new point.
-  per_move = config.ais_integration_steps if config.ais_kernel == "hmc" else 1
-  ais_evals = fab_batch * (1 + config.ais_levels * (config.ais_mcmc_steps * per_move + 1))
 
   def fab_stage(kind: str, iterations: int, label: str) -> Stage:
     run = functools.partial(fab_run, kind=kind, iterations=iterations)
-    return Stage(label, run, iterations * ais_evals)
+    return Stage(label, run, iterations * ais_target_evals(config))
 
-  def evaluate(params, key) -> dict:
-    k1, _ = jax.random.split(key)
-    x, log_q = flow.sample_and_log_prob(params, k1, config.eval_samples)
-    lp = target.log_prob(x)
-    out = {
-      "elbo": M.elbo(lp, log_q),
-      "reverse_ess": M.reverse_ess(lp, log_q),
-      "log_z": M.log_z_estimate(lp, log_q),
-      "energy_clipped_fraction": jnp.mean(lp < -config.energy_clip),
-    }
-    if target.log_z is not None:
-      out["log_z_error"] = out["log_z"] - target.log_z
-    if exact is not None:
-      lq_y = flow.log_prob(params, exact)
-      lp_y = target.log_prob(exact)
-      out.update(
-        forward_ess=M.forward_ess(lp_y, lq_y),
-        eubo=M.eubo(lp_y, lq_y),
-        nll_exact=-jnp.mean(lq_y),
-        energy_distance=M.energy_distance(x[:2000], exact[:2000]),
-      )
-    if target.means is not None:
-      radius = 4.0 * float(np.logaddexp(0.0, 1.0))  # 4 sigma, sigma = softplus(1)
-      cov = M.mode_coverage(
-        x,
-        target.means,
-        radius=radius,
-        min_count=max(1, int(0.2 * config.eval_samples / target.means.shape[0])),
-      )
-      out.update(modes_covered=cov["modes_covered"], mode_entropy=cov["mode_entropy"])
-    out["_samples"] = x[:2000]
-    return out
-
-  return Trainer(init, f_stage, tabg_level, fab_stage, evaluate)
+  return Trainer(
+    functools.partial(init_state, setup),
+    f_stage,
+    tabg_level,
+    fab_stage,
+    functools.partial(evaluate, setup),
+  )
 
 
 def level_label(temperature: float, path: str) -> str:
