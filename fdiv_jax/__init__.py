@@ -32,7 +32,6 @@ from fdiv_jax import (
   diffusion,
   distill,
   divergences,
-  flows,
   gaussians,
   kernels,
   math,
@@ -40,7 +39,6 @@ from fdiv_jax import (
   monte_carlo,
   parallel,
   targets,
-  transport,
   variational,
 )
 from fdiv_jax.categorical import balanced_kd_loss, kd_loss
@@ -57,7 +55,6 @@ from fdiv_jax.monte_carlo import (
   importance_weights,
   renyi_divergence,
 )
-from fdiv_jax.transport import monge_gap, sinkhorn_divergence, sinkhorn_kd_loss
 from fdiv_jax.variational import (
   cumulant_gan_bound,
   donsker_varadhan_bound,
@@ -69,6 +66,28 @@ from fdiv_jax.variational import (
 )
 
 __version__ = "0.1.0"
+
+# Modules whose dependencies a registry-only user may not want to load (flax and distrax
+# for the flows, OTT for the transport losses) are imported on first use (PEP 562).
+_LAZY_MODULES = ("flows", "transport")
+_LAZY_NAMES = {
+  name: "transport" for name in ("monge_gap", "sinkhorn_divergence", "sinkhorn_kd_loss")
+}
+
+
+def __getattr__(name: str):
+  import importlib
+
+  if name in _LAZY_MODULES:
+    return importlib.import_module(f"fdiv_jax.{name}")
+  if name in _LAZY_NAMES:
+    return getattr(importlib.import_module(f"fdiv_jax.{_LAZY_NAMES[name]}"), name)
+  raise AttributeError(f"module 'fdiv_jax' has no attribute {name!r}")
+
+
+def __dir__():
+  return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
   "Divergence",

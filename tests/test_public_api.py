@@ -63,6 +63,30 @@ def test_import_does_not_start_the_backend():
   assert proc.returncode == 0, proc.stderr[-3000:]
 
 
+def test_registry_users_do_not_load_flax_distrax_or_ott():
+  """``import fdiv_jax`` and the registry / Monte-Carlo losses leave flax, distrax and OTT
+  unloaded; the flows and transport modules (and their top-level names) load them on use."""
+  code = (
+    "import sys, fdiv_jax as fd\n"
+    "fd.f_divergence([0.0, 1.0], [0.5, 0.5], divergence='js')\n"
+    "heavy = ('flax', 'distrax', 'ott')\n"
+    "assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]\n"
+    "assert callable(fd.sinkhorn_divergence) and 'ott' in sys.modules\n"
+    "assert fd.flows.real_nvp and 'flax' in sys.modules and 'distrax' in sys.modules\n"
+    "assert 'flows' in dir(fd) and 'sinkhorn_kd_loss' in dir(fd)\n"
+  )
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  proc = subprocess.run(
+    [sys.executable, "-c", code],
+    cwd=root,
+    capture_output=True,
+    text=True,
+    env=dict(os.environ, JAX_PLATFORMS="cpu"),
+    timeout=300,
+  )
+  assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 def test_package_data_ships_gmm40_means():
   from importlib import resources
 
