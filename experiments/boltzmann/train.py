@@ -62,6 +62,7 @@ def make_flow(config, dim: int) -> flows.Flow:
       num_layers=config.layers,
       hidden=config.hidden,
       base_scale=config.base_scale,
+      scale_max=config.scale_max,
       marginal_bins=config.marginal_bins,
       marginal_bound=config.marginal_bound,
       masks=config.masks,

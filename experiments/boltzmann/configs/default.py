@@ -29,6 +29,7 @@ class Config:
   base_scale: float = 15.0
   marginal_bins: int = 0  # real_nvp: a last elementwise spline layer (0: none)
   marginal_bound: float = 5.0
+  scale_max: float = 3.0  # real_nvp: bound on each coupling's log-scale
   masks: str = "parity"  # coupling masks: "parity" or "binary" (fd.flows)
   # Optimisation.
   batch_size: int = 512
