@@ -83,13 +83,7 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
   return out
 
 
-main = cli.command(
-  run,
-  package=__package__,
-  doc=__doc__,
-  default_workdir="runs/boltzmann_gmm40",
-  outputs="results.json, table.md, curves.png",
-)
+main = cli.command(run, __package__, __doc__)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 import fdiv_jax as fd
@@ -108,7 +109,6 @@ def run_main(
   doc: str,
   default_workdir: str,
   run,
-  outputs: str,
 ) -> None:
   """The shared command line: ``--config``, ``--set``, ``--workdir``, ``--fresh``,
   ``--distributed``; runs ``run(config, workdir, fresh=...)`` under a data mesh
@@ -162,11 +162,14 @@ def run_main(
   start = time.perf_counter()
   with jax.set_mesh(parallel.data_mesh()):
     run(config, args.workdir, fresh=args.fresh)
-  print(f"wrote {args.workdir}/{outputs} in {time.perf_counter() - start:.0f} s")
+  wrote = sorted(os.listdir(args.workdir)) if os.path.isdir(args.workdir) else []
+  print(f"wrote {args.workdir}: {', '.join(wrote)} in {time.perf_counter() - start:.0f} s")
 
 
-def command(run, *, package: str, doc: str, default_workdir: str, outputs: str):
-  """The ``main(argv=None)`` of an experiment: :func:`run_main` with its settings."""
+def command(run, package: str, doc: str):
+  """The ``main(argv=None)`` of the experiment ``package`` (work directory
+  ``runs/<name>`` unless ``--workdir`` says otherwise)."""
+  workdir = os.path.join("runs", package.rsplit(".", 1)[-1])
   return lambda argv=None: run_main(
-    argv, package=package, doc=doc, default_workdir=default_workdir, run=run, outputs=outputs
+    argv, package=package, doc=doc, default_workdir=workdir, run=run
   )

@@ -73,13 +73,7 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
   return out
 
 
-main = cli.command(
-  run,
-  package=__package__,
-  doc=__doc__,
-  default_workdir="runs/divergence_estimation",
-  outputs="results.json, table.md, curves.png",
-)
+main = cli.command(run, __package__, __doc__)
 
 
 if __name__ == "__main__":

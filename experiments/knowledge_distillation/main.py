@@ -52,13 +52,7 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
   return out
 
 
-main = cli.command(
-  run,
-  package=__package__,
-  doc=__doc__,
-  default_workdir="runs/knowledge_distillation",
-  outputs="results.json, table.md, reliability.png",
-)
+main = cli.command(run, __package__, __doc__)
 
 
 if __name__ == "__main__":
