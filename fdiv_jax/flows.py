@@ -63,11 +63,14 @@ class Flow(NamedTuple):
 
 
 class _Conditioner(nn.Module):
-  """MLP from the kept coordinates to ``[d, params_per_dim]``; zero last layer."""
+  """MLP from the kept coordinates to ``[d, params_per_dim]``; zero last layer; with
+  ``linear_skip`` plus a zero-initialised linear map of the input (which extrapolates
+  linearly, where a GELU MLP bends)."""
 
   hidden: Sequence[int]
   dim: int
   params_per_dim: int
+  linear_skip: bool = False
 
   @nn.compact
   def __call__(self, x):
@@ -80,6 +83,14 @@ class _Conditioner(nn.Module):
       kernel_init=nn.initializers.zeros,
       bias_init=nn.initializers.zeros,
     )(h)
+    if self.linear_skip:
+      out = out + nn.Dense(
+        self.dim * self.params_per_dim,
+        use_bias=False,
+        param_dtype=x.dtype,
+        kernel_init=nn.initializers.zeros,
+        name="linear_skip",
+      )(x)
     return out.reshape(x.shape[:-1] + (self.dim, self.params_per_dim))
 
 
@@ -114,6 +125,7 @@ def _make_flow(
   marginal_bins: int = 0,
   marginal_bound: float = 5.0,
   masks: str = "parity",
+  linear_skip: bool = False,
 ) -> Flow:
   if dim < 2:
     raise ValueError(f"dim must be >= 2 for coupling layers, got {dim}")
@@ -127,7 +139,7 @@ def _make_flow(
     )
   if masks not in _MASKS:
     raise ValueError(f"masks must be one of {_MASKS}, got {masks!r}")
-  conditioner = _Conditioner(tuple(hidden), dim, params_per_dim)
+  conditioner = _Conditioner(tuple(hidden), dim, params_per_dim, linear_skip)
   masks = _masks(dim, num_layers, masks)
   base = distrax.MultivariateNormalDiag(jnp.zeros(dim), jnp.full(dim, base_scale))
 
@@ -198,6 +210,7 @@ def real_nvp(
   marginal_bins: int = 0,
   marginal_bound: float = 5.0,
   masks: str = "parity",
+  linear_skip: bool = False,
 ) -> Flow:
   r"""RealNVP: affine couplings :math:`y = x e^{a} + b` with :math:`|a| \le` ``scale_max``.
 
@@ -223,6 +236,10 @@ def real_nvp(
     marginal_bound: Half-width of that spline's interval (data units).
     masks: ``"parity"`` (even / odd coordinates) or ``"binary"`` (a pair of
       complementary masks per bit of the coordinate index; see the module).
+    linear_skip: Add a zero-initialised linear map of the kept coordinates to each
+      conditioner's output, so shift and log-scale extrapolate linearly past the
+      region the flow was trained on (Neal's funnel: the log-scale of ``x_i`` is
+      ``x_0 / 2`` out to the tails).
   """
   if scale_max <= 0:
     raise ValueError(f"scale_max must be > 0, got {scale_max}")
@@ -232,7 +249,16 @@ def real_nvp(
     return distrax.ScalarAffine(shift=p[..., 0], log_scale=log_scale)
 
   return _make_flow(
-    dim, num_layers, hidden, 2, affine, base_scale, marginal_bins, marginal_bound, masks
+    dim,
+    num_layers,
+    hidden,
+    2,
+    affine,
+    base_scale,
+    marginal_bins,
+    marginal_bound,
+    masks,
+    linear_skip,
   )
 
 

@@ -63,6 +63,7 @@ def make_flow(config, dim: int) -> flows.Flow:
       hidden=config.hidden,
       base_scale=config.base_scale,
       scale_max=config.scale_max,
+      linear_skip=config.linear_skip,
       marginal_bins=config.marginal_bins,
       marginal_bound=config.marginal_bound,
       masks=config.masks,

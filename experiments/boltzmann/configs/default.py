@@ -30,6 +30,7 @@ class Config:
   marginal_bins: int = 0  # real_nvp: a last elementwise spline layer (0: none)
   marginal_bound: float = 5.0
   scale_max: float = 3.0  # real_nvp: bound on each coupling's log-scale
+  linear_skip: bool = False  # real_nvp: a linear path in every conditioner (fd.flows)
   masks: str = "parity"  # coupling masks: "parity" or "binary" (fd.flows)
   # Optimisation.
   batch_size: int = 512
