@@ -129,6 +129,15 @@ class Divergence:
     return jnp.asarray(value, dtype=_checks.float_dtype(value))
 
   @property
+  def gradient_needs_normalizer(self) -> bool:
+    r"""Whether the gradient of :math:`\mathbb E_q[f(p/q)]` in ``q``'s parameters needs the
+    normaliser of an unnormalised ``p`` (then estimate it self-normalised,
+    :func:`fdiv_jax.f_divergence` with ``self_normalize=True``). False only for
+    ``reverse_kl``, :math:`f(u) = -\log u`: an unknown :math:`Z` adds :math:`\log Z` to
+    the value and nothing to the gradient (the ELBO's)."""
+    return self.name != "reverse_kl"
+
+  @property
   def has_weight(self) -> bool:
     """Whether :meth:`weight` is defined (``f`` twice differentiable)."""
     return self._weight is not None

@@ -471,3 +471,22 @@ def test_spec_strings():
       fd.get(spec)
   with pytest.raises(TypeError, match="already gives"):
     fd.get("alpha:2", alpha=3.0)
+
+
+def test_gradient_needs_normalizer_says_whether_an_unknown_z_moves_the_gradient(entry):
+  """The reparameterised gradient of E_q[f(Z p / q)] in q's mean is the same for Z = 1 and
+  Z = e^2 exactly when the record says the normaliser is not needed (reverse KL)."""
+  div, _, _ = entry
+  eps = jax.random.normal(jax.random.PRNGKey(0), (4096,))
+
+  def grad(log_z):
+    def loss(m):
+      x = m + eps
+      log_q = -0.5 * eps**2
+      log_p = -0.5 * (x - 0.7) ** 2 + log_z
+      return jnp.mean(div.f(log_p - log_q))
+
+    return float(jax.grad(loss)(0.2))
+
+  same = np.isclose(grad(0.0), grad(2.0), rtol=1e-5, atol=1e-6)
+  assert same == (not div.gradient_needs_normalizer), (div.name, grad(0.0), grad(2.0))

@@ -173,10 +173,10 @@ def _apply_update(optimizer, state: State, loss_fn, key):
 def f_divergence_steps(setup: Setup, state: State, key, divergence, temperature, *, steps, path):
   """``steps`` updates of D_f(p_T || q) (one seed); returns (state, (losses, batch ESS)).
 
-  Reverse KL needs no normaliser (its gradient is the ELBO's); every other entry is
-  estimated with self-normalised importance weights."""
+  Entries whose gradient needs the target's normaliser (all but reverse KL) are estimated
+  with self-normalised importance weights."""
   config, flow = setup.config, setup.flow
-  self_normalize = divergence.name != "reverse_kl"
+  self_normalize = divergence.gradient_needs_normalizer
 
   def loss_fn(params, key):
     x, log_q = parallel.shard_batch(flow.sample_and_log_prob(params, key, config.batch_size))
