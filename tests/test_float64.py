@@ -164,9 +164,6 @@ def test_kernels_and_cauchy_schwarz_in_float64():
   bw = K.median_bandwidth(x, y)
   assert_float64(bw, "median_bandwidth")
   assert_float64(K.silverman_bandwidth(x))
-  assert_float64(K.log_kernel_sum(x, y, bandwidth=bw), "log_kernel_sum")
-  value = fd.cauchy_schwarz_divergence(x, y, bandwidth=1.0, kernel="laplace", block_size=64)
-  assert_float64(value, "laplace")
   grad = jax.grad(lambda x: fd.cauchy_schwarz_divergence(x, y, bandwidth=1.0, block_size=64))(x)
   assert_float64(grad, "CS gradient (blocked, custom backward pass)")
   assert_float64(fd.mmd(x, y, bandwidth=1.0, unbiased=True), "mmd")
@@ -210,13 +207,9 @@ def test_transport_in_float64():
   assert_float64(loss, "sinkhorn_kd_loss")
 
 
-@pytest.mark.parametrize("make", ["spline_flow", "real_nvp_marginal"])
-def test_flows_are_float64_from_init(make):
-  """(RealNVP with the elementwise spline layer covers the affine couplings too.)"""
-  if make == "real_nvp_marginal":
-    flow = fd.flows.real_nvp(3, num_layers=2, hidden=(8,), marginal_bins=4)
-  else:
-    flow = fd.flows.spline_flow(3, num_layers=2, hidden=(8,))
+def test_flows_are_float64_from_init():
+  """RealNVP with the elementwise spline layer: affine couplings and a spline bijector."""
+  flow = fd.flows.real_nvp(3, num_layers=2, hidden=(8,), marginal_bins=4)
   params = flow.init(jax.random.PRNGKey(0))
   assert_float64(params, "params")
   x, log_q = flow.sample_and_log_prob(params, jax.random.PRNGKey(1), 16)

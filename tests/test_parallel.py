@@ -24,9 +24,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 @pytest.mark.parametrize(
   "check",
+  # On 8 devices of one process (close to a minute each here): make test-slow. The default
+  # suite runs the Boltzmann step as 2 processes x 2 devices (below).
   [
-    "library",
-    # The experiments' steps on 8 devices (a minute each): make test-slow.
+    pytest.param("library", marks=pytest.mark.slow),
     pytest.param("boltzmann", marks=pytest.mark.slow),
     pytest.param("one_step", marks=pytest.mark.slow),
   ],
