@@ -42,15 +42,8 @@ def test_module_all_is_complete(module):
     assert getattr(mod, name).__doc__, f"fdiv_jax.{module}.{name} has no docstring"
 
 
-def test_import_does_not_start_the_backend():
-  """``jax.distributed.initialize`` (multi-host) and the XLA flag of
-  ``_xla_workarounds`` must come before the backend starts; importing fdiv_jax
-  (and the experiments' modules) must not start it (blackjax's import does)."""
-  code = (
-    "import fdiv_jax, experiments.boltzmann.train, experiments.one_step_diffusion.train\n"
-    "from jax._src import xla_bridge\n"
-    "assert not xla_bridge.backends_are_initialized(), 'backend started on import'\n"
-  )
+def _run_python(code: str) -> None:
+  """Runs ``code`` in a fresh interpreter (CPU) from the repository root; it must exit 0."""
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   proc = subprocess.run(
     [sys.executable, "-c", code],
@@ -61,6 +54,18 @@ def test_import_does_not_start_the_backend():
     timeout=300,
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_import_does_not_start_the_backend():
+  """``jax.distributed.initialize`` (multi-host) and the XLA flag of
+  ``_xla_workarounds`` must come before the backend starts; importing fdiv_jax
+  (and the experiments' modules) must not start it (blackjax's import does)."""
+  code = (
+    "import fdiv_jax, experiments.boltzmann.train, experiments.one_step_diffusion.train\n"
+    "from jax._src import xla_bridge\n"
+    "assert not xla_bridge.backends_are_initialized(), 'backend started on import'\n"
+  )
+  _run_python(code)
 
 
 def test_registry_users_do_not_load_flax_distrax_or_ott():
@@ -75,16 +80,7 @@ def test_registry_users_do_not_load_flax_distrax_or_ott():
     "assert fd.flows.real_nvp and 'flax' in sys.modules and 'distrax' in sys.modules\n"
     "assert 'flows' in dir(fd) and 'sinkhorn_kd_loss' in dir(fd)\n"
   )
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  proc = subprocess.run(
-    [sys.executable, "-c", code],
-    cwd=root,
-    capture_output=True,
-    text=True,
-    env=dict(os.environ, JAX_PLATFORMS="cpu"),
-    timeout=300,
-  )
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  _run_python(code)
 
 
 def test_package_data_ships_gmm40_means():
