@@ -64,8 +64,8 @@ class Flow(NamedTuple):
 
 class _Conditioner(nn.Module):
   """MLP from the kept coordinates to ``[d, params_per_dim]``; zero last layer; with
-  ``linear_skip`` plus a zero-initialised linear map of the input (which extrapolates
-  linearly, where a GELU MLP bends)."""
+  ``linear_skip`` a zero-initialised linear map of the input (which extrapolates
+  linearly, where a GELU MLP bends) is concatenated: ``[d, 2 params_per_dim]``, MLP first."""
 
   hidden: Sequence[int]
   dim: int
@@ -83,15 +83,17 @@ class _Conditioner(nn.Module):
       kernel_init=nn.initializers.zeros,
       bias_init=nn.initializers.zeros,
     )(h)
-    if self.linear_skip:
-      out = out + nn.Dense(
-        self.dim * self.params_per_dim,
-        use_bias=False,
-        param_dtype=x.dtype,
-        kernel_init=nn.initializers.zeros,
-        name="linear_skip",
-      )(x)
-    return out.reshape(x.shape[:-1] + (self.dim, self.params_per_dim))
+    out = out.reshape(x.shape[:-1] + (self.dim, self.params_per_dim))
+    if not self.linear_skip:
+      return out
+    linear = nn.Dense(
+      self.dim * self.params_per_dim,
+      use_bias=False,
+      param_dtype=x.dtype,
+      kernel_init=nn.initializers.zeros,
+      name="linear_skip",
+    )(x)
+    return jnp.concatenate([out, linear.reshape(out.shape)], axis=-1)
 
 
 _MASKS = ("parity", "binary")
@@ -236,17 +238,21 @@ def real_nvp(
     marginal_bound: Half-width of that spline's interval (data units).
     masks: ``"parity"`` (even / odd coordinates) or ``"binary"`` (a pair of
       complementary masks per bit of the coordinate index; see the module).
-    linear_skip: Add a zero-initialised linear map of the kept coordinates to each
-      conditioner's output, so shift and log-scale extrapolate linearly past the
-      region the flow was trained on (Neal's funnel: the log-scale of ``x_i`` is
-      ``x_0 / 2`` out to the tails).
+    linear_skip: Add a zero-initialised linear map ``l(x_kept)`` of the kept
+      coordinates to the shift and, outside the bound, to the log-scale:
+      :math:`a = a_{\max}\tanh(\tilde a / a_{\max}) + l_a(x_{kept})`, so the
+      log-scale extrapolates linearly past the region the flow was trained on
+      (Neal's funnel: the log-scale of ``x_i`` is ``x_0 / 2`` out to the tails,
+      which one such coupling represents exactly).
   """
   if scale_max <= 0:
     raise ValueError(f"scale_max must be > 0, got {scale_max}")
 
   def affine(p):
-    log_scale = scale_max * jnp.tanh(p[..., 1] / scale_max)
-    return distrax.ScalarAffine(shift=p[..., 0], log_scale=log_scale)
+    shift, log_scale = p[..., 0], scale_max * jnp.tanh(p[..., 1] / scale_max)
+    if linear_skip:  # p = [MLP shift, MLP log-scale, linear shift, linear log-scale]
+      shift, log_scale = shift + p[..., 2], log_scale + p[..., 3]
+    return distrax.ScalarAffine(shift=shift, log_scale=log_scale)
 
   return _make_flow(
     dim,
