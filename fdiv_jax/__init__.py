@@ -38,6 +38,7 @@ from fdiv_jax import (
   metrics,
   monte_carlo,
   parallel,
+  preference,
   targets,
   variational,
 )
@@ -55,6 +56,7 @@ from fdiv_jax.monte_carlo import (
   importance_weights,
   renyi_divergence,
 )
+from fdiv_jax.preference import f_dpg_loss, f_dpo_loss
 from fdiv_jax.variational import (
   cumulant_gan_bound,
   donsker_varadhan_bound,
@@ -127,6 +129,9 @@ __all__ = [
   "monte_carlo",
   "nwj_bound",
   "parallel",
+  "preference",
+  "f_dpg_loss",
+  "f_dpo_loss",
   "renyi_bound",
   "renyi_divergence",
   "variational",

@@ -38,6 +38,8 @@ Fields of a record (all pure, elementwise, jit/vmap/grad friendly):
   onto the domain of :math:`f^*` (Nowozin et al., 2016, Table 6).
 * ``conjugate_of_activation(v)``: the fused, stable :math:`f^*(g_f(v))`.
 * ``f_prime_at_one``: :math:`f'(1)`, the f-GAN decision threshold.
+* ``f_prime(log_u)``: the derivative :math:`f'(u)` (f-DPO's implicit reward), with
+  ``f_prime_invertible`` saying whether it determines ``u``.
 * ``weight(log_r)``: the f-distill weight :math:`h(r) = r^2 f''(r)`
   (Xu et al., 2025).
 
@@ -105,6 +107,8 @@ class Divergence:
   _weight: Callable[..., jax.Array] | None
   no_weight_reason: str = ""
   _reversed: Callable[..., Divergence] | None = None
+  _f_prime: Callable[..., jax.Array] | None = None
+  no_inverse_reason: str = ""
 
   def f(self, log_u: ArrayLike) -> jax.Array:
     """Generator :math:`f(u)` evaluated at ``u = exp(log_u)``; shape of ``log_u``."""
@@ -121,6 +125,24 @@ class Divergence:
   def conjugate_of_activation(self, v: ArrayLike) -> jax.Array:
     """Fused, stable :math:`f^*(g_f(v))`."""
     return self._conjugate_of_activation(_as_float(v), **self.params)
+
+  def f_prime(self, log_u: ArrayLike) -> jax.Array:
+    r"""Derivative :math:`f'(u)` at ``u = exp(log_u)``, in a stable form (``kl``:
+    :math:`\log u + 1`; ``reverse_kl``: :math:`-e^{-\log u}`); shape of ``log_u``.
+
+    f-DPO's implicit reward is :math:`\beta f'(\pi/\pi_{ref})`
+    (:func:`fdiv_jax.preference.implicit_reward`).
+    """
+    log_u = _as_float(log_u)
+    if self._f_prime is None:  # from_generator: phi'(l) e^{-l}
+      return _elementwise_derivatives(self._f, log_u)[0] * jnp.exp(-log_u)
+    return self._f_prime(log_u, **self.params)
+
+  @property
+  def f_prime_invertible(self) -> bool:
+    """Whether :math:`f'` is strictly increasing (``f`` strictly convex), so that
+    :math:`f'(u)` determines ``u`` (what f-DPO needs). False for total variation."""
+    return not self.no_inverse_reason
 
   @property
   def f_prime_at_one(self) -> jax.Array:
@@ -190,6 +212,8 @@ jax.tree_util.register_dataclass(
     "_weight",
     "no_weight_reason",
     "_reversed",
+    "_f_prime",
+    "no_inverse_reason",
   ],
 )
 
@@ -310,6 +334,7 @@ def _kl() -> Divergence:
     _conjugate_of_activation=lambda v: jnp.exp(v - 1.0),
     _f_prime_at_one=lambda: 1.0,
     _weight=jnp.exp,
+    _f_prime=lambda l: l + 1.0,
     _reversed=lambda: _reverse_kl(),
   )
 
@@ -331,6 +356,7 @@ def _reverse_kl() -> Divergence:
     _conjugate_of_activation=lambda v: v - 1.0,
     _f_prime_at_one=lambda: -1.0,
     _weight=jnp.ones_like,
+    _f_prime=lambda l: -jnp.exp(-l),
     _reversed=lambda: _kl(),
   )
 
@@ -366,6 +392,7 @@ def _js() -> Divergence:
     _conjugate_of_activation=lambda v: jax.nn.softplus(v) - _LOG2,
     _f_prime_at_one=_zero,
     _weight=jax.nn.sigmoid,
+    _f_prime=lambda l: _LOG2 - jax.nn.softplus(-l),
     _reversed=lambda: _js(),
   )
 
@@ -401,6 +428,7 @@ def _gan() -> Divergence:
     _conjugate_of_activation=jax.nn.softplus,
     _f_prime_at_one=lambda: -_LOG2,
     _weight=jax.nn.sigmoid,
+    _f_prime=jax.nn.log_sigmoid,
     _reversed=lambda: _gan(),
   )
 
@@ -425,6 +453,7 @@ def _squared_hellinger() -> Divergence:
     _conjugate_of_activation=jnp.expm1,
     _f_prime_at_one=_zero,
     _weight=lambda l: 0.5 * jnp.exp(0.5 * l),
+    _f_prime=lambda l: -jnp.expm1(-0.5 * l),
     _reversed=lambda: _squared_hellinger(),
   )
 
@@ -441,6 +470,7 @@ def _pearson() -> Divergence:
     _conjugate_of_activation=lambda v: 0.25 * v * v + v,
     _f_prime_at_one=_zero,
     _weight=lambda l: 2.0 * jnp.exp(2.0 * l),
+    _f_prime=lambda l: 2.0 * jnp.expm1(l),
     _reversed=lambda: _neyman(),
   )
 
@@ -462,6 +492,7 @@ def _neyman() -> Divergence:
     _conjugate_of_activation=lambda v: -2.0 * jnp.expm1(-0.5 * v),
     _f_prime_at_one=_zero,
     _weight=lambda l: 2.0 * jnp.exp(-l),
+    _f_prime=lambda l: -jnp.expm1(-2.0 * l),
     _reversed=lambda: _pearson(),
   )
 
@@ -484,6 +515,8 @@ def _total_variation() -> Divergence:
     _f_prime_at_one=_zero,
     _weight=None,
     no_weight_reason="f = |u - 1| / 2 has f'' equal to a Dirac mass at r = 1",
+    _f_prime=lambda l: 0.5 * jnp.sign(l),
+    no_inverse_reason="f'(u) = sign(u - 1) / 2 is constant on each side of u = 1",
     _reversed=lambda: _total_variation(),
   )
 
@@ -514,6 +547,7 @@ def _jeffreys() -> Divergence:
     _conjugate_of_activation=conjugate,
     _f_prime_at_one=_zero,
     _weight=lambda l: 1.0 + jnp.exp(l),
+    _f_prime=lambda l: l - jnp.expm1(-l),
     _reversed=lambda: _jeffreys(),
   )
 
@@ -550,6 +584,7 @@ def _triangular() -> Divergence:
     ),
     _f_prime_at_one=_zero,
     _weight=lambda l: 8.0 * jnp.exp(2.0 * jax.nn.log_sigmoid(l) + jax.nn.log_sigmoid(-l)),
+    _f_prime=lambda l: 1.0 - 4.0 * jnp.exp(2.0 * jax.nn.log_sigmoid(-l)),
     _reversed=lambda: _triangular(),
   )
 
@@ -716,6 +751,7 @@ def _alpha(alpha: ArrayLike = 0.5) -> Divergence:
     _conjugate_of_activation=_alpha_conjugate_of_activation,
     _f_prime_at_one=_zero,
     _weight=_alpha_weight,
+    _f_prime=_alpha_activation,
     _reversed=_alpha_reversed,
   )
 

@@ -22,6 +22,7 @@ MODULES = [
   "math",
   "metrics",
   "parallel",
+  "preference",
   "targets",
   "monte_carlo",
   "transport",
