@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from experiments.common import cli, jobs
+from experiments.common import calibration, cli, jobs
 from experiments.common import digits as common_digits
 from experiments.common import results as R
 from experiments.knowledge_distillation import report, students
@@ -29,7 +29,9 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
   split = common_digits.digits_split(config.test_fraction)
   model, params, restored = students.teacher(config, split, workdir)
   out["teacher"] = dict(
-    T.calibration(np.asarray(model.apply(params, split.x_test)[1]), split.y_test, config.ece_bins),
+    calibration.calibration(
+      np.asarray(model.apply(params, split.x_test)[1]), split.y_test, config.ece_bins
+    ),
     restored_from_checkpoint=restored,
     hidden=list(config.teacher_hidden),
   )

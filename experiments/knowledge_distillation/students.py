@@ -8,7 +8,7 @@ import os
 import jax
 import numpy as np
 
-from experiments.common import checkpoint, jobs
+from experiments.common import calibration, checkpoint, jobs
 from experiments.common import digits as common_digits
 from experiments.common import results as R
 from experiments.knowledge_distillation import train as T
@@ -74,7 +74,7 @@ def distill(method: str, *, config, split, teacher_model, teacher_params) -> dic
   loss = np.asarray(metrics["loss"])
   R.check_finite(loss, what=f"student loss ({method})")
   per_seed = [
-    T.calibration(
+    calibration.calibration(
       np.asarray(model.apply(jax.tree.map(lambda a: a[i], params), split.x_test)[1]),
       split.y_test,
       config.ece_bins,
