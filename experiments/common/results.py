@@ -93,6 +93,19 @@ class NonFiniteError(FloatingPointError):
   """Raised when training produces NaN / inf; results so far are kept."""
 
 
+def mean_std(per_seed: Sequence[dict], keys: Sequence[str]) -> dict:
+  """``{key}_mean`` and ``{key}_std`` (sample std, ddof 1; NaN for one seed) of each key
+  over the per-seed records."""
+  import numpy as np
+
+  out = {}
+  for k in keys:
+    values = np.asarray([s[k] for s in per_seed], np.float64)
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+    out[f"{k}_mean"], out[f"{k}_std"] = float(np.mean(values)), std
+  return out
+
+
 def check_finite(values: Any, *, what: str) -> None:
   """Raises :class:`NonFiniteError` naming ``what`` if any value is NaN / inf."""
   import numpy as np

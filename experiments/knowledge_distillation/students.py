@@ -46,14 +46,6 @@ def teacher(config, split, workdir):
   return model, params, restored
 
 
-def _mean_std(per_seed: list[dict], keys) -> dict:
-  out = {}
-  for k in keys:
-    values = [s[k] for s in per_seed]
-    out[f"{k}_mean"], out[f"{k}_std"] = float(np.mean(values)), float(np.std(values, ddof=1))
-  return out
-
-
 def distill(method: str, *, config, split, teacher_model, teacher_params) -> dict:
   """Students of ``config.student_hidden`` trained with cross-entropy + loss ``method``;
   per-seed test accuracy, ECE and NLL, their mean and std, curves and wall time."""
@@ -84,7 +76,7 @@ def distill(method: str, *, config, split, teacher_model, teacher_params) -> dic
   every = max(1, config.student_steps // 100)
   return {
     "per_seed": per_seed,
-    **_mean_std(per_seed, ("accuracy", "ece", "nll")),
+    **R.mean_std(per_seed, ("accuracy", "ece", "nll")),
     "wall_s": wall,
     "loss_curve": loss.mean(0)[::every].tolist(),
     "kd_curve": np.asarray(metrics["kd"]).mean(0)[::every].tolist(),

@@ -21,8 +21,10 @@ from experiments.preference import policy
 from experiments.preference.problem import Problem
 
 
-def _adam_scan(loss_fn, params, keys, learning_rate):
-  """``(params, losses)`` after one Adam step on ``loss_fn(params, key)`` per key."""
+def _adam_scan(loss_fn, params, keys, learning_rate, *, snapshots: int = 0):
+  """``(params, losses)`` after one Adam step on ``loss_fn(params, key)`` per key; with
+  ``snapshots = S > 0``, ``params`` are stacked ``[S, ...]`` at the ends of ``S`` equal
+  chunks of the steps (the last is the final state)."""
   opt = optax.adam(learning_rate)
 
   def step(carry, key):
@@ -31,8 +33,17 @@ def _adam_scan(loss_fn, params, keys, learning_rate):
     updates, state = opt.update(grads, state, params)
     return (optax.apply_updates(params, updates), state), loss
 
-  (params, _), losses = jax.lax.scan(step, (params, opt.init(params)), keys)
-  return params, losses
+  carry = (params, opt.init(params))
+  if not snapshots:
+    (params, _), losses = jax.lax.scan(step, carry, keys)
+    return params, losses
+
+  def chunk(carry, chunk_keys):
+    carry, losses = jax.lax.scan(step, carry, chunk_keys)
+    return carry, (carry[0], losses)
+
+  _, (params, losses) = jax.lax.scan(chunk, carry, keys.reshape(snapshots, -1, *keys.shape[1:]))
+  return params, losses.reshape(-1)
 
 
 def exact_logp(model, params, problem: Problem) -> jax.Array:
@@ -82,7 +93,7 @@ def preference_pairs(key, log_ref: jax.Array, reward: jax.Array, num: int) -> di
     "chosen": jnp.where(first, y1, y2).reshape(-1),
     "rejected": jnp.where(first, y2, y1).reshape(-1),
     "first": first.reshape(-1),
-    "true_margin": jnp.abs(r1 - r2).reshape(-1) * jnp.where(first, 1.0, -1.0).reshape(-1),
+    "true_margin": jnp.where(first, r1 - r2, r2 - r1).reshape(-1),  # r(chosen) - r(rejected)
   }
 
 
@@ -163,10 +174,20 @@ RL_REGULARIZERS = ("none", "reverse_kl", "kl", "js")
 
 
 def train_rl(
-  key, params, *, model, problem: Problem, log_init, regularizer: str, steps: int, config
+  key,
+  params,
+  coef,
+  *,
+  model,
+  problem: Problem,
+  log_init,
+  regularizer: str,
+  steps: int,
+  snapshots: int,
+  config,
 ) -> tuple:
   r"""REINFORCE on the verifier's 0/1 reward with the group-mean baseline (``config.rl_group``
-  samples per prompt), plus ``config.rl_coef`` times a regulariser to the initial policy
+  samples per prompt), plus ``coef`` (may be traced) times a regulariser to the initial policy
   :math:`\pi_0` (whose exact log-probabilities are ``log_init``):
 
   * ``"reverse_kl"``: :math:`\mathrm{KL}(\pi\|\pi_0)` from the policy's samples
@@ -174,6 +195,9 @@ def train_rl(
   * ``"kl"`` / ``"js"``: DPH-RL's :math:`D_f(\pi_0\|\pi)` from a fixed set of
     ``config.rl_init_samples`` samples of :math:`\pi_0` per prompt, drawn once
     (:func:`fdiv_jax.preference.mass_covering_regularizer`): forward KL and JS.
+
+  Returns ``(params [snapshots, ...], losses [steps])``: the policy after each
+  ``steps / snapshots`` steps.
   """
   if regularizer not in RL_REGULARIZERS:
     raise ValueError(f"regularizer must be one of {RL_REGULARIZERS}, got {regularizer!r}")
@@ -193,7 +217,7 @@ def train_rl(
     if regularizer == "reverse_kl":
       log0 = jnp.take_along_axis(log_init, idx, -1)
       reg = fd.f_divergence(log0, logp, divergence="reverse_kl", gradient="score_function")
-      loss += config.rl_coef * jnp.mean(reg)
+      loss += coef * jnp.mean(reg)
     elif regularizer in ("kl", "js"):
       j = jax.random.randint(k_0, (num_prompts, config.rl_group), 0, config.rl_init_samples)
       idx0 = jnp.take_along_axis(init_samples, j, -1)
@@ -202,11 +226,11 @@ def train_rl(
       reg = fd.preference.mass_covering_regularizer(
         logp0, jnp.take_along_axis(log_init, idx0, -1), divergence=regularizer
       )
-      loss += config.rl_coef * jnp.mean(reg)
+      loss += coef * jnp.mean(reg)
     return loss
 
   keys = jax.random.split(key, steps)
-  return _adam_scan(loss_fn, params, keys, config.rl_learning_rate)
+  return _adam_scan(loss_fn, params, keys, config.rl_learning_rate, snapshots=snapshots)
 
 
 # ---------------------------------------------------------------------------
