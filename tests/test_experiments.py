@@ -426,7 +426,14 @@ def test_boltzmann_fab_stages_fill_train_and_adapt():
 
 
 @pytest.mark.parametrize(
-  "package", ["boltzmann", "divergence_estimation", "knowledge_distillation", "one_step_diffusion"]
+  "package",
+  [
+    "boltzmann",
+    "divergence_estimation",
+    "knowledge_distillation",
+    "one_step_diffusion",
+    "preference",
+  ],
 )
 def test_every_config_loads_and_names_known_methods(package):
   """Every configs/<name>.py builds its Config, and every divergence it names parses
@@ -445,6 +452,15 @@ def test_every_config_loads_and_names_known_methods(package):
       m for m in getattr(cfg, "methods", ()) if not m.startswith(("tabg", "fab"))
     ):
       cli.parse_divergence(spec)
+    for field in ("dpo_divergences", "dpg_divergences", "eval_divergences"):
+      for spec in getattr(cfg, field, ()):
+        cli.parse_divergence(spec)
+    for spec in getattr(cfg, "dpo_divergences", ()):
+      assert cli.parse_divergence(spec).f_prime_invertible, (name, spec)
+    if package == "preference":
+      from experiments.preference import train as pref_train
+
+      assert set(cfg.rl_regularizers) <= set(pref_train.RL_REGULARIZERS), name
 
 
 def test_cached_artefacts_are_keyed_by_config_and_bad_files_say_what_to_do(tmp_path):

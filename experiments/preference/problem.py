@@ -16,6 +16,7 @@ verifier, all as exact tables over every response ``[P, V ** L]``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -24,11 +25,17 @@ import numpy as np
 from experiments.preference import policy
 
 
+@functools.partial(
+  jax.tree_util.register_dataclass,
+  data_fields=["responses", "log_data", "reward", "correct"],
+  meta_fields=["vocab"],
+)
 @dataclasses.dataclass(frozen=True)
 class Problem:
-  """Exact tables over every response; rows are prompts."""
+  """Exact tables over every response; rows are prompts. A pytree (``vocab`` static), so
+  jitted steps take it as an argument rather than folding its tables in as constants."""
 
-  responses: np.ndarray  # [N, L] int
+  responses: jax.Array  # [N, L] int
   log_data: jax.Array  # [P, N] log p_data(y | x)
   reward: jax.Array  # [P, N] r(x, y)
   correct: jax.Array  # [P, N] bool, the verifier's verdict
@@ -63,7 +70,7 @@ def make_problem(config) -> Problem:
     [_top_mass(r, lp, rate) for r, lp, rate in zip(reward, log_data, config.solve_rates)]
   )
   return Problem(
-    responses=responses,
+    responses=jnp.asarray(responses),
     log_data=jnp.asarray(log_data, jnp.float32),
     reward=jnp.asarray(reward, jnp.float32),
     correct=jnp.asarray(correct),

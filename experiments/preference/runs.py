@@ -51,15 +51,16 @@ def setup(config, workdir: str) -> tuple[Setup, dict]:
   dim = prob.num_prompts + config.length * (1 + config.vocab)
 
   def train(params):
-    params, losses = jax.jit(
-      lambda p: T.train_reference(
-        p,
-        model=model,
-        problem=prob,
-        steps=config.reference_steps,
-        learning_rate=config.reference_learning_rate,
-      )
-    )(params)
+    mass = policy.next_token_mass(prob.log_data, config.vocab, config.length)
+    fit = lambda p, m: T.train_reference(
+      p,
+      m,
+      model=model,
+      length=config.length,
+      steps=config.reference_steps,
+      learning_rate=config.reference_learning_rate,
+    )
+    params, losses = jax.jit(fit)(params, jnp.asarray(mass, jnp.float32))
     R.check_finite(losses, what="reference training loss")
     return params
 
@@ -108,19 +109,20 @@ def frontier(s: Setup, betas) -> list[dict]:
 def dpo(divergence: str, *, config, s: Setup) -> dict:
   """f-DPO with ``divergence`` for every beta and seed; exact metrics and held-out ECE."""
   betas = jnp.asarray(config.dpo_betas, jnp.float32)
-  train = lambda key, beta: T.train_dpo(
+  train = lambda key, beta, ref, log_ref, prob: T.train_dpo(
     key,
-    s.reference,
+    ref,
     beta,
     model=s.model,
-    problem=s.problem,
-    log_ref=s.log_ref,
+    problem=prob,
+    log_ref=log_ref,
     divergence=divergence,
     config=config,
   )
   keys = _keys(config, 1)
-  run = jax.jit(jax.vmap(jax.vmap(train, (None, 0)), (0, None)))  # [seed, beta]
-  (params, losses), wall = jobs.timed(lambda: run(keys, betas))
+  by_beta = jax.vmap(train, (None, 0, None, None, None))
+  run = jax.jit(jax.vmap(by_beta, (0, None, None, None, None)))  # [seed, beta]
+  (params, losses), wall = jobs.timed(lambda: run(keys, betas, s.reference, s.log_ref, s.problem))
   R.check_finite(losses, what=f"f-DPO ({divergence}) training loss")
   out = {"wall_s": wall, "betas": {}}
   for b, beta in enumerate(config.dpo_betas):
@@ -145,16 +147,13 @@ def dpo(divergence: str, *, config, s: Setup) -> dict:
 def dpg(divergence: str, *, config, s: Setup) -> dict:
   r"""f-DPG with ``divergence`` towards :math:`\pi_{ref} e^{r/\beta}`; exact :math:`D(p\|\pi)`."""
   log_target = problem.kl_tilted(s.log_ref, s.problem.reward, config.dpg_beta)
-  train = lambda key: T.train_dpg(
-    key,
-    s.reference,
-    model=s.model,
-    problem=s.problem,
-    log_ref=s.log_ref,
-    divergence=divergence,
-    config=config,
+  train = lambda key, ref, log_ref, prob: T.train_dpg(
+    key, ref, model=s.model, problem=prob, log_ref=log_ref, divergence=divergence, config=config
   )
-  (params, losses), wall = jobs.timed(lambda: jax.jit(jax.vmap(train))(_keys(config, 2)))
+  run = jax.jit(jax.vmap(train, (0, None, None, None)))
+  (params, losses), wall = jobs.timed(
+    lambda: run(_keys(config, 2), s.reference, s.log_ref, s.problem)
+  )
   R.check_finite(losses, what=f"f-DPG ({divergence}) training loss")
   per_seed = []
   for seed in range(config.seeds):
@@ -172,20 +171,23 @@ def rl(regularizer: str, *, config, s: Setup) -> dict:
   one run at weight 0), every seed; Pass@k and entropy along training, exactly."""
   coefs = (0.0,) if regularizer == "none" else tuple(config.rl_coefs)
   snapshots = config.rl_steps // config.rl_eval_every
-  train = lambda key, coef: T.train_rl(
+  train = lambda key, coef, ref, log_ref, prob: T.train_rl(
     key,
-    s.reference,
+    ref,
     coef,
     model=s.model,
-    problem=s.problem,
-    log_init=s.log_ref,
+    problem=prob,
+    log_init=log_ref,
     regularizer=regularizer,
     steps=snapshots * config.rl_eval_every,
     snapshots=snapshots,
     config=config,
   )
-  run = jax.jit(jax.vmap(jax.vmap(train, (None, 0)), (0, None)))  # [seed, coef]
-  (params, losses), wall = jobs.timed(lambda: run(_keys(config, 3), jnp.asarray(coefs)))
+  by_coef = jax.vmap(train, (None, 0, None, None, None))
+  run = jax.jit(jax.vmap(by_coef, (0, None, None, None, None)))  # [seed, coef]
+  (params, losses), wall = jobs.timed(
+    lambda: run(_keys(config, 3), jnp.asarray(coefs), s.reference, s.log_ref, s.problem)
+  )
   R.check_finite(losses, what=f"RL ({regularizer}) training loss")
   out = {"wall_s": wall, "coefs": {}}
   for c, coef in enumerate(coefs):

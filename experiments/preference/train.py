@@ -56,18 +56,15 @@ def exact_logp(model, params, problem: Problem) -> jax.Array:
 # ---------------------------------------------------------------------------
 
 
-def train_reference(params, *, model, problem: Problem, steps: int, learning_rate: float):
-  r"""Minimises the exact cross-entropy :math:`-\frac1P\sum_x\sum_y p(y|x)\log\pi(y|x)`,
-  summed over the prefix table (:func:`policy.next_token_mass`)."""
-  mass = jnp.asarray(
-    policy.next_token_mass(problem.log_data, problem.vocab, problem.length), jnp.float32
-  )
+def train_reference(params, mass, *, model, length: int, steps: int, learning_rate: float):
+  r"""Minimises the exact cross-entropy :math:`-rac1P\sum_x\sum_y p(y|x)\log\pi(y|x)`,
+  summed over the prefix table: ``mass [P, M, V]`` is the data's
+  :func:`policy.next_token_mass`."""
+  num_prompts = mass.shape[0]
 
   def loss_fn(params, _):
-    table = policy.prefix_logp(
-      model, params, num_prompts=problem.num_prompts, length=problem.length
-    )
-    return -jnp.sum(mass * table) / problem.num_prompts
+    table = policy.prefix_logp(model, params, num_prompts=num_prompts, length=length)
+    return -jnp.sum(mass * table) / num_prompts
 
   keys = jax.random.split(jax.random.PRNGKey(0), steps)  # unused: the loss is exact
   return _adam_scan(loss_fn, params, keys, learning_rate)
