@@ -105,6 +105,8 @@ def rl_table(out: dict) -> str:
           *(_pm(c, f"pass@{k}") for k in ks),
           _pm(c, "entropy"),
           _pm(c, "kl_from_ref"),
+          _lost(c["per_seed"], out["reference"]["solve_rate"]),
+          _hardest(c["per_seed"], out["reference"]["solve_rate"]),
         )
       )
   ref = out["reference"]
@@ -115,10 +117,34 @@ def rl_table(out: dict) -> str:
       *(f"{ref['pass_at_k'][str(k)]:.3g}" for k in ks),
       f"{ref['entropy']:.3g}",
       0.0,
+      "-",
+      f"{min(ref['solve_rate']):.2g}",
     )
   )
-  header = ("RL regulariser", "weight", *(f"Pass@{k}" for k in ks), "entropy", "KL(π0‖π)")
+  header = (
+    "RL regulariser",
+    "weight",
+    *(f"Pass@{k}" for k in ks),
+    "entropy",
+    "KL(π0‖π)",
+    "prompts below π0 / 2",
+    "π(C) on the hardest prompt (median)",
+  )
   return R.format_table(header, rows)
+
+
+def _lost(per_seed: list[dict], reference_solve: list[float]) -> str:
+  """Prompts whose solve probability fell below half the initial policy's, mean over
+  seeds: where RL narrowed the policy off solutions the base model had."""
+  ref = 0.5 * np.asarray(reference_solve)
+  lost = [np.sum(np.asarray(r["solve_rate"]) < ref) for r in per_seed]
+  return f"{np.mean(lost):.2g} / {len(reference_solve)}"
+
+
+def _hardest(per_seed: list[dict], reference_solve: list[float]) -> str:
+  """The solve probability on the prompt the initial policy solves least, median over seeds."""
+  x = int(np.argmin(reference_solve))
+  return f"{np.median([r['solve_rate'][x] for r in per_seed]):.2g}"
 
 
 def write_reports(out: dict, workdir: str, *, verbose: bool) -> None:

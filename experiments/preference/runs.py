@@ -20,7 +20,6 @@ from experiments.preference import train as T
 REFERENCE_FIELDS = (
   "vocab",
   "length",
-  "solve_rates",
   "template_weights",
   "token_noise",
   "reward_scale",
@@ -68,7 +67,10 @@ def setup(config, workdir: str) -> tuple[Setup, dict]:
     os.path.join(workdir, "reference"),
     lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, dim))),
     train,
-    made_by={f: getattr(config, f) for f in REFERENCE_FIELDS},
+    made_by={
+      "num_prompts": prob.num_prompts,  # the verifier's rates do not change the data
+      **{f: getattr(config, f) for f in REFERENCE_FIELDS},
+    },
   )
   log_ref = T.exact_logp(model, params, prob)
   record = T.evaluate(log_ref, log_ref, prob, ks=config.pass_ks)

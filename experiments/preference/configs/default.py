@@ -9,7 +9,7 @@ class Config:
   vocab: int = 6
   length: int = 6
   # The data distribution's probability of a verified-correct response, per prompt.
-  solve_rates: tuple[float, ...] = (0.3, 0.1, 0.03, 0.01, 0.3, 0.1, 0.03, 0.01)
+  solve_rates: tuple[float, ...] = (0.3, 0.1, 0.01, 0.001, 0.3, 0.03, 0.003, 0.0003)
   template_weights: tuple[float, ...] = (0.5, 0.3, 0.2)
   token_noise: float = 0.3
   reward_scale: float = 2.0
@@ -18,7 +18,7 @@ class Config:
   hidden: tuple[int, ...] = (64, 64)
   reference_steps: int = 800
   reference_learning_rate: float = 5e-3
-  seeds: int = 3
+  seeds: int = 5
   # f-DPO: pairs from the reference, Bradley-Terry labels with the reward.
   dpo_divergences: tuple[str, ...] = (
     "kl",
@@ -28,7 +28,7 @@ class Config:
     "alpha:0.5",
     "alpha:0.7",
   )
-  dpo_betas: tuple[float, ...] = (0.1, 0.3, 1.0)
+  dpo_betas: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
   dpo_pairs: int = 512  # per prompt (and as many held out)
   dpo_batch: int = 128
   dpo_steps: int = 1000
@@ -46,8 +46,8 @@ class Config:
   rl_coefs: tuple[float, ...] = (0.01, 0.03, 0.1)  # regulariser weights ("none": 0)
   rl_group: int = 32
   rl_init_samples: int = 2048
-  rl_steps: int = 600
-  rl_eval_every: int = 100
+  rl_steps: int = 1200
+  rl_eval_every: int = 200
   rl_learning_rate: float = 1e-3
   pass_ks: tuple[int, ...] = (1, 2, 4, 8, 16, 64, 256)
 
