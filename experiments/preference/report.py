@@ -55,11 +55,12 @@ def dpo_table(out: dict) -> str:
           _pm(b, "kl_from_ref"),
           _pm(b, "ece"),
           _pm(b, "accuracy"),
+          _pm(b, "true_order_agreement"),
         )
       )
   ref = out["reference"]
   rows.append(
-    ("reference", "-", f"{ref['reward']:.3g}", f"{ref['entropy']:.3g}", 0.0, 0.0, "-", "-")
+    ("reference", "-", f"{ref['reward']:.3g}", f"{ref['entropy']:.3g}", 0.0, 0.0, "-", "-", "-")
   )
   header = (
     f"f-DPO constraint ({seeds} seeds, mean ± std)",
@@ -70,6 +71,7 @@ def dpo_table(out: dict) -> str:
     "KL(ref‖π)",
     "held-out ECE",
     "held-out pref. accuracy",
+    "orders pairs as r does",
   )
   return R.format_table(header, rows)
 
