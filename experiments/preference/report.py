@@ -165,46 +165,62 @@ def write_reports(out: dict, workdir: str, *, verbose: bool) -> None:
     plot_pass_at_k(out, os.path.join(workdir, "pass_at_k.png"))
 
 
+def _is_dpo_family(name: str) -> bool:
+  """The divergences of the f-DPO paper: DPO, its forward KL, JS and the alpha family."""
+  return name in DPO_CONSTRAINT or name.startswith("alpha")
+
+
 def plot_frontier(out: dict, path: str) -> None:
-  r"""Expected reward against entropy: f-DPO per divergence (a line over β), f-DPG, and
-  the exact KL-constrained optimum :math:`\pi_{ref} e^{r/\beta}`."""
+  r"""Expected reward against entropy: f-DPO per divergence (a line over β; the paper's
+  divergences left, the rest of the registry right), f-DPG, and the exact KL-constrained
+  optimum :math:`\pi_{ref} e^{r/eta}` in both panels."""
   plt = R.pyplot()
-  fig, ax = plt.subplots(figsize=(7.5, 5))
+  fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharex=True, sharey=True)
   front = out["frontier"]
-  ax.plot(
-    [f["entropy"] for f in front],
-    [f["reward"] for f in front],
-    "k-",
-    lw=1,
-    label="π_ref·exp(r/β) (exact, KL optimum)",
-  )
-  for name, job in out["dpo"].items():
-    b = list(job["betas"].values())
-    ax.errorbar(
-      [x["entropy_mean"] for x in b],
-      [x["reward_mean"] for x in b],
-      xerr=[x["entropy_std"] for x in b],
-      yerr=[x["reward_std"] for x in b],
-      marker="o",
-      capsize=2,
-      label=f"f-DPO {DPO_CONSTRAINT.get(name, _alpha_label(name))}",
-    )
-    for beta, x in job["betas"].items():
-      ax.annotate(f"β={beta}", (x["entropy_mean"], x["reward_mean"]), fontsize=6)
-  for name, job in out["dpg"].items():
-    ax.plot(
-      job["entropy_mean"],
-      job["reward_mean"],
-      "s",
-      ms=7,
-      label=f"f-DPG {DPG_OBJECTIVE.get(name, name)}",
-    )
   ref = out["reference"]
-  ax.plot(ref["entropy"], ref["reward"], "k*", ms=12, label="reference")
-  ax.set_xlabel("entropy H(π) (nats, exact)")
-  ax.set_ylabel("expected reward E_π[r] (exact)")
-  ax.set_title("Alignment-diversity frontier (mean over prompts and seeds)")
-  ax.legend(fontsize=6.5, loc="lower left")
+  colors = plt.cm.tab10(np.arange(10))
+  panels = (
+    ("f-DPO paper's divergences, f-DPG", _is_dpo_family),
+    ("the other registry entries", lambda n: not _is_dpo_family(n)),
+  )
+  for p, (ax, (title, keep)) in enumerate(zip(axes, panels)):
+    ax.plot(
+      [f["entropy"] for f in front],
+      [f["reward"] for f in front],
+      "k-",
+      lw=1,
+      label="π_ref·exp(r/β) (exact, KL optimum)",
+    )
+    names = [n for n in out["dpo"] if keep(n)]
+    for i, name in enumerate(names):
+      b = list(out["dpo"][name]["betas"].items())
+      ax.errorbar(
+        [x["entropy_mean"] for _, x in b],
+        [x["reward_mean"] for _, x in b],
+        xerr=[x["entropy_std"] for _, x in b],
+        yerr=[x["reward_std"] for _, x in b],
+        marker="o",
+        capsize=2,
+        color=colors[i % 10],
+        label=f"f-DPO {DPO_CONSTRAINT.get(name, _alpha_label(name))}",
+      )
+      for beta, x in b:
+        ax.annotate(f"β={beta}", (x["entropy_mean"], x["reward_mean"]), fontsize=6)
+    if p == 0:
+      for name, job in out["dpg"].items():
+        ax.plot(
+          job["entropy_mean"],
+          job["reward_mean"],
+          "s",
+          ms=7,
+          label=f"f-DPG {DPG_OBJECTIVE.get(name, name)}",
+        )
+    ax.plot(ref["entropy"], ref["reward"], "k*", ms=12, label="reference")
+    ax.set_xlabel("entropy H(π) (nats, exact)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=6.5, loc="lower left")
+  axes[0].set_ylabel("expected reward E_π[r] (exact)")
+  fig.suptitle("Alignment-diversity frontier (mean over prompts; ± std over seeds)")
   fig.tight_layout()
   R.save_figure(fig, path)
 

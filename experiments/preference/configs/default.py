@@ -20,6 +20,7 @@ class Config:
   reference_learning_rate: float = 5e-3
   seeds: int = 5
   # f-DPO: pairs from the reference, Bradley-Terry labels with the reward.
+  # Every registry entry whose f' is invertible (all but total_variation).
   dpo_divergences: tuple[str, ...] = (
     "kl",
     "reverse_kl",
@@ -27,6 +28,12 @@ class Config:
     "alpha:0.3",
     "alpha:0.5",
     "alpha:0.7",
+    "squared_hellinger",
+    "pearson",
+    "neyman",
+    "jeffreys",
+    "gan",
+    "triangular",
   )
   dpo_betas: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
   dpo_pairs: int = 512  # per prompt (and as many held out)
