@@ -73,27 +73,14 @@ def gmm40_means() -> np.ndarray:
 
 
 def gmm40() -> Target:
-  """The 40-mode mixture of FAB / TA-BG: equal weights, std softplus(1) = 1.3133."""
-  means = jnp.asarray(gmm40_means())
-  scale = float(jax.nn.softplus(1.0))
-  k = means.shape[0]
+  """The 40-mode mixture of FAB / TA-BG: equal weights, std softplus(1) = 1.3133
+  (a :class:`fdiv_jax.diffusion.GaussianMixture`, whose density and sampler it uses)."""
+  from fdiv_jax.diffusion import GaussianMixture
 
-  def log_prob(x):
-    x = jnp.asarray(x)
-    d2 = jnp.sum((x[..., None, :] - means) ** 2, axis=-1) / scale**2
-    return (
-      jax.nn.logsumexp(-0.5 * d2, axis=-1)
-      - math.log(k)
-      - 2 * math.log(scale)
-      - math.log(2 * math.pi)
-    )
-
-  def sample(key, n):
-    kc, kx = jax.random.split(key)
-    comp = jax.random.randint(kc, (n,), 0, k)
-    return means[comp] + scale * jax.random.normal(kx, (n, 2))
-
-  return Target("gmm40", 2, log_prob, 0.0, sample, means)
+  mixture = GaussianMixture.create(jnp.asarray(gmm40_means()), float(jax.nn.softplus(1.0)))
+  return Target(
+    "gmm40", 2, mixture.log_prob, 0.0, lambda key, n: mixture.sample(key, n)[0], mixture.means
+  )
 
 
 def _double_well_x(x):

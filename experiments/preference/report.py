@@ -207,12 +207,14 @@ def plot_frontier(out: dict, path: str) -> None:
       for beta, x in b:
         ax.annotate(f"β={beta}", (x["entropy_mean"], x["reward_mean"]), fontsize=6)
     if p == 0:
-      for name, job in out["dpg"].items():
+      for j, (name, job) in enumerate(out["dpg"].items()):
         ax.plot(
           job["entropy_mean"],
           job["reward_mean"],
           "s",
           ms=7,
+          markeredgecolor="k",
+          color=colors[(7 + j) % 10],
           label=f"f-DPG {DPG_OBJECTIVE.get(name, name)}",
         )
     ax.plot(ref["entropy"], ref["reward"], "k*", ms=12, label="reference")
