@@ -7,7 +7,8 @@ Usage:
 Trains (or restores, from an orbax checkpoint under ``--workdir/teacher``) an MLP teacher
 on sklearn's digits, then for every loss in the config trains ``seeds`` students of a
 smaller width (vmapped over seeds) and reports test accuracy, NLL and expected calibration
-error; then trains the CS information bottleneck and an MSE baseline on sklearn's diabetes
+error; then the same losses where the labels are scarce or noisy (``--config regimes``); then
+trains the CS information bottleneck and an MSE baseline on sklearn's diabetes
 and reports test RMSE and the compression term I_CS(x; z). Writes ``results.json``,
 ``table.md`` and ``reliability.png``; finished jobs are saved as they complete, so a killed
 run resumes; ``--fresh`` starts over.
@@ -25,7 +26,7 @@ from experiments.knowledge_distillation import train as T
 
 
 def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> dict:
-  path, out = jobs.open_results(workdir, config, fresh=fresh, distillation={}, ib={})
+  path, out = jobs.open_results(workdir, config, fresh=fresh, distillation={}, regimes={}, ib={})
   split = common_digits.digits_split(config.test_fraction)
   model, params, restored = students.teacher(config, split, workdir)
   out["teacher"] = dict(
@@ -41,6 +42,15 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
   jobs.for_each_job(
     out, "distillation", config.losses, distill, path=path, desc="digits KD", verbose=verbose
   )
+  regime = functools.partial(
+    students.distill_in_regime,
+    config=config,
+    split=split,
+    teacher_model=model,
+    teacher_params=params,
+  )
+  names = [f"{r}/{loss}" for r in config.regimes for loss in config.regime_losses]
+  jobs.for_each_job(out, "regimes", names, regime, path=path, desc="KD regimes", verbose=verbose)
   ib_split, y_std = T.diabetes_split(0.25)
   out["ib_linear_reference_rmse"] = students.linear_reference_rmse(ib_split, y_std)
   ib = functools.partial(

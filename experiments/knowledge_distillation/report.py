@@ -56,10 +56,88 @@ def write_reports(out: dict, workdir: str, *, verbose: bool) -> None:
   ib_table = R.format_table(
     ("diabetes", "test RMSE", "± std", "I_CS(x; z) (test)", "± std"), ib_rows
   )
-  R.write_text(os.path.join(workdir, "table.md"), table + "\n\n" + ib_table + "\n")
+  text = "\n\n".join([table, *regime_tables(out), ib_table])
+  R.write_text(os.path.join(workdir, "table.md"), text + "\n")
   if verbose:
-    print(table + "\n\n" + ib_table)
+    print(text)
   plot_reliability(out, os.path.join(workdir, "reliability.png"))
+  if out.get("regimes"):
+    plot_regimes(out, os.path.join(workdir, "regimes.png"))
+
+
+def _by_regime(out: dict) -> dict:
+  """``{regime: {loss: job}}`` from the ``"<regime>/<loss>"`` jobs."""
+  grouped: dict = {}
+  for name, job in out.get("regimes", {}).items():
+    regime, loss = name.split("/", 1)
+    grouped.setdefault(regime, {})[loss] = job
+  return grouped
+
+
+def _gain(job: dict, ce: dict | None) -> tuple:
+  """Accuracy gain over CE and that gain in pooled seed-std units."""
+  if ce is None:
+    return "-", "-"
+  gain = job["accuracy_mean"] - ce["accuracy_mean"]
+  pooled = np.sqrt((job["accuracy_std"] ** 2 + ce["accuracy_std"] ** 2) / 2)
+  return gain, (gain / pooled if pooled > 0 else float("nan"))
+
+
+def regime_tables(out: dict) -> list[str]:
+  """One table per regime: accuracy, ECE, NLL (mean ± std over seeds) and the gain
+  over cross-entropy alone in pooled seed standard deviations."""
+  config = out["config"]
+  tables = []
+  for regime, losses in _by_regime(out).items():
+    ce = losses.get("ce")
+    rows = [
+      (
+        loss,
+        f"{j['accuracy_mean']:.4f} ± {j['accuracy_std']:.4f}",
+        f"{j['ece_mean']:.4f} ± {j['ece_std']:.4f}",
+        f"{j['nll_mean']:.3f} ± {j['nll_std']:.3f}",
+        *_gain(j, ce),
+      )
+      for loss, j in losses.items()
+    ]
+    any_job = next(iter(losses.values()))
+    what = {
+      "scarce": f"{any_job['labels_seen']} labels seen",
+      "noisy": f"{1 - any_job['labels_correct']:.0%} of labels wrong",
+    }.get(regime, regime)
+    header = (
+      f"{regime} ({what}; student " + "x".join(map(str, config["student_hidden"])) + ")",
+      f"test accuracy ({config['seeds']} seeds)",
+      "ECE",
+      "NLL",
+      "Δ accuracy vs ce",
+      "Δ / pooled std",
+    )
+    tables.append(R.format_table(header, rows))
+  return tables
+
+
+def plot_regimes(out: dict, path: str) -> None:
+  """Test accuracy per loss (mean ± seed std), one panel per regime, CE dashed."""
+  plt = R.pyplot()
+  grouped = _by_regime(out)
+  fig, axes = plt.subplots(1, len(grouped), figsize=(6 * len(grouped), 4), squeeze=False)
+  for ax, (regime, losses) in zip(axes[0], grouped.items()):
+    names = list(losses)
+    mean = [losses[n]["accuracy_mean"] for n in names]
+    std = [losses[n]["accuracy_std"] for n in names]
+    ax.bar(range(len(names)), mean, yerr=std, capsize=3, color="tab:blue", alpha=0.8)
+    if "ce" in losses:
+      ax.axhline(losses["ce"]["accuracy_mean"], color="k", ls="--", lw=1, label="ce")
+      ax.legend(fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    lo = min(m - s for m, s in zip(mean, std))
+    ax.set_ylim(max(0.0, lo - 0.05), 1.0)
+    ax.set_title(regime)
+    ax.set_ylabel("test accuracy")
+  fig.suptitle("Digits students by regime (mean ± std over seeds)")
+  fig.tight_layout()
+  R.save_figure(fig, path)
 
 
 def plot_reliability(out: dict, path: str) -> None:

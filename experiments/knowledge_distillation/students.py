@@ -46,7 +46,9 @@ def teacher(config, split, workdir):
   return model, params, restored
 
 
-def distill(method: str, *, config, split, teacher_model, teacher_params) -> dict:
+def distill(
+  method: str, *, config, split, teacher_model, teacher_params, ce_fn=T.cross_entropy
+) -> dict:
   """Students of ``config.student_hidden`` trained with cross-entropy + loss ``method``;
   per-seed test accuracy, ECE and NLL, their mean and std, curves and wall time."""
   projection = config.teacher_hidden[-1] if method == "cs_features" else None
@@ -57,7 +59,7 @@ def distill(method: str, *, config, split, teacher_model, teacher_params) -> dic
     steps=config.student_steps,
     batch_size=config.batch_size,
     learning_rate=config.learning_rate,
-    loss_fn=T.student_loss(model, teacher_model, teacher_params, method, config),
+    loss_fn=T.student_loss(model, teacher_model, teacher_params, method, config, ce_fn=ce_fn),
   )
   keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
   (params, metrics), wall = jobs.timed(
@@ -81,6 +83,32 @@ def distill(method: str, *, config, split, teacher_model, teacher_params) -> dic
     "loss_curve": loss.mean(0)[::every].tolist(),
     "kd_curve": np.asarray(metrics["kd"]).mean(0)[::every].tolist(),
   }
+
+
+def distill_in_regime(name: str, *, config, split, teacher_model, teacher_params) -> dict:
+  """``name = "<regime>/<method>"``: :func:`distill` on the labels of the regime
+  (:func:`train.student_labels`; cross-entropy on the labelled examples only), with the
+  same clean-label teacher and test split."""
+  regime, method = name.split("/", 1)
+  labels = T.student_labels(
+    split.y_train,
+    regime,
+    fraction=config.label_fraction,
+    noise=config.label_noise,
+    seed=config.regime_seed,
+  )
+  job = distill(
+    method,
+    config=config,
+    split=split._replace(y_train=labels),
+    teacher_model=teacher_model,
+    teacher_params=teacher_params,
+    ce_fn=T.labelled_cross_entropy,
+  )
+  seen = labels >= 0
+  job["labels_seen"] = int(seen.sum())
+  job["labels_correct"] = float(np.mean(labels[seen] == split.y_train[seen]))
+  return job
 
 
 def information_bottleneck(method: str, *, config, split, y_std: float) -> dict:

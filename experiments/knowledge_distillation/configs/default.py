@@ -29,6 +29,13 @@ class Config:
   # Unrolled gradients run every iteration; Sinkhorn converges in ~20 here.
   sinkd_max_iterations: int = 40
   seeds: int = 3
+  # Regimes where the KD papers say the loss matters (experiments/knowledge_distillation/
+  # README.md): each job is "<regime>/<loss>", with the same teacher and test split.
+  regimes: tuple[str, ...] = ()
+  regime_losses: tuple[str, ...] = ()
+  label_fraction: float = 0.05  # "scarce": labels the student sees (class-stratified)
+  label_noise: float = 0.4  # "noisy": labels flipped to another class
+  regime_seed: int = 0  # the draw of kept / flipped labels
   ece_bins: int = 15
   # CS information bottleneck regression on sklearn's diabetes (442 x 10).
   ib_methods: tuple[str, ...] = ("mse", "cs_ib")
