@@ -142,6 +142,12 @@ def test_knowledge_distillation_end_to_end_and_resume(tmp_path):
     assert np.all(np.isfinite(job["rmse"])) and np.all(np.isfinite(job["compression"]))
   assert out["teacher"]["restored_from_checkpoint"] is False
   assert os.path.getsize(os.path.join(workdir, "reliability.png")) > 10_000
+  assert set(out["regimes"]) == {"noisy/ce", "noisy/alpha:2"}
+  for job in out["regimes"].values():
+    assert len(job["per_seed"]) == cfg["seeds"]
+    assert abs(1 - job["labels_correct"] - cfg["label_noise"]) < 0.01
+  assert "noisy (40% of labels wrong" in open(os.path.join(workdir, "table.md")).read()
+  assert os.path.getsize(os.path.join(workdir, "regimes.png")) > 10_000
   # Resume: the teacher comes from its orbax checkpoint, finished jobs are kept.
   before = R.read_json(os.path.join(workdir, "results.json"))["distillation"]
   again = kd_main.run(
@@ -150,6 +156,26 @@ def test_knowledge_distillation_end_to_end_and_resume(tmp_path):
   assert again["teacher"]["restored_from_checkpoint"] is True
   assert again["teacher"]["accuracy"] == out["teacher"]["accuracy"]
   assert again["distillation"] == before
+
+
+def test_kd_regime_labels_and_labelled_cross_entropy():
+  from experiments.knowledge_distillation import train as kd_train
+
+  labels = np.repeat(np.arange(10), 100).astype(np.int32)
+  scarce = kd_train.student_labels(labels, "scarce", fraction=0.05, noise=0.0, seed=0)
+  assert np.sum(scarce >= 0) == 50 and set(np.bincount(scarce[scarce >= 0])) == {5}
+  assert np.all(scarce[scarce >= 0] == labels[scarce >= 0])
+  noisy = kd_train.student_labels(labels, "noisy", fraction=1.0, noise=0.4, seed=0)
+  assert np.mean(noisy != labels) == 0.4 and noisy.min() >= 0 and noisy.max() <= 9
+  # Symmetric: the wrong labels spread over the other nine classes.
+  wrong = (noisy - labels)[noisy != labels] % 10
+  assert set(np.unique(wrong)) == set(range(1, 10))
+  with pytest.raises(ValueError, match="regime must be one of"):
+    kd_train.student_labels(labels, "clean", fraction=0.1, noise=0.1, seed=0)
+  logits = jnp.array([[2.0, 0.0], [0.0, 2.0], [5.0, -5.0]])
+  got = kd_train.labelled_cross_entropy(logits, jnp.array([0, -1, -1]))
+  np.testing.assert_allclose(got, np.log1p(np.exp(-2.0)), rtol=1e-6)
+  assert float(kd_train.labelled_cross_entropy(logits, jnp.array([-1, -1, -1]))) == 0.0
 
 
 def test_calibration_metrics_closed_form():
