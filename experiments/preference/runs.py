@@ -88,6 +88,14 @@ def _keys(config, salt: int) -> jax.Array:
   )
 
 
+def _seed_grid(train, keys, values, *shared):
+  """``(outputs [seed, value, ...], wall seconds)`` of ``train(key, value, *shared)`` for
+  every seed key and grid value (a traced hyperparameter), as one compiled program."""
+  rest = (None,) * len(shared)
+  run = jax.jit(jax.vmap(jax.vmap(train, (None, 0, *rest)), (0, None, *rest)))
+  return jobs.timed(lambda: run(keys, values, *shared))
+
+
 def _run(i, params) -> dict:
   return jax.tree.map(lambda a: a[i], params)
 
@@ -122,9 +130,7 @@ def dpo(divergence: str, *, config, s: Setup) -> dict:
     config=config,
   )
   keys = _keys(config, 1)
-  by_beta = jax.vmap(train, (None, 0, None, None, None))
-  run = jax.jit(jax.vmap(by_beta, (0, None, None, None, None)))  # [seed, beta]
-  (params, losses), wall = jobs.timed(lambda: run(keys, betas, s.reference, s.log_ref, s.problem))
+  (params, losses), wall = _seed_grid(train, keys, betas, s.reference, s.log_ref, s.problem)
   R.check_finite(losses, what=f"f-DPO ({divergence}) training loss")
   out = {"wall_s": wall, "betas": {}}
   for b, beta in enumerate(config.dpo_betas):
@@ -185,10 +191,8 @@ def rl(regularizer: str, *, config, s: Setup) -> dict:
     snapshots=snapshots,
     config=config,
   )
-  by_coef = jax.vmap(train, (None, 0, None, None, None))
-  run = jax.jit(jax.vmap(by_coef, (0, None, None, None, None)))  # [seed, coef]
-  (params, losses), wall = jobs.timed(
-    lambda: run(_keys(config, 3), jnp.asarray(coefs), s.reference, s.log_ref, s.problem)
+  (params, losses), wall = _seed_grid(
+    train, _keys(config, 3), jnp.asarray(coefs), s.reference, s.log_ref, s.problem
   )
   R.check_finite(losses, what=f"RL ({regularizer}) training loss")
   out = {"wall_s": wall, "coefs": {}}
