@@ -142,10 +142,16 @@ def test_knowledge_distillation_end_to_end_and_resume(tmp_path):
     assert np.all(np.isfinite(job["rmse"])) and np.all(np.isfinite(job["compression"]))
   assert out["teacher"]["restored_from_checkpoint"] is False
   assert os.path.getsize(os.path.join(workdir, "reliability.png")) > 10_000
-  assert set(out["regimes"]) == {"noisy/ce", "noisy/alpha:2"}
-  for job in out["regimes"].values():
+  assert set(out["regimes"]) == {
+    f"{r}/{m}" for r in ("noisy", "multipeak") for m in ("ce", "alpha:2")
+  }
+  for name, job in out["regimes"].items():
     assert len(job["per_seed"]) == cfg["seeds"]
-    assert abs(1 - job["labels_correct"] - cfg["label_noise"]) < 0.01
+    if name.startswith("noisy"):
+      assert abs(1 - job["labels_correct"] - cfg["label_noise"]) < 0.01
+    else:  # multipeak: the scarce labels, all correct
+      assert job["labels_correct"] == 1.0 and job["labels_seen"] < 100
+  assert 0.0 <= out["experts"]["accuracy"] <= 1.0
   assert "noisy (40% of labels wrong" in open(os.path.join(workdir, "table.md")).read()
   assert os.path.getsize(os.path.join(workdir, "regimes.png")) > 10_000
   # Resume: the teacher comes from its orbax checkpoint, finished jobs are kept.
@@ -172,6 +178,16 @@ def test_kd_regime_labels_and_labelled_cross_entropy():
   assert set(np.unique(wrong)) == set(range(1, 10))
   with pytest.raises(ValueError, match="regime must be one of"):
     kd_train.student_labels(labels, "clean", fraction=0.1, noise=0.1, seed=0)
+  # The multi-peaked teacher: log of the mean of the experts' softmaxes, mean features.
+  model = kd_train.MeanOfExperts((4,), 3, 2)
+  x = jax.random.normal(jax.random.PRNGKey(0), (5, 6))
+  params = model.init(jax.random.PRNGKey(1), x)
+  feats, log_p = model.apply(params, x)
+  expert = kd_train.MLP((4,), 3)
+  outs = [expert.apply({"params": params["params"][f"experts_{k}"]}, x) for k in range(2)]
+  probs = np.mean([jax.nn.softmax(z) for _, z in outs], 0)
+  np.testing.assert_allclose(np.exp(log_p), probs, rtol=1e-5)
+  np.testing.assert_allclose(feats, np.mean([f for f, _ in outs], 0), rtol=1e-5)
   logits = jnp.array([[2.0, 0.0], [0.0, 2.0], [5.0, -5.0]])
   got = kd_train.labelled_cross_entropy(logits, jnp.array([0, -1, -1]))
   np.testing.assert_allclose(got, np.log1p(np.exp(-2.0)), rtol=1e-6)

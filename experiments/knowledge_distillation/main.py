@@ -42,12 +42,17 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
   jobs.for_each_job(
     out, "distillation", config.losses, distill, path=path, desc="digits KD", verbose=verbose
   )
+  experts = None
+  if "multipeak" in config.regimes:
+    e_model, e_params, out["experts"] = students.experts(config, split, workdir)
+    experts = (e_model, e_params)
   regime = functools.partial(
     students.distill_in_regime,
     config=config,
     split=split,
     teacher_model=model,
     teacher_params=params,
+    experts=experts,
   )
   names = [f"{r}/{loss}" for r in config.regimes for loss in config.regime_losses]
   jobs.for_each_job(out, "regimes", names, regime, path=path, desc="KD regimes", verbose=verbose)

@@ -23,6 +23,9 @@ def write_reports(out: dict, workdir: str, *, verbose: bool) -> None:
       t["nll"],
     )
   ]
+  if "experts" in out:  # the multi-peaked teacher of the "multipeak" regime
+    e = out["experts"]
+    rows.append(("mean of experts (multipeak)", e["accuracy"], 0.0, e["ece"], 0.0, e["nll"]))
   for method, job in out["distillation"].items():
     rows.append(
       (
@@ -103,6 +106,11 @@ def regime_tables(out: dict) -> list[str]:
     any_job = next(iter(losses.values()))
     what = {
       "scarce": f"{any_job['labels_seen']} labels seen",
+      "multipeak": (
+        f"teacher: mean of {len(config['expert_classes'])} experts on disjoint classes, "
+        f"test accuracy {out.get('experts', {}).get('accuracy', float('nan')):.3f}; "
+        f"{any_job['labels_seen']} labels seen"
+      ),
       "noisy": f"{1 - any_job['labels_correct']:.0%} of labels wrong",
     }.get(regime, regime)
     header = (

@@ -46,6 +46,44 @@ def teacher(config, split, workdir):
   return model, params, restored
 
 
+def experts(config, split, workdir):
+  """``(model, params, accuracy)``: :class:`train.MeanOfExperts` over experts of the
+  teacher's shape, expert ``k`` trained on the classes in ``config.expert_classes[k]`` only
+  (cached under ``workdir/experts`` by the config that made it)."""
+  model = T.MeanOfExperts(tuple(config.teacher_hidden), 10, len(config.expert_classes))
+  key = jax.random.PRNGKey(4321)
+
+  def train(_):
+    params = {}
+    for k, classes in enumerate(config.expert_classes):
+      keep = np.isin(split.y_train, classes)
+      sub = split._replace(x_train=split.x_train[keep], y_train=split.y_train[keep])
+      _, p = common_digits.train_classifier(
+        sub,
+        config.teacher_hidden,
+        steps=config.teacher_steps,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        key=jax.random.fold_in(key, k),
+      )
+      params[f"experts_{k}"] = p["params"]
+    return {"params": params}
+
+  made_by = {
+    "data": "sklearn digits",
+    "expert_classes": config.expert_classes,
+    **{f: getattr(config, f) for f in TEACHER_FIELDS},
+  }
+  params, _ = checkpoint.restore_or_init(
+    os.path.join(workdir, "experts"),
+    lambda: model.init(key, split.x_train[:1]),
+    train,
+    made_by=made_by,
+  )
+  logits = np.asarray(model.apply(params, split.x_test)[1])
+  return model, params, calibration.calibration(logits, split.y_test, config.ece_bins)
+
+
 def distill(
   method: str, *, config, split, teacher_model, teacher_params, ce_fn=T.cross_entropy
 ) -> dict:
@@ -85,11 +123,15 @@ def distill(
   }
 
 
-def distill_in_regime(name: str, *, config, split, teacher_model, teacher_params) -> dict:
+def distill_in_regime(
+  name: str, *, config, split, teacher_model, teacher_params, experts=None
+) -> dict:
   """``name = "<regime>/<method>"``: :func:`distill` on the labels of the regime
   (:func:`train.student_labels`; cross-entropy on the labelled examples only), with the
-  same clean-label teacher and test split."""
+  clean-label teacher, or for ``"multipeak"`` the mean of ``experts = (model, params)``."""
   regime, method = name.split("/", 1)
+  if regime == "multipeak":
+    teacher_model, teacher_params = experts
   labels = T.student_labels(
     split.y_train,
     regime,

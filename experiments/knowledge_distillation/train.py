@@ -21,7 +21,7 @@ LOGIT_LOSSES = ("kl", "reverse_kl", "js")
 # Losses with their own estimator; every other method is a registry spec ("alpha:2",
 # "total_variation", ...) distilled on tempered logits by ``fd.kd_loss``.
 SPECIAL_LOSSES = ("ce", "bd_kd", "sinkd", "cs_features")
-REGIMES = ("scarce", "noisy")
+REGIMES = ("scarce", "noisy", "multipeak")
 
 
 def student_labels(labels: np.ndarray, regime: str, *, fraction: float, noise: float, seed: int):
@@ -30,11 +30,13 @@ def student_labels(labels: np.ndarray, regime: str, *, fraction: float, noise: f
   * ``"scarce"``: a class-stratified ``fraction`` of the labels kept, the rest ``-1``
     (unlabelled; the student still gets the teacher's outputs on them);
   * ``"noisy"``: a ``noise`` fraction flipped to a uniformly drawn *other* class
-    (symmetric noise; the teacher was trained on the clean labels).
+    (symmetric noise; the teacher was trained on the clean labels);
+  * ``"multipeak"``: the labels of ``"scarce"`` (the teacher is then a mean of experts,
+    :class:`MeanOfExperts`, and the few labels say which of its peaks is right).
   """
   rng = np.random.default_rng(seed)
   labels = np.asarray(labels)
-  if regime == "scarce":
+  if regime in ("scarce", "multipeak"):
     out = np.full_like(labels, -1)
     for c in np.unique(labels):
       idx = np.flatnonzero(labels == c)
@@ -47,6 +49,29 @@ def student_labels(labels: np.ndarray, regime: str, *, fraction: float, noise: f
     out[flip] = (labels[flip] + rng.integers(1, 10, len(flip))) % 10
     return out
   raise ValueError(f"regime must be one of {REGIMES}, got {regime!r}")
+
+
+class MeanOfExperts(nn.Module):
+  r"""A multi-peaked teacher (DKDR's setting): the mean of the predictive distributions of
+  experts, :math:`p(y|x) = \frac1K\sum_k \mathrm{softmax}(z_k(x))`, returned as logits
+  :math:`\log p` with the mean of the experts' features.
+
+  Experts trained on disjoint sets of classes are each confident on every input, in their
+  own classes, so on most inputs the mean has one peak per expert.
+  """
+
+  hidden: tuple[int, ...]
+  classes: int
+  num_experts: int
+
+  def setup(self):
+    self.experts = [MLP(self.hidden, self.classes) for _ in range(self.num_experts)]
+
+  def __call__(self, x):
+    outs = [expert(x) for expert in self.experts]
+    feats = jnp.mean(jnp.stack([f for f, _ in outs]), 0)
+    log_p = jnp.stack([jax.nn.log_softmax(z, -1) for _, z in outs])
+    return feats, jax.nn.logsumexp(log_p, 0) - jnp.log(self.num_experts)
 
 
 def labelled_cross_entropy(logits, labels):

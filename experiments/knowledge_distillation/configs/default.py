@@ -36,6 +36,8 @@ class Config:
   label_fraction: float = 0.05  # "scarce": labels the student sees (class-stratified)
   label_noise: float = 0.4  # "noisy": labels flipped to another class
   regime_seed: int = 0  # the draw of kept / flipped labels
+  # "multipeak": the teacher is the mean of experts trained on these disjoint class sets.
+  expert_classes: tuple[tuple[int, ...], ...] = ((0, 1, 2, 3), (4, 5, 6), (7, 8, 9))
   ece_bins: int = 15
   # CS information bottleneck regression on sklearn's diabetes (442 x 10).
   ib_methods: tuple[str, ...] = ("mse", "cs_ib")

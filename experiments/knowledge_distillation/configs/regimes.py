@@ -1,4 +1,5 @@
-"""Scarce labels (5%) and label noise (40%) on digits: every KD loss, 5 seeds."""
+"""Scarce labels (5%), label noise (40%) and a multi-peaked teacher (a mean of experts on
+disjoint classes, with the scarce labels) on digits: every KD loss, 5 seeds."""
 
 import dataclasses
 
@@ -11,7 +12,7 @@ def get_config() -> default.Config:
     losses=(),  # the control regime is the default config's table
     ib_methods=(),
     seeds=5,
-    regimes=("scarce", "noisy"),
+    regimes=("scarce", "noisy", "multipeak"),
     regime_losses=(
       "ce",
       "kl",
