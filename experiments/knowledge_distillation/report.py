@@ -66,6 +66,55 @@ def write_reports(out: dict, workdir: str, *, verbose: bool) -> None:
   plot_reliability(out, os.path.join(workdir, "reliability.png"))
   if out.get("regimes"):
     plot_regimes(out, os.path.join(workdir, "regimes.png"))
+  if "self" in _by_regime(out):
+    plot_deviation(_by_regime(out)["self"], os.path.join(workdir, "self_distillation.png"))
+
+
+def deviation(job: dict, bins: int = 10) -> dict:
+  """Student minus teacher probability of the true label, averaged in ``bins`` quantile
+  bins of the teacher's (the student-teacher deviation of Nagarajan et al., 2023)."""
+  t = np.asarray(job["teacher_label_confidence"])
+  d = np.asarray(job["label_confidence"]) - t
+  order = np.argsort(t)
+  chunks = np.array_split(order, bins)
+  return {
+    "teacher": [float(t[c].mean()) for c in chunks],
+    "deviation": [float(d[c].mean()) for c in chunks],
+  }
+
+
+def plot_deviation(losses: dict, path: str) -> None:
+  """Self-distillation: per-example student vs teacher confidence in the true label
+  (left, the forward-KL student) and the binned deviation per loss (right)."""
+  plt = R.pyplot()
+  fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
+  shown = "kl" if "kl" in losses else next(iter(losses))
+  for name, color in ((shown, "tab:blue"), ("ce", "tab:gray")):
+    if name in losses:
+      job = losses[name]
+      ax.scatter(
+        job["teacher_label_confidence"],
+        job["label_confidence"],
+        s=4,
+        alpha=0.5,
+        color=color,
+        label=f"{name} student",
+      )
+  ax.plot([0, 1], [0, 1], "k--", lw=1)
+  ax.set_xlabel("teacher p(y | x) (test images)")
+  ax.set_ylabel("student p(y | x), mean over seeds")
+  ax.legend(fontsize=8)
+  for name, job in losses.items():
+    dev = deviation(job)
+    bx.plot(dev["teacher"], dev["deviation"], marker="o", label=name)
+  bx.axhline(0.0, color="k", lw=1)
+  bx.set_xscale("logit")
+  bx.set_xlabel("teacher p(y | x), decile means")
+  bx.set_ylabel("student − teacher")
+  bx.legend(fontsize=7)
+  fig.suptitle("Self-distillation: where the student deviates from the teacher")
+  fig.tight_layout()
+  R.save_figure(fig, path)
 
 
 def _by_regime(out: dict) -> dict:
@@ -106,6 +155,7 @@ def regime_tables(out: dict) -> list[str]:
     any_job = next(iter(losses.values()))
     what = {
       "scarce": f"{any_job['labels_seen']} labels seen",
+      "self": "self-distillation, all labels, the teacher's width",
       "multipeak": (
         f"teacher: mean of {len(config['expert_classes'])} experts on disjoint classes, "
         f"test accuracy {out.get('experts', {}).get('accuracy', float('nan')):.3f}; "
@@ -113,8 +163,9 @@ def regime_tables(out: dict) -> list[str]:
       ),
       "noisy": f"{1 - any_job['labels_correct']:.0%} of labels wrong",
     }.get(regime, regime)
+    width = config["teacher_hidden"] if regime == "self" else config["student_hidden"]
     header = (
-      f"{regime} ({what}; student " + "x".join(map(str, config["student_hidden"])) + ")",
+      f"{regime} ({what}; student " + "x".join(map(str, width)) + ")",
       f"test accuracy ({config['seeds']} seeds)",
       "ECE",
       "NLL",

@@ -85,12 +85,21 @@ def experts(config, split, workdir):
 
 
 def distill(
-  method: str, *, config, split, teacher_model, teacher_params, ce_fn=T.cross_entropy
+  method: str,
+  *,
+  config,
+  split,
+  teacher_model,
+  teacher_params,
+  ce_fn=T.cross_entropy,
+  hidden=None,
 ) -> dict:
-  """Students of ``config.student_hidden`` trained with cross-entropy + loss ``method``;
-  per-seed test accuracy, ECE and NLL, their mean and std, curves and wall time."""
+  """Students of ``hidden`` (default ``config.student_hidden``) trained with cross-entropy
+  + loss ``method``; per-seed test accuracy, ECE and NLL, their mean and std, curves, wall
+  time and the seed-mean probability of the true label on every test image."""
   projection = config.teacher_hidden[-1] if method == "cs_features" else None
-  model = common_digits.MLP(tuple(config.student_hidden), 10, projection)
+  hidden = tuple(config.student_hidden if hidden is None else hidden)
+  model = common_digits.MLP(hidden, 10, projection)
   init, step = common_digits.make_classifier(
     split,
     model,
@@ -105,14 +114,11 @@ def distill(
   )
   loss = np.asarray(metrics["loss"])
   R.check_finite(loss, what=f"student loss ({method})")
-  per_seed = [
-    calibration.calibration(
-      np.asarray(model.apply(jax.tree.map(lambda a: a[i], params), split.x_test)[1]),
-      split.y_test,
-      config.ece_bins,
-    )
+  logits = [
+    np.asarray(model.apply(jax.tree.map(lambda a: a[i], params), split.x_test)[1])
     for i in range(config.seeds)
   ]
+  per_seed = [calibration.calibration(z, split.y_test, config.ece_bins) for z in logits]
   every = max(1, config.student_steps // 100)
   return {
     "per_seed": per_seed,
@@ -120,7 +126,15 @@ def distill(
     "wall_s": wall,
     "loss_curve": loss.mean(0)[::every].tolist(),
     "kd_curve": np.asarray(metrics["kd"]).mean(0)[::every].tolist(),
+    "label_confidence": np.mean([_label_prob(z, split.y_test) for z in logits], 0).tolist(),
   }
+
+
+def _label_prob(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+  """softmax(logits)[i, labels[i]] per example."""
+  z = np.asarray(logits, np.float64)
+  log_p = z - np.logaddexp.reduce(z, axis=-1, keepdims=True)
+  return np.exp(log_p[np.arange(len(labels)), labels])
 
 
 def distill_in_regime(
@@ -128,10 +142,12 @@ def distill_in_regime(
 ) -> dict:
   """``name = "<regime>/<method>"``: :func:`distill` on the labels of the regime
   (:func:`train.student_labels`; cross-entropy on the labelled examples only), with the
-  clean-label teacher, or for ``"multipeak"`` the mean of ``experts = (model, params)``."""
+  clean-label teacher, or for ``"multipeak"`` the mean of ``experts = (model, params)``;
+  ``"self"`` students have the teacher's width (self-distillation)."""
   regime, method = name.split("/", 1)
   if regime == "multipeak":
     teacher_model, teacher_params = experts
+  hidden = config.teacher_hidden if regime == "self" else None
   labels = T.student_labels(
     split.y_train,
     regime,
@@ -146,7 +162,10 @@ def distill_in_regime(
     teacher_model=teacher_model,
     teacher_params=teacher_params,
     ce_fn=T.labelled_cross_entropy,
+    hidden=hidden,
   )
+  t_logits = np.asarray(teacher_model.apply(teacher_params, split.x_test)[1])
+  job["teacher_label_confidence"] = _label_prob(t_logits, split.y_test).tolist()
   seen = labels >= 0
   job["labels_seen"] = int(seen.sum())
   job["labels_correct"] = float(np.mean(labels[seen] == split.y_train[seen]))

@@ -21,7 +21,7 @@ LOGIT_LOSSES = ("kl", "reverse_kl", "js")
 # Losses with their own estimator; every other method is a registry spec ("alpha:2",
 # "total_variation", ...) distilled on tempered logits by ``fd.kd_loss``.
 SPECIAL_LOSSES = ("ce", "bd_kd", "sinkd", "cs_features")
-REGIMES = ("scarce", "noisy", "multipeak")
+REGIMES = ("scarce", "noisy", "multipeak", "self")
 
 
 def student_labels(labels: np.ndarray, regime: str, *, fraction: float, noise: float, seed: int):
@@ -32,7 +32,8 @@ def student_labels(labels: np.ndarray, regime: str, *, fraction: float, noise: f
   * ``"noisy"``: a ``noise`` fraction flipped to a uniformly drawn *other* class
     (symmetric noise; the teacher was trained on the clean labels);
   * ``"multipeak"``: the labels of ``"scarce"`` (the teacher is then a mean of experts,
-    :class:`MeanOfExperts`, and the few labels say which of its peaks is right).
+    :class:`MeanOfExperts`, and the few labels say which of its peaks is right);
+  * ``"self"``: the clean labels (self-distillation: the student has the teacher's width).
   """
   rng = np.random.default_rng(seed)
   labels = np.asarray(labels)
@@ -43,6 +44,8 @@ def student_labels(labels: np.ndarray, regime: str, *, fraction: float, noise: f
       keep = rng.choice(idx, max(1, int(round(fraction * len(idx)))), replace=False)
       out[keep] = c
     return out
+  if regime == "self":
+    return labels.copy()
   if regime == "noisy":
     out = labels.copy()
     flip = rng.choice(len(labels), int(round(noise * len(labels))), replace=False)
