@@ -155,6 +155,7 @@ def regime_tables(out: dict) -> list[str]:
     what = {
       "scarce": f"{any_job['labels_seen']} labels seen",
       "self": "self-distillation, all labels, the teacher's width",
+      "mutual": "two peers distil each other, all labels, no teacher; both peers counted",
       "multipeak": (
         f"teacher: mean of {len(config['expert_classes'])} experts on disjoint classes, "
         f"test accuracy {out.get('experts', {}).get('accuracy', float('nan')):.3f}; "

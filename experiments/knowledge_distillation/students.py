@@ -137,6 +137,31 @@ def _label_prob(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
   return np.exp(log_p[np.arange(len(labels)), labels])
 
 
+def distill_mutual(method: str, *, config, split) -> dict:
+  """Two width-``student_hidden`` peers trained together with ``method``
+  (:func:`train.mutual_loss`); each peer is evaluated, ``per_seed`` holds both peers of
+  every seed (``2 * seeds`` records)."""
+  model = T.Peers(tuple(config.student_hidden), 10)
+  init, step = common_digits.make_classifier(
+    split,
+    model,
+    steps=config.student_steps,
+    batch_size=config.batch_size,
+    learning_rate=config.learning_rate,
+    loss_fn=T.mutual_loss(model, method, config),
+  )
+  keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
+  (params, metrics), wall = jobs.timed(
+    lambda: T.train_seeds(init, step, keys, config.student_steps)
+  )
+  R.check_finite(np.asarray(metrics["loss"]), what=f"mutual loss ({method})")
+  per_seed = []
+  for i in range(config.seeds):
+    logits = np.asarray(model.apply(jax.tree.map(lambda a: a[i], params), split.x_test)[1])
+    per_seed += [calibration.calibration(z, split.y_test, config.ece_bins) for z in logits]
+  return {"per_seed": per_seed, **R.mean_std(per_seed, ("accuracy", "ece", "nll")), "wall_s": wall}
+
+
 def distill_in_regime(
   name: str, *, config, split, teacher_model, teacher_params, experts=None
 ) -> dict:
@@ -145,6 +170,10 @@ def distill_in_regime(
   clean-label teacher, or for ``"multipeak"`` the mean of ``experts = (model, params)``;
   ``"self"`` students have the teacher's width (self-distillation)."""
   regime, method = name.split("/", 1)
+  if regime == "mutual":
+    job = distill_mutual(method, config=config, split=split)
+    job["labels_seen"], job["labels_correct"] = len(split.y_train), 1.0
+    return job
   if regime == "multipeak":
     teacher_model, teacher_params = experts
   hidden = config.teacher_hidden if regime == "self" else None

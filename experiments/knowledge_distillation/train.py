@@ -21,7 +21,7 @@ LOGIT_LOSSES = ("kl", "reverse_kl", "js")
 # Losses with their own estimator; every other method is a registry spec ("alpha:2",
 # "total_variation", ...) distilled on tempered logits by ``fd.kd_loss``.
 SPECIAL_LOSSES = ("ce", "bd_kd", "sinkd", "cs_features")
-REGIMES = ("scarce", "noisy", "multipeak", "self")
+REGIMES = ("scarce", "noisy", "multipeak", "self", "mutual")
 
 
 def student_labels(labels: np.ndarray, regime: str, *, fraction: float, noise: float, seed: int):
@@ -33,7 +33,8 @@ def student_labels(labels: np.ndarray, regime: str, *, fraction: float, noise: f
     (symmetric noise; the teacher was trained on the clean labels);
   * ``"multipeak"``: the labels of ``"scarce"`` (the teacher is then a mean of experts,
     :class:`MeanOfExperts`, and the few labels say which of its peaks is right);
-  * ``"self"``: the clean labels (self-distillation: the student has the teacher's width).
+  * ``"self"``: the clean labels (self-distillation: the student has the teacher's width);
+  * ``"mutual"``: the clean labels (two peers distil each other; no teacher).
   """
   rng = np.random.default_rng(seed)
   labels = np.asarray(labels)
@@ -44,7 +45,7 @@ def student_labels(labels: np.ndarray, regime: str, *, fraction: float, noise: f
       keep = rng.choice(idx, max(1, int(round(fraction * len(idx)))), replace=False)
       out[keep] = c
     return out
-  if regime == "self":
+  if regime in ("self", "mutual"):
     return labels.copy()
   if regime == "noisy":
     out = labels.copy()
@@ -75,6 +76,43 @@ class MeanOfExperts(nn.Module):
     feats = jnp.mean(jnp.stack([f for f, _ in outs]), 0)
     log_p = jnp.stack([jax.nn.log_softmax(z, -1) for _, z in outs])
     return feats, jax.nn.logsumexp(log_p, 0) - jnp.log(self.num_experts)
+
+
+class Peers(nn.Module):
+  """Two students of the same shape, trained together (online / mutual distillation);
+  returns their ``(features, logits)`` stacked on a leading axis of 2."""
+
+  hidden: tuple[int, ...]
+  classes: int
+
+  def setup(self):
+    self.peers = [MLP(self.hidden, self.classes) for _ in range(2)]
+
+  def __call__(self, x):
+    outs = [peer(x) for peer in self.peers]
+    return jnp.stack([f for f, _ in outs]), jnp.stack([z for _, z in outs])
+
+
+def mutual_loss(model: Peers, method: str, config):
+  r"""Deep mutual learning (Zhang et al., CVPR 2018) with any KD loss: each peer minimises
+  :math:`\mathrm{CE}(y, s_i) + w\,\ell(s_i; \mathrm{sg}(s_j))`, ``\ell`` the loss ``method``
+  with the other peer as its teacher (``bd_kd``: BD-KD's online setting, Amara et al.
+  2022); the sum over both peers, so one gradient step updates both. ``ce``: two peers
+  trained independently."""
+  if method in ("sinkd", "cs_features"):
+    raise ValueError(f"mutual distillation takes logit losses, got {method!r}")
+  weight = 0.0 if method == "ce" else dict(config.kd_weight).get(method, 1.0)
+
+  def loss_fn(params, x, y):
+    _, logits = model.apply(params, x)
+    ce = sum(labelled_cross_entropy(logits[i], y) for i in range(2))
+    kd = sum(
+      distillation_term(method, logits[i], None, jax.lax.stop_gradient(logits[1 - i]), None, config)
+      for i in range(2)
+    )
+    return ce + weight * kd, {"ce": ce, "kd": kd}
+
+  return loss_fn
 
 
 def labelled_cross_entropy(logits, labels):
