@@ -142,15 +142,19 @@ def test_knowledge_distillation_end_to_end_and_resume(tmp_path):
     assert np.all(np.isfinite(job["rmse"])) and np.all(np.isfinite(job["compression"]))
   assert out["teacher"]["restored_from_checkpoint"] is False
   assert os.path.getsize(os.path.join(workdir, "reliability.png")) > 10_000
-  assert set(out["regimes"]) == {
-    f"{r}/{m}" for r in ("noisy", "multipeak") for m in ("ce", "alpha:2")
-  }
+  regimes = ("noisy", "multipeak", "self", "mutual")
+  assert set(out["regimes"]) == {f"{r}/{m}" for r in regimes for m in ("ce", "alpha:2")}
   for name, job in out["regimes"].items():
-    assert len(job["per_seed"]) == cfg["seeds"]
+    assert len(job["per_seed"]) == cfg["seeds"] * (2 if name.startswith("mutual") else 1)
     if name.startswith("noisy"):
       assert abs(1 - job["labels_correct"] - cfg["label_noise"]) < 0.01
-    else:  # multipeak: the scarce labels, all correct
+    elif name.startswith("multipeak"):  # the scarce labels, all correct
       assert job["labels_correct"] == 1.0 and job["labels_seen"] < 100
+    else:  # self / mutual: all the clean labels
+      assert job["labels_correct"] == 1.0 and job["labels_seen"] > 1000
+  assert len(out["regimes"]["mutual/ce"]["per_seed"]) == 2 * cfg["seeds"]  # both peers
+  assert len(out["regimes"]["self/ce"]["label_confidence"]) == 594
+  assert os.path.getsize(os.path.join(workdir, "self_distillation.png")) > 10_000
   assert 0.0 <= out["experts"]["accuracy"] <= 1.0
   assert "noisy (40% of labels wrong" in open(os.path.join(workdir, "table.md")).read()
   assert os.path.getsize(os.path.join(workdir, "regimes.png")) > 10_000
@@ -188,6 +192,31 @@ def test_kd_regime_labels_and_labelled_cross_entropy():
   probs = np.mean([jax.nn.softmax(z) for _, z in outs], 0)
   np.testing.assert_allclose(np.exp(log_p), probs, rtol=1e-5)
   np.testing.assert_allclose(feats, np.mean([f for f, _ in outs], 0), rtol=1e-5)
+  # Mutual learning: each peer's KD term has the other under stop_gradient, so peer 0's
+  # gradient is that of CE(peer 0) + w * KL(peer 1 || peer 0) alone.
+  import dataclasses as dc
+
+  from experiments.knowledge_distillation.configs import test as kd_test
+
+  cfg = dc.replace(kd_test.get_config(), kd_weight=(("kl", 0.5),))
+  peers = kd_train.Peers((4,), 3)
+  pp = peers.init(jax.random.PRNGKey(2), x)
+  y = jnp.array([0, 1, 2, 0, 1])
+  g = jax.grad(lambda p: kd_train.mutual_loss(peers, "kl", cfg)(p, x, y)[0])(pp)
+  single = kd_train.MLP((4,), 3)
+  p0, p1 = pp["params"]["peers_0"], pp["params"]["peers_1"]
+  z1 = single.apply({"params": p1}, x)[1]
+
+  def alone(p):
+    z0 = single.apply({"params": p}, x)[1]
+    kd = kd_train.distillation_term("kl", z0, None, z1, None, cfg)
+    return kd_train.labelled_cross_entropy(z0, y) + 0.5 * kd
+
+  want = jax.grad(alone)(p0)
+  for a, b in zip(jax.tree.leaves(g["params"]["peers_0"]), jax.tree.leaves(want)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+  with pytest.raises(ValueError, match="mutual distillation takes logit losses"):
+    kd_train.mutual_loss(peers, "sinkd", cfg)
   logits = jnp.array([[2.0, 0.0], [0.0, 2.0], [5.0, -5.0]])
   got = kd_train.labelled_cross_entropy(logits, jnp.array([0, -1, -1]))
   np.testing.assert_allclose(got, np.log1p(np.exp(-2.0)), rtol=1e-6)

@@ -14,7 +14,7 @@ def get_config() -> default.Config:
     batch_size=32,
     losses=("kl", "cs_features"),  # the other losses: tests/test_categorical.py
     ib_methods=("cs_ib",),
-    regimes=("noisy", "multipeak"),
+    regimes=("noisy", "multipeak", "self", "mutual"),
     regime_losses=("ce", "alpha:2"),
     seeds=2,
     ib_steps=40,
