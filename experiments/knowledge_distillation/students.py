@@ -84,6 +84,21 @@ def experts(config, split, workdir):
   return model, params, calibration.calibration(logits, split.y_test, config.ece_bins)
 
 
+def _train_students(model, loss_fn, *, config, split):
+  """``((params [seeds, ...], metrics [seeds, steps]), wall s)``: ``config.seeds`` copies of
+  ``model`` trained on ``loss_fn`` for ``config.student_steps`` (vmapped)."""
+  init, step = common_digits.make_classifier(
+    split,
+    model,
+    steps=config.student_steps,
+    batch_size=config.batch_size,
+    learning_rate=config.learning_rate,
+    loss_fn=loss_fn,
+  )
+  keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
+  return jobs.timed(lambda: T.train_seeds(init, step, keys, config.student_steps))
+
+
 def distill(
   method: str,
   *,
@@ -100,18 +115,8 @@ def distill(
   projection = config.teacher_hidden[-1] if method == "cs_features" else None
   hidden = tuple(config.student_hidden if hidden is None else hidden)
   model = common_digits.MLP(hidden, 10, projection)
-  init, step = common_digits.make_classifier(
-    split,
-    model,
-    steps=config.student_steps,
-    batch_size=config.batch_size,
-    learning_rate=config.learning_rate,
-    loss_fn=T.student_loss(model, teacher_model, teacher_params, method, config, ce_fn=ce_fn),
-  )
-  keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
-  (params, metrics), wall = jobs.timed(
-    lambda: T.train_seeds(init, step, keys, config.student_steps)
-  )
+  loss_fn = T.student_loss(model, teacher_model, teacher_params, method, config, ce_fn=ce_fn)
+  (params, metrics), wall = _train_students(model, loss_fn, config=config, split=split)
   loss = np.asarray(metrics["loss"])
   R.check_finite(loss, what=f"student loss ({method})")
   logits = [
@@ -142,18 +147,8 @@ def distill_mutual(method: str, *, config, split) -> dict:
   (:func:`train.mutual_loss`); each peer is evaluated, ``per_seed`` holds both peers of
   every seed (``2 * seeds`` records)."""
   model = T.Peers(tuple(config.student_hidden), 10)
-  init, step = common_digits.make_classifier(
-    split,
-    model,
-    steps=config.student_steps,
-    batch_size=config.batch_size,
-    learning_rate=config.learning_rate,
-    loss_fn=T.mutual_loss(model, method, config),
-  )
-  keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
-  (params, metrics), wall = jobs.timed(
-    lambda: T.train_seeds(init, step, keys, config.student_steps)
-  )
+  loss_fn = T.mutual_loss(model, method, config)
+  (params, metrics), wall = _train_students(model, loss_fn, config=config, split=split)
   R.check_finite(np.asarray(metrics["loss"]), what=f"mutual loss ({method})")
   per_seed = []
   for i in range(config.seeds):

@@ -52,3 +52,10 @@ class Config:
 
 def get_config() -> Config:
   return Config()
+
+
+def regimes_only(regimes: tuple[str, ...], losses: tuple[str, ...], *, seeds: int = 5) -> Config:
+  """The default config running only ``regimes`` x ``losses`` (no control table, no IB)."""
+  return dataclasses.replace(
+    get_config(), losses=(), ib_methods=(), seeds=seeds, regimes=regimes, regime_losses=losses
+  )
