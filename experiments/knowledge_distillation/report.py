@@ -66,8 +66,9 @@ def write_reports(out: dict, workdir: str, *, verbose: bool) -> None:
   plot_reliability(out, os.path.join(workdir, "reliability.png"))
   if out.get("regimes"):
     plot_regimes(out, os.path.join(workdir, "regimes.png"))
-  if "self" in _by_regime(out):
-    plot_deviation(_by_regime(out)["self"], os.path.join(workdir, "self_distillation.png"))
+  grouped = _by_regime(out)
+  if "self" in grouped:
+    plot_deviation(grouped["self"], os.path.join(workdir, "self_distillation.png"))
 
 
 def deviation(job: dict, bins: int = 10) -> dict:

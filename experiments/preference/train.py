@@ -237,7 +237,7 @@ def train_rl(
 
 def evaluate(log_pi, log_ref, problem: Problem, *, ks) -> dict:
   """Exact metrics of a policy (means over prompts; per-prompt solve rates)."""
-  kl = lambda p, q: float(jnp.mean(fd.categorical.f_divergence(p, q, divergence="kl")))
+  kl = lambda p, q: divergences_to(p, q, ("kl",))["kl"]
   solve = policy.expectation(log_pi, problem.correct.astype(log_pi.dtype))
   return {
     "reward": float(jnp.mean(policy.expectation(log_pi, problem.reward))),
