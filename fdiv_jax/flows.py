@@ -64,17 +64,19 @@ class Flow(NamedTuple):
 
 class _Conditioner(nn.Module):
   """MLP from the kept coordinates to ``[d, params_per_dim]``; zero last layer; with
-  ``linear_skip`` a zero-initialised linear map of the input (which extrapolates
-  linearly, where a GELU MLP bends) is concatenated: ``[d, 2 params_per_dim]``, MLP first."""
+  ``squash_inputs`` the MLP sees ``arcsinh(x)``; with ``linear_skip`` a zero-initialised
+  linear map of the raw input (which extrapolates linearly, where a GELU MLP bends) is
+  concatenated: ``[d, 2 params_per_dim]``, MLP first."""
 
   hidden: Sequence[int]
   dim: int
   params_per_dim: int
   linear_skip: bool = False
+  squash_inputs: bool = False
 
   @nn.compact
   def __call__(self, x):
-    h = x
+    h = jnp.arcsinh(x) if self.squash_inputs else x
     for width in self.hidden:
       h = nn.gelu(nn.Dense(width, param_dtype=x.dtype)(h))
     out = nn.Dense(
@@ -128,6 +130,7 @@ def _make_flow(
   marginal_bound: float = 5.0,
   masks: str = "parity",
   linear_skip: bool = False,
+  squash_inputs: bool = False,
 ) -> Flow:
   if dim < 2:
     raise ValueError(f"dim must be >= 2 for coupling layers, got {dim}")
@@ -141,7 +144,7 @@ def _make_flow(
     )
   if masks not in _MASKS:
     raise ValueError(f"masks must be one of {_MASKS}, got {masks!r}")
-  conditioner = _Conditioner(tuple(hidden), dim, params_per_dim, linear_skip)
+  conditioner = _Conditioner(tuple(hidden), dim, params_per_dim, linear_skip, squash_inputs)
   masks = _masks(dim, num_layers, masks)
   base = distrax.MultivariateNormalDiag(jnp.zeros(dim), jnp.full(dim, base_scale))
 
@@ -213,6 +216,7 @@ def real_nvp(
   marginal_bound: float = 5.0,
   masks: str = "parity",
   linear_skip: bool = False,
+  squash_inputs: bool = False,
 ) -> Flow:
   r"""RealNVP: affine couplings :math:`y = x e^{a} + b` with :math:`|a| \le` ``scale_max``.
 
@@ -244,6 +248,13 @@ def real_nvp(
       log-scale extrapolates linearly past the region the flow was trained on
       (Neal's funnel: the log-scale of ``x_i`` is ``x_0 / 2`` out to the tails,
       which one such coupling represents exactly).
+    squash_inputs: Feed the conditioners :math:`\operatorname{arcsinh}(x_{kept})`
+      instead of :math:`x_{kept}` (a bijection, so nothing is lost; the flow is
+      still exactly invertible). Inputs far outside the training range then move
+      the MLPs only logarithmically: on Neal's funnel the exact samples deep in
+      the mouth have ``x_i`` in the hundreds, and raw inputs there drive the
+      inverse pass to saturated log-scales (``log q`` off by 1e3 and more, the
+      forward ESS 0; ``experiments/boltzmann``).
   """
   if scale_max <= 0:
     raise ValueError(f"scale_max must be > 0, got {scale_max}")
@@ -265,6 +276,7 @@ def real_nvp(
     marginal_bound,
     masks,
     linear_skip,
+    squash_inputs,
   )
 
 
@@ -277,6 +289,7 @@ def spline_flow(
   bound: float = 5.0,
   base_scale: float = 1.0,
   masks: str = "parity",
+  squash_inputs: bool = False,
 ) -> Flow:
   r"""Rational-quadratic spline couplings on ``[-bound, bound]`` (identity outside).
 
@@ -292,6 +305,7 @@ def spline_flow(
       target's support in base units.
     base_scale: Standard deviation of the Gaussian base.
     masks: ``"parity"`` or ``"binary"`` (see :func:`real_nvp`).
+    squash_inputs: Conditioners see ``arcsinh(x_kept)`` (see :func:`real_nvp`).
   """
   if num_bins < 1:
     raise ValueError(f"num_bins must be >= 1, got {num_bins}")
@@ -305,4 +319,13 @@ def spline_flow(
       p, range_min=-bound, range_max=bound, boundary_slopes="identity"
     )
 
-  return _make_flow(dim, num_layers, hidden, 3 * num_bins + 1, spline, base_scale, masks=masks)
+  return _make_flow(
+    dim,
+    num_layers,
+    hidden,
+    3 * num_bins + 1,
+    spline,
+    base_scale,
+    masks=masks,
+    squash_inputs=squash_inputs,
+  )

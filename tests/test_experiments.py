@@ -168,6 +168,47 @@ def test_knowledge_distillation_end_to_end_and_resume(tmp_path):
   assert again["distillation"] == before
 
 
+def test_kd_sweep_grid_validation_split_and_choice(tmp_path):
+  """The swept regime job: the same grid for every loss (none for CE, no temperature for
+  CS), a stratified validation split no student sees, the validation-best setting
+  reported (its test metrics), and the config's own setting kept as ``default``."""
+  from experiments.knowledge_distillation import main as kd_main
+  from experiments.knowledge_distillation import train as kd_train
+  from experiments.common import digits as common_digits
+  from experiments.knowledge_distillation.configs import test as kd_test
+
+  cfg = dataclasses.replace(
+    kd_test.get_config(),
+    losses=(),
+    ib_methods=(),
+    regimes=("scarce",),
+    regime_losses=("ce", "kl", "cs_features"),
+    sweep_temperatures=(1.0, 4.0),
+  )
+  assert kd_train.sweep_grid("ce", cfg).shape == (1, 2)
+  assert kd_train.sweep_grid("kl", cfg).tolist() == [
+    [t, s] for t in (1.0, 4.0) for s in cfg.sweep_weight_scales
+  ]
+  assert set(kd_train.sweep_grid("cs_features", cfg)[:, 0]) == {cfg.temperature}
+  split = common_digits.digits_split(cfg.test_fraction)
+  fit, (x_val, y_val) = kd_train.validation_split(split, 0.2)
+  assert len(fit.y_train) + len(y_val) == len(split.y_train)
+  np.testing.assert_allclose(
+    np.bincount(y_val) / len(y_val), np.bincount(split.y_train) / len(split.y_train), atol=0.01
+  )
+  assert not (set(map(bytes, x_val)) & set(map(bytes, fit.x_train)))
+  with pytest.raises(ValueError, match="validation_fraction"):
+    kd_train.validation_split(split, 1.0)
+  out = kd_main.run(cfg, str(tmp_path / "kd"), verbose=False)
+  for loss, job in ((n.split("/")[1], j) for n, j in out["regimes"].items()):
+    best = int(np.argmax(job["val_accuracy"]))
+    assert job["grid"][best][0] == job["temperature"]
+    np.testing.assert_allclose(job["accuracy_mean"], job["test_accuracy"][best], rtol=1e-6)
+    assert len(job["per_seed"]) == cfg.seeds and "accuracy_mean" in job["default"]
+    assert job["labels_seen"] < 0.06 * len(fit.y_train) + 10  # the scarce labels of the fit part
+  assert "chosen on validation" in open(tmp_path / "kd" / "table.md").read()
+
+
 def test_kd_regime_labels_and_labelled_cross_entropy():
   from experiments.knowledge_distillation import train as kd_train
 

@@ -55,6 +55,7 @@ def make_flow(config, dim: int) -> flows.Flow:
       bound=config.bound,
       base_scale=config.base_scale,
       masks=config.masks,
+      squash_inputs=config.squash_inputs,
     )
   if config.flow == "real_nvp":
     return flows.real_nvp(
@@ -64,6 +65,7 @@ def make_flow(config, dim: int) -> flows.Flow:
       base_scale=config.base_scale,
       scale_max=config.scale_max,
       linear_skip=config.linear_skip,
+      squash_inputs=config.squash_inputs,
       marginal_bins=config.marginal_bins,
       marginal_bound=config.marginal_bound,
       masks=config.masks,

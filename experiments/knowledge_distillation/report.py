@@ -137,7 +137,9 @@ def _gain(job: dict, ce: dict | None) -> tuple:
 
 def regime_tables(out: dict) -> list[str]:
   """One table per regime: accuracy, ECE, NLL (mean ± std over seeds) and the gain
-  over cross-entropy alone in pooled seed standard deviations."""
+  over cross-entropy alone in pooled seed standard deviations; for a swept run also the
+  setting chosen on the validation split, its validation accuracy, and the test accuracy
+  at the config's own setting."""
   config = out["config"]
   tables = []
   for regime, losses in _by_regime(out).items():
@@ -153,6 +155,17 @@ def regime_tables(out: dict) -> list[str]:
       for loss, j in losses.items()
     ]
     any_job = next(iter(losses.values()))
+    swept = "grid" in any_job
+    if swept:  # the chosen setting, its validation accuracy, and the config's own setting
+      rows = [
+        (
+          *row,
+          "-" if loss == "ce" else f"T {j['temperature']:g}, w {j['weight']:g}",
+          max(j["val_accuracy"]),
+          f"{j['default']['accuracy_mean']:.4f} ± {j['default']['accuracy_std']:.4f}",
+        )
+        for row, (loss, j) in zip(rows, losses.items())
+      ]
     what = {
       "scarce": f"{any_job['labels_seen']} labels seen",
       "self": "self-distillation, all labels, the teacher's width",
@@ -172,6 +185,15 @@ def regime_tables(out: dict) -> list[str]:
       "NLL",
       "Δ accuracy vs ce",
       "Δ / pooled std",
+      *(
+        (
+          "chosen on validation",
+          "validation accuracy",
+          f"test accuracy at T {config['temperature']:g}, kd_weight",
+        )
+        if swept
+        else ()
+      ),
     )
     tables.append(R.format_table(header, rows))
   return tables

@@ -84,19 +84,27 @@ def experts(config, split, workdir):
   return model, params, calibration.calibration(logits, split.y_test, config.ece_bins)
 
 
-def _train_students(model, loss_fn, *, config, split):
+def _train_students(model, loss_fn, *, config, split, grid=None):
   """``((params [seeds, ...], metrics [seeds, steps]), wall s)``: ``config.seeds`` copies of
-  ``model`` trained on ``loss_fn`` for ``config.student_steps`` (vmapped)."""
-  init, step = common_digits.make_classifier(
-    split,
-    model,
-    steps=config.student_steps,
-    batch_size=config.batch_size,
-    learning_rate=config.learning_rate,
-    loss_fn=loss_fn,
-  )
+  ``model`` trained on ``loss_fn`` for ``config.student_steps`` (vmapped). With ``grid``
+  ``[G, 2]`` rows of (temperature, weight scale), ``loss_fn(temperature, scale)`` makes
+  the loss and every output gains a leading settings axis (vmapped too: one compile)."""
   keys = jax.random.split(jax.random.PRNGKey(0), config.seeds)
-  return jobs.timed(lambda: T.train_seeds(init, step, keys, config.student_steps))
+
+  def train(loss):
+    init, step = common_digits.make_classifier(
+      split,
+      model,
+      steps=config.student_steps,
+      batch_size=config.batch_size,
+      learning_rate=config.learning_rate,
+      loss_fn=loss,
+    )
+    return T.train_seeds(init, step, keys, config.student_steps)
+
+  if grid is None:
+    return jobs.timed(lambda: train(loss_fn))
+  return jobs.timed(lambda: jax.jit(jax.vmap(lambda h: train(loss_fn(h[0], h[1]))))(grid))
 
 
 def distill(
@@ -135,6 +143,70 @@ def distill(
   }
 
 
+def distill_swept(
+  method: str,
+  *,
+  config,
+  split,
+  validation,
+  teacher_model,
+  teacher_params,
+  ce_fn=T.cross_entropy,
+  hidden=None,
+) -> dict:
+  """:func:`distill` over the grid :func:`train.sweep_grid` (temperature x weight scale,
+  every setting ``config.seeds`` students, vmapped), the setting chosen by mean accuracy
+  on ``validation = (x, y)`` (ties: lower NLL), which no student trains on. The job's
+  metrics are the chosen setting's on the test split; ``grid``, ``val_accuracy`` and
+  ``test_accuracy`` (seed means per setting) and ``default`` (the config's own setting)
+  are kept."""
+  grid = T.sweep_grid(method, config)
+  projection = config.teacher_hidden[-1] if method == "cs_features" else None
+  model = common_digits.MLP(
+    tuple(config.student_hidden if hidden is None else hidden), 10, projection
+  )
+
+  def make_loss(temperature, scale):
+    return T.student_loss(
+      model,
+      teacher_model,
+      teacher_params,
+      method,
+      config,
+      ce_fn=ce_fn,
+      temperature=temperature,
+      weight_scale=scale,
+    )
+
+  (params, metrics), wall = _train_students(
+    model, make_loss, config=config, split=split, grid=jax.numpy.asarray(grid)
+  )
+  R.check_finite(np.asarray(metrics["loss"]), what=f"student loss ({method}, sweep)")
+  logits = jax.jit(jax.vmap(jax.vmap(lambda p, x: model.apply(p, x)[1], (0, None)), (0, None)))
+
+  def scores(x, y):
+    return [
+      [calibration.calibration(z, y, config.ece_bins) for z in row] for row in logits(params, x)
+    ]
+
+  val, test = scores(*validation), scores(split.x_test, split.y_test)
+  val_accuracy = [float(np.mean([r["accuracy"] for r in row])) for row in val]
+  val_nll = [float(np.mean([r["nll"] for r in row])) for row in val]
+  best = max(range(len(grid)), key=lambda g: (val_accuracy[g], -val_nll[g]))
+  default = int(np.argmin(np.abs(grid - [config.temperature, 1.0]).sum(-1)))
+  return {
+    "per_seed": test[best],
+    **R.mean_std(test[best], ("accuracy", "ece", "nll")),
+    "temperature": float(grid[best, 0]),
+    "weight": float(grid[best, 1]) * T.kd_weight(method, config),
+    "grid": grid.tolist(),
+    "val_accuracy": val_accuracy,
+    "test_accuracy": [float(np.mean([r["accuracy"] for r in row])) for row in test],
+    "default": R.mean_std(test[default], ("accuracy", "ece", "nll")),
+    "wall_s": wall,
+  }
+
+
 def _label_prob(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
   """softmax(logits)[i, labels[i]] per example."""
   z = np.asarray(logits, np.float64)
@@ -163,7 +235,9 @@ def distill_in_regime(
   """``name = "<regime>/<method>"``: :func:`distill` on the labels of the regime
   (:func:`train.student_labels`; cross-entropy on the labelled examples only), with the
   clean-label teacher, or for ``"multipeak"`` the mean of ``experts = (model, params)``;
-  ``"self"`` students have the teacher's width (self-distillation)."""
+  ``"self"`` students have the teacher's width (self-distillation). With
+  ``config.sweep_temperatures``, :func:`distill_swept` on the training images less a
+  ``config.validation_fraction`` validation split (:func:`train.validation_split`)."""
   regime, method = name.split("/", 1)
   if regime == "mutual":
     job = distill_mutual(method, config=config, split=split)
@@ -171,7 +245,9 @@ def distill_in_regime(
     return job
   if regime == "multipeak":
     teacher_model, teacher_params = experts
-  hidden = config.teacher_hidden if regime == "self" else None
+  swept = bool(config.sweep_temperatures)
+  if swept:
+    split, validation = T.validation_split(split, config.validation_fraction)
   labels = T.student_labels(
     split.y_train,
     regime,
@@ -179,15 +255,18 @@ def distill_in_regime(
     noise=config.label_noise,
     seed=config.regime_seed,
   )
-  job = distill(
-    method,
+  kw = dict(
     config=config,
     split=split._replace(y_train=labels),
     teacher_model=teacher_model,
     teacher_params=teacher_params,
     ce_fn=T.labelled_cross_entropy,
-    hidden=hidden,
+    hidden=config.teacher_hidden if regime == "self" else None,
   )
+  if swept:
+    job = distill_swept(method, validation=validation, **kw)
+  else:
+    job = distill(method, **kw)
   t_logits = np.asarray(teacher_model.apply(teacher_params, split.x_test)[1])
   job["teacher_label_confidence"] = _label_prob(t_logits, split.y_test).tolist()
   seen = labels >= 0

@@ -55,6 +55,30 @@ def student_labels(labels: np.ndarray, regime: str, *, fraction: float, noise: f
   raise ValueError(f"regime must be one of {REGIMES}, got {regime!r}")
 
 
+def validation_split(split: Split, fraction: float) -> tuple[Split, tuple[np.ndarray, np.ndarray]]:
+  """``(split less validation, (x_val, y_val))``: a class-stratified ``fraction`` of the
+  training images (seed 0, clean labels) held out for choosing hyperparameters."""
+  from sklearn.model_selection import train_test_split
+
+  if not 0 < fraction < 1:
+    raise ValueError(f"validation_fraction must be in (0, 1), got {fraction}")
+  x_fit, x_val, y_fit, y_val = train_test_split(
+    split.x_train, split.y_train, test_size=fraction, stratify=split.y_train, random_state=0
+  )
+  return split._replace(x_train=x_fit, y_train=y_fit), (x_val, y_val)
+
+
+def sweep_grid(method: str, config) -> np.ndarray:
+  """``[G, 2]`` (temperature, weight scale) settings ``method`` is swept over, the same
+  for every loss: ``config.sweep_temperatures x config.sweep_weight_scales``; the scales
+  alone at ``config.temperature`` for ``cs_features`` (no temperature); one row for
+  ``ce`` (nothing to sweep)."""
+  if method == "ce":
+    return np.array([[config.temperature, 1.0]], np.float32)
+  temps = (config.temperature,) if method == "cs_features" else config.sweep_temperatures
+  return np.array([(t, s) for t in temps for s in config.sweep_weight_scales], np.float32)
+
+
 class MeanOfExperts(nn.Module):
   r"""A multi-peaked teacher (DKDR's setting): the mean of the predictive distributions of
   experts, :math:`p(y|x) = \frac1K\sum_k \mathrm{softmax}(z_k(x))`, returned as logits
@@ -139,10 +163,18 @@ def diabetes_split(test_fraction: float) -> tuple[Split, float]:
 
 
 def distillation_term(
-  method: str, student_logits, student_features, teacher_logits, teacher_features, config
+  method: str,
+  student_logits,
+  student_features,
+  teacher_logits,
+  teacher_features,
+  config,
+  *,
+  temperature=None,
 ) -> jax.Array:
-  """The distillation part of the student loss (0 for plain cross-entropy)."""
-  t = config.temperature
+  """The distillation part of the student loss (0 for plain cross-entropy), at
+  ``temperature`` (default ``config.temperature``; may be traced)."""
+  t = config.temperature if temperature is None else temperature
   if method == "ce":
     return jnp.zeros(())
   if method not in SPECIAL_LOSSES:  # a registry entry on tempered logits
@@ -165,20 +197,37 @@ def distillation_term(
   raise AssertionError(method)  # unreachable: every name is special or a registry spec
 
 
+def kd_weight(method: str, config) -> float:
+  """The weight of ``method``'s distillation term: ``config.kd_weight[method]``, 1 for a
+  method missing there, 0 for ``ce``."""
+  return 0.0 if method == "ce" else dict(config.kd_weight).get(method, 1.0)
+
+
 def student_loss(
-  model: MLP, teacher: MLP, teacher_params, method: str, config, *, ce_fn=cross_entropy
+  model: MLP,
+  teacher: MLP,
+  teacher_params,
+  method: str,
+  config,
+  *,
+  ce_fn=cross_entropy,
+  temperature=None,
+  weight_scale=1.0,
 ):
-  """``ce_fn(logits, labels) + kd_weight[method] * distillation term`` (a method missing
-  from ``kd_weight`` has weight 1; ``ce`` has none)."""
+  """``ce_fn(logits, labels) + weight_scale * kd_weight(method) * distillation term`` at
+  ``temperature`` (default ``config.temperature``); both may be traced (a sweep vmaps
+  over them)."""
   if method not in SPECIAL_LOSSES:
     fd.get(method)  # a clear error for a typo, before tracing
-  weight = 0.0 if method == "ce" else dict(config.kd_weight).get(method, 1.0)
+  weight = weight_scale * kd_weight(method, config)
 
   def loss_fn(params, x, y):
     feats, logits = model.apply(params, x)
     t_feats, t_logits = jax.lax.stop_gradient(teacher.apply(teacher_params, x))
     ce = ce_fn(logits, y)
-    kd = distillation_term(method, logits, feats, t_logits, t_feats, config)
+    kd = distillation_term(
+      method, logits, feats, t_logits, t_feats, config, temperature=temperature
+    )
     return ce + weight * kd, {"ce": ce, "kd": kd}
 
   return loss_fn

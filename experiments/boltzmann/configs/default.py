@@ -31,6 +31,7 @@ class Config:
   marginal_bound: float = 5.0
   scale_max: float = 3.0  # real_nvp: bound on each coupling's log-scale
   linear_skip: bool = False  # real_nvp: a linear path in every conditioner (fd.flows)
+  squash_inputs: bool = False  # conditioners see arcsinh(x_kept) (fd.flows)
   masks: str = "parity"  # coupling masks: "parity" or "binary" (fd.flows)
   # Optimisation.
   batch_size: int = 512

@@ -38,6 +38,12 @@ class Config:
   regime_seed: int = 0  # the draw of kept / flipped labels
   # "multipeak": the teacher is the mean of experts trained on these disjoint class sets.
   expert_classes: tuple[tuple[int, ...], ...] = ((0, 1, 2, 3), (4, 5, 6), (7, 8, 9))
+  # Hyperparameter sweep of the regime jobs (none by default): every loss alike over
+  # temperatures x scales of its kd_weight, chosen on a validation split of the training
+  # images (clean labels; no student trains on it).
+  sweep_temperatures: tuple[float, ...] = ()
+  sweep_weight_scales: tuple[float, ...] = (0.5, 1.0, 2.0)
+  validation_fraction: float = 0.2
   ece_bins: int = 15
   # CS information bottleneck regression on sklearn's diabetes (442 x 10).
   ib_methods: tuple[str, ...] = ("mse", "cs_ib")
