@@ -42,7 +42,7 @@ from fdiv_jax import (
   targets,
   variational,
 )
-from fdiv_jax.categorical import balanced_kd_loss, kd_loss
+from fdiv_jax.categorical import balanced_kd_loss, kd_loss, mutual_kd_loss
 from fdiv_jax.cauchy_schwarz import (
   cauchy_schwarz_divergence,
   cauchy_schwarz_mutual_information,
@@ -102,6 +102,7 @@ __all__ = [
   "cauchy_schwarz_mutual_information",
   "conditional_cauchy_schwarz_divergence",
   "balanced_kd_loss",
+  "mutual_kd_loss",
   "kd_loss",
   "kernels",
   "mmd",

@@ -22,6 +22,8 @@ registry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -35,6 +37,7 @@ __all__ = [
   "entropy",
   "f_divergence",
   "kd_loss",
+  "mutual_kd_loss",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -231,3 +234,60 @@ def balanced_kd_loss(
   lam_f = forward_weight * jnp.where(flatter, 1.0, balance)
   lam_r = reverse_weight * jnp.where(flatter, balance, 1.0)
   return _reduce(lam_f * fwd + lam_r * rev, mask, reduction)
+
+
+def mutual_kd_loss(
+  peer_logits: ArrayLike,
+  *,
+  loss: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+  divergence: str | Divergence = "kl",
+  temperature: ArrayLike = 1.0,
+) -> jax.Array:
+  r"""Deep mutual learning: every peer distils from the others, under ``stop_gradient``.
+
+  .. math::
+    \mathcal L = \sum_{i=1}^{P} \frac{1}{P - 1} \sum_{j \ne i}
+      \ell\big(s_i;\ \mathrm{sg}(s_j)\big),
+
+  with :math:`\ell(s; t)` = :func:`kd_loss` ``(s, t, divergence=divergence,
+  temperature=temperature)``, or ``loss(s, t)`` when given (e.g.
+  :func:`balanced_kd_loss` for BD-KD's online setting). Each peer's gradient is
+  its own distillation term's only (the others are its fixed teachers), so one
+  optimiser step on the sum updates every peer as in Zhang et al.; add each
+  peer's supervised loss yourself.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> z = jnp.array([[[2.0, 0.0]], [[0.0, 2.0]]])  # 2 peers, 1 example, 2 classes
+    >>> float(mutual_kd_loss(z)) > 0
+    True
+
+  Args:
+    peer_logits: ``[P, ..., C]``, ``P >= 2`` peers' logits on the same inputs.
+    loss: ``(student_logits [..., C], teacher_logits [..., C]) -> scalar``; default
+      :func:`kd_loss` with ``divergence`` and ``temperature``.
+    divergence: Registry divergence of the default ``loss``.
+    temperature: Softmax temperature of the default ``loss``, > 0.
+
+  Returns:
+    A scalar: the sum over peers of the mean over their teachers.
+
+  References:
+    Zhang, Xiang, Hospedales, Lu. Deep Mutual Learning. CVPR 2018.
+    Amara et al. BD-KD: Balancing the Divergences for Online Knowledge
+    Distillation. arXiv:2212.12965.
+  """
+  z = jnp.asarray(peer_logits)
+  if z.ndim < 2 or z.shape[0] < 2:
+    raise ValueError(f"peer_logits must be [P, ..., C] with P >= 2 peers, got shape {z.shape}")
+  if loss is None:
+
+    def loss(s, t):
+      return kd_loss(s, t, divergence=divergence, temperature=temperature)
+
+  peers = z.shape[0]
+  total = 0.0
+  for i in range(peers):
+    terms = [loss(z[i], jax.lax.stop_gradient(z[j])) for j in range(peers) if j != i]
+    total = total + sum(terms) / (peers - 1)
+  return total

@@ -169,3 +169,27 @@ def test_masked_teacher_class_minus_inf(name):
     np.testing.assert_allclose(categorical.kd_loss(student, teacher), want, rtol=1e-5)
   # Reverse KL (and BD-KD, which contains it) is truly infinite here.
   assert np.isinf(categorical.balanced_kd_loss(student, teacher))
+
+
+def test_mutual_kd_loss_value_gradient_and_errors():
+  """Three peers: the value is the sum over peers of the mean KD term against the others,
+  each peer's gradient is that of its own terms (the others under stop_gradient), a
+  custom ``loss`` (BD-KD) is used as given, and fewer than two peers raise."""
+  z = jax.random.normal(jax.random.PRNGKey(3), (3, 5, 4)) * 2.0
+
+  def own(zi, i):
+    return (
+      sum(fd.kd_loss(zi, z[j], divergence="js", temperature=2.0) for j in range(3) if j != i) / 2
+    )
+
+  got = fd.mutual_kd_loss(z, divergence="js", temperature=2.0)
+  np.testing.assert_allclose(got, sum(own(z[i], i) for i in range(3)), rtol=1e-6)
+  grad = jax.grad(lambda z: fd.mutual_kd_loss(z, divergence="js", temperature=2.0))(z)
+  for i in range(3):
+    np.testing.assert_allclose(grad[i], jax.grad(own)(z[i], i), rtol=1e-5, atol=1e-7)
+  bd = fd.mutual_kd_loss(z[:2], loss=lambda s, t: fd.balanced_kd_loss(s, t, balance=3.0))
+  want = fd.balanced_kd_loss(z[0], z[1], balance=3.0) + fd.balanced_kd_loss(z[1], z[0], balance=3.0)
+  np.testing.assert_allclose(bd, want, rtol=1e-6)
+  np.testing.assert_allclose(jax.jit(fd.mutual_kd_loss)(z), fd.mutual_kd_loss(z), rtol=1e-6)
+  with pytest.raises(ValueError, match="peer_logits"):
+    fd.mutual_kd_loss(z[:1])

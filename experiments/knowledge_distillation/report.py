@@ -161,7 +161,7 @@ def regime_tables(out: dict) -> list[str]:
         (
           *row,
           "-" if loss == "ce" else f"T {j['temperature']:g}, w {j['weight']:g}",
-          max(j["val_accuracy"]),
+          j["val_accuracy"][j["chosen"]],
           f"{j['default']['accuracy_mean']:.4f} ± {j['default']['accuracy_std']:.4f}",
         )
         for row, (loss, j) in zip(rows, losses.items())

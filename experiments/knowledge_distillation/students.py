@@ -197,6 +197,7 @@ def distill_swept(
   return {
     "per_seed": test[best],
     **R.mean_std(test[best], ("accuracy", "ece", "nll")),
+    "chosen": best,
     "temperature": float(grid[best, 0]),
     "weight": float(grid[best, 1]) * T.kd_weight(method, config),
     "grid": grid.tolist(),

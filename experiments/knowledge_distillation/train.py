@@ -118,23 +118,24 @@ class Peers(nn.Module):
 
 
 def mutual_loss(model: Peers, method: str, config):
-  r"""Deep mutual learning (Zhang et al., CVPR 2018) with any KD loss: each peer minimises
+  r"""Deep mutual learning (Zhang et al., CVPR 2018; :func:`fdiv_jax.mutual_kd_loss`) with
+  any KD logit loss: each peer minimises
   :math:`\mathrm{CE}(y, s_i) + w\,\ell(s_i; \mathrm{sg}(s_j))`, ``\ell`` the loss ``method``
   with the other peer as its teacher (``bd_kd``: BD-KD's online setting, Amara et al.
   2022); the sum over both peers, so one gradient step updates both. ``ce``: two peers
   trained independently."""
   if method in ("sinkd", "cs_features"):
     raise ValueError(f"mutual distillation takes logit losses, got {method!r}")
-  weight = 0.0 if method == "ce" else dict(config.kd_weight).get(method, 1.0)
+  weight = kd_weight(method, config)
+
+  def kd(student, teacher):
+    return distillation_term(method, student, None, teacher, None, config)
 
   def loss_fn(params, x, y):
     _, logits = model.apply(params, x)
     ce = sum(labelled_cross_entropy(logits[i], y) for i in range(2))
-    kd = sum(
-      distillation_term(method, logits[i], None, jax.lax.stop_gradient(logits[1 - i]), None, config)
-      for i in range(2)
-    )
-    return ce + weight * kd, {"ce": ce, "kd": kd}
+    kd_sum = fd.mutual_kd_loss(logits, loss=kd)
+    return ce + weight * kd_sum, {"ce": ce, "kd": kd_sum}
 
   return loss_fn
 
