@@ -19,6 +19,7 @@ context every batch is split over the devices (``fdiv_jax.parallel``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -122,6 +123,18 @@ class Setup(NamedTuple):
   exact: jax.Array | None  # exact target samples for the forward metrics, or None
   optimizer: optax.GradientTransformation  # reverse KL, f-divergences, TA-BG
   betas: jax.Array  # FAB's AIS levels, 0 to 1 (a concrete array, made once)
+  wide: flows.Flow | None = None  # the flow over a base widened by fab_defensive_scale
+
+
+def make_setup(config, target: targets.Target, flow: flows.Flow, exact=None) -> Setup:
+  """The :class:`Setup` of a run: FAB's AIS levels and, with a defensive start, the flow
+  over the widened base."""
+  wide = None
+  if config.fab_defensive_fraction:
+    widened = dataclasses.replace(config, base_scale=config.base_scale * config.fab_defensive_scale)
+    wide = make_flow(widened, target.dim)
+  betas = jnp.linspace(0.0, 1.0, config.ais_levels + 2)
+  return Setup(config, target, flow, exact, make_optimizer(config), betas, wide)
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
@@ -215,23 +228,55 @@ def tabg_step(setup: Setup, state: State, key, temperature, *, path):
 
 
 def ais_pass(setup: Setup, params, step_size, key):
-  """AIS from flow samples towards p^alpha q^(1 - alpha), the flow held constant."""
+  """AIS from flow samples towards p^alpha q^(1 - alpha), the flow held constant.
+
+  With ``fab_defensive_fraction`` ``eps > 0`` that fraction of the particles starts from
+  the flow over a base widened ``fab_defensive_scale`` times (``q_wide``, same
+  parameters) and AIS starts from the mixture ``m = (1 - eps) q + eps q_wide`` (defensive
+  importance sampling, Hesterberg 1995; counts fixed, weights against the mixture: still
+  unbiased), ending at the same ``p^alpha q^(1 - alpha)``: particles reach the tails
+  that ``q`` under-covers, where that target puts its mass."""
   config, flow = setup.config, setup.flow
   params = jax.lax.stop_gradient(params)
-  k_s, k_a = jax.random.split(key)
-  x0, _ = flow.sample_and_log_prob(params, k_s, config.fab_batch_size)
-  return annealing.ais(
-    k_a,
-    parallel.shard_batch(x0),
-    log_base=lambda x: flow.log_prob(params, x),
-    log_target=lambda x: log_p(setup, x, 1.0, "temperature"),
+  k_s, k_a, k_w = jax.random.split(key, 3)
+  n = config.fab_batch_size
+  n_wide = int(round(config.fab_defensive_fraction * n))
+  log_q = lambda x: flow.log_prob(params, x)  # noqa: E731
+  log_gamma = lambda x: log_p(setup, x, 1.0, "temperature")  # noqa: E731
+  kw = dict(
     betas=setup.betas,
     kernel=config.ais_kernel,
     step_size=step_size,
     num_integration_steps=config.ais_integration_steps,
     num_mcmc_steps=config.ais_mcmc_steps,
-    alpha=config.fab_alpha,
   )
+  x0, _ = flow.sample_and_log_prob(params, k_s, n - n_wide)
+  if not n_wide:
+    return annealing.ais(
+      k_a,
+      parallel.shard_batch(x0),
+      log_base=log_q,
+      log_target=log_gamma,
+      alpha=config.fab_alpha,
+      **kw,
+    )
+  x_wide, _ = setup.wide.sample_and_log_prob(params, k_w, n_wide)
+  eps = n_wide / n
+
+  def log_mixture(x):
+    return jnp.logaddexp(jnp.log1p(-eps) + log_q(x), jnp.log(eps) + setup.wide.log_prob(params, x))
+
+  alpha = config.fab_alpha
+  res = annealing.ais(
+    k_a,
+    parallel.shard_batch(jnp.concatenate([x0, x_wide])),
+    log_base=log_mixture,
+    log_target=lambda x: alpha * log_gamma(x) + (1 - alpha) * log_q(x),
+    alpha=1.0,
+    **kw,
+  )
+  # What the buffer and the metrics read: log q and log p at the final samples.
+  return res._replace(log_base=log_q(res.samples), log_target=log_gamma(res.samples))
 
 
 def _ais_info(res):
@@ -384,8 +429,7 @@ def make_trainer(
   config, target: targets.Target, flow: flows.Flow, exact: jax.Array | None
 ) -> Trainer:
   """The stage builders of a run: each stage jits its step over all seeds (vmapped)."""
-  betas = jnp.linspace(0.0, 1.0, config.ais_levels + 2)
-  setup = Setup(config, target, flow, exact, make_optimizer(config), betas)
+  setup = make_setup(config, target, flow, exact)
 
   @functools.partial(jax.jit, static_argnames=("steps", "path"))
   def f_run(states, keys, divergence, temperature, *, steps, path):
