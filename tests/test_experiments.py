@@ -382,6 +382,19 @@ def test_boltzmann_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
     assert os.path.exists(os.path.join(workdir, name))
   bg_main.run(bg_main.cli.load_config("experiments.boltzmann", "test"), workdir, verbose=False)
   assert R.read_json(os.path.join(workdir, "results.json"))["methods"] == out["methods"]
+  # Re-evaluation on fresh exact samples: the run's own key (123) gives the run's forward
+  # metrics back; another config is refused.
+  from experiments.boltzmann import reevaluate
+
+  n = cfg["eval_samples"]
+  args = ["--config", "test", "--workdir", workdir, "--method", "fab", "--keys", "123:125"]
+  reevaluate.main([*args, "--samples", str(n)])
+  again = R.read_json(os.path.join(workdir, "reevaluate_fab.json"))
+  for m in ("forward_ess", "eubo"):
+    np.testing.assert_allclose(again["keys"]["123"][m], fab[-1][m], rtol=1e-4)
+  assert len(again["worst"]["124"]) == cfg["seeds"]
+  with pytest.raises(ValueError, match="not made by this"):
+    reevaluate.main([*args, "--set", "seeds=1"])
   # Killed between stage 1's checkpoint and its results.json write: the rerun
   # resumes from stage 0's checkpoint and ends where the uninterrupted run did.
   cfg_kill = dataclasses.replace(

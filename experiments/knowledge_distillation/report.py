@@ -59,14 +59,15 @@ def write_reports(out: dict, workdir: str, *, verbose: bool) -> None:
   ib_table = R.format_table(
     ("diabetes", "test RMSE", "± std", "I_CS(x; z) (test)", "± std"), ib_rows
   )
-  text = "\n\n".join([table, *regime_tables(out), ib_table])
+  grouped = _by_regime(out)
+  deviations = [deviation_table(grouped["self"])] if "self" in grouped else []
+  text = "\n\n".join([table, *regime_tables(out), *deviations, ib_table])
   R.write_text(os.path.join(workdir, "table.md"), text + "\n")
   if verbose:
     print(text)
   plot_reliability(out, os.path.join(workdir, "reliability.png"))
   if out.get("regimes"):
     plot_regimes(out, os.path.join(workdir, "regimes.png"))
-  grouped = _by_regime(out)
   if "self" in grouped:
     plot_deviation(grouped["self"], os.path.join(workdir, "self_distillation.png"))
 
@@ -82,6 +83,18 @@ def deviation(job: dict, bins: int = 10) -> dict:
     "teacher": [float(t[c].mean()) for c in chunks],
     "deviation": [float(d[c].mean()) for c in chunks],
   }
+
+
+def deviation_table(losses: dict, shown: int = 4) -> str:
+  """Student minus teacher probability of the true label in the teacher's ``shown`` least
+  confident deciles of the test images (each headed by the teacher's mean there), per loss."""
+  teacher = deviation(next(iter(losses.values())))["teacher"][:shown]
+  rows = [(name, *deviation(job)["deviation"][:shown]) for name, job in losses.items()]
+  header = (
+    "self: student − teacher p(y | x)",
+    *(f"decile {i + 1} (teacher {t:.3f})" for i, t in enumerate(teacher)),
+  )
+  return R.format_table(header, rows)
 
 
 def plot_deviation(losses: dict, path: str) -> None:
