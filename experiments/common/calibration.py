@@ -5,14 +5,24 @@ from __future__ import annotations
 import numpy as np
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+  """Row-wise log-probabilities of ``logits [..., C]`` in float64."""
+  logits = np.asarray(logits, np.float64)
+  return logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+
+
+def label_probability(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+  """``softmax(logits)[i, labels[i]]`` per example."""
+  return np.exp(log_softmax(logits)[np.arange(len(labels)), labels])
+
+
 def calibration(logits: np.ndarray, labels: np.ndarray, bins: int) -> dict:
   """Accuracy, NLL, expected calibration error (equal-width confidence bins)
   and the reliability diagram's per-bin accuracy / confidence / count.
 
   ECE = sum_b |B_b| / n * |acc(B_b) - conf(B_b)| (Guo et al., ICML 2017).
   """
-  logits = np.asarray(logits, np.float64)
-  log_p = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+  log_p = log_softmax(logits)
   prob = np.exp(log_p)
   conf, pred = prob.max(-1), prob.argmax(-1)
   correct = (pred == labels).astype(np.float64)

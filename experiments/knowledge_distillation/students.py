@@ -139,7 +139,9 @@ def distill(
     "wall_s": wall,
     "loss_curve": loss.mean(0)[::every].tolist(),
     "kd_curve": np.asarray(metrics["kd"]).mean(0)[::every].tolist(),
-    "label_confidence": np.mean([_label_prob(z, split.y_test) for z in logits], 0).tolist(),
+    "label_confidence": np.mean(
+      [calibration.label_probability(z, split.y_test) for z in logits], 0
+    ).tolist(),
   }
 
 
@@ -208,13 +210,6 @@ def distill_swept(
   }
 
 
-def _label_prob(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-  """softmax(logits)[i, labels[i]] per example."""
-  z = np.asarray(logits, np.float64)
-  log_p = z - np.logaddexp.reduce(z, axis=-1, keepdims=True)
-  return np.exp(log_p[np.arange(len(labels)), labels])
-
-
 def distill_mutual(method: str, *, config, split) -> dict:
   """Two width-``student_hidden`` peers trained together with ``method``
   (:func:`train.mutual_loss`); each peer is evaluated, ``per_seed`` holds both peers of
@@ -269,7 +264,7 @@ def distill_in_regime(
   else:
     job = distill(method, **kw)
   t_logits = np.asarray(teacher_model.apply(teacher_params, split.x_test)[1])
-  job["teacher_label_confidence"] = _label_prob(t_logits, split.y_test).tolist()
+  job["teacher_label_confidence"] = calibration.label_probability(t_logits, split.y_test).tolist()
   seen = labels >= 0
   job["labels_seen"] = int(seen.sum())
   job["labels_correct"] = float(np.mean(labels[seen] == split.y_train[seen]))
