@@ -206,6 +206,8 @@ def test_kd_sweep_grid_validation_split_and_choice(tmp_path):
     assert job["grid"][best][0] == job["temperature"]
     np.testing.assert_allclose(job["accuracy_mean"], job["test_accuracy"][best], rtol=1e-6)
     assert len(job["per_seed"]) == cfg.seeds and "accuracy_mean" in job["default"]
+    at_t4 = [g for g, (t, s) in enumerate(job["grid"]) if t == cfg.temperature and s == 1.0]
+    np.testing.assert_allclose(job["default"]["accuracy_mean"], job["test_accuracy"][at_t4[0]])
     assert job["labels_seen"] < 0.06 * len(fit.y_train) + 10  # the scarce labels of the fit part
   assert "chosen on validation" in open(tmp_path / "kd" / "table.md").read()
 

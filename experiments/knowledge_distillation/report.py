@@ -175,7 +175,9 @@ def regime_tables(out: dict) -> list[str]:
           *row,
           "-" if loss == "ce" else f"T {j['temperature']:g}, w {j['weight']:g}",
           j["val_accuracy"][j["chosen"]],
-          f"{j['default']['accuracy_mean']:.4f} ± {j['default']['accuracy_std']:.4f}",
+          "-"
+          if j["default"] is None
+          else f"{j['default']['accuracy_mean']:.4f} ± {j['default']['accuracy_std']:.4f}",
         )
         for row, (loss, j) in zip(rows, losses.items())
       ]

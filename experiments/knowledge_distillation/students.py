@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import calibration, checkpoint, jobs
@@ -181,7 +182,7 @@ def distill_swept(
     )
 
   (params, metrics), wall = _train_students(
-    model, make_loss, config=config, split=split, grid=jax.numpy.asarray(grid)
+    model, make_loss, config=config, split=split, grid=jnp.asarray(grid)
   )
   R.check_finite(np.asarray(metrics["loss"]), what=f"student loss ({method}, sweep)")
   logits = jax.jit(jax.vmap(jax.vmap(lambda p, x: model.apply(p, x)[1], (0, None)), (0, None)))
@@ -195,7 +196,7 @@ def distill_swept(
   val_accuracy = [float(np.mean([r["accuracy"] for r in row])) for row in val]
   val_nll = [float(np.mean([r["nll"] for r in row])) for row in val]
   best = max(range(len(grid)), key=lambda g: (val_accuracy[g], -val_nll[g]))
-  default = int(np.argmin(np.abs(grid - [config.temperature, 1.0]).sum(-1)))
+  at_default = np.flatnonzero(np.all(grid == np.float32([config.temperature, 1.0]), axis=1))
   return {
     "per_seed": test[best],
     **R.mean_std(test[best], ("accuracy", "ece", "nll")),
@@ -205,7 +206,10 @@ def distill_swept(
     "grid": grid.tolist(),
     "val_accuracy": val_accuracy,
     "test_accuracy": [float(np.mean([r["accuracy"] for r in row])) for row in test],
-    "default": R.mean_std(test[default], ("accuracy", "ece", "nll")),
+    # The config's own setting, when the grid has it (the control's T and kd_weight).
+    "default": (
+      R.mean_std(test[at_default[0]], ("accuracy", "ece", "nll")) if at_default.size else None
+    ),
     "wall_s": wall,
   }
 
