@@ -23,6 +23,7 @@ import numpy as np
 from experiments.boltzmann import train as T
 from experiments.common import checkpoint, cli, jobs
 from experiments.common import results as R
+from fdiv_jax import metrics as M
 
 METRICS = ("forward_ess", "eubo", "log_z_error", "reverse_ess")
 
@@ -44,22 +45,27 @@ def reevaluate(
   state = checkpoint.restore(ckpt, jax.vmap(lambda k: trainer.init(k, method))(seeds))
   if state is None:
     raise ValueError(f"no checkpoint of method {method!r} under {workdir}")
-  evaluate = jax.jit(  # the exact samples are an argument: one compile for every key
-    jax.vmap(lambda p, k, y: T.evaluate(T.make_setup(config, target, flow, y), p, k), (0, 0, None))
-  )
-  log_w = jax.jit(jax.vmap(lambda p, y: target.log_prob(y) - flow.log_prob(p, y), (0, None)))
+  # The flow-sample metrics (reverse ESS, log Z) from the run's own evaluation; the
+  # forward ones from log p and log q at the exact samples, each computed once.
+  reverse = jax.jit(jax.vmap(trainer.evaluate))
+
+  @jax.jit  # the exact samples are an argument: one compile for every key
+  def forward(params, y):
+    lp = target.log_prob(y)
+    lq = jax.vmap(flow.log_prob, (0, None))(params, y)
+    return lp - lq, jax.vmap(M.forward_ess, (None, 0))(lp, lq), jax.vmap(M.eubo, (None, 0))(lp, lq)
+
   out = {"method": method, "checkpoint": ckpt, "samples": samples, "keys": {}, "worst": {}}
   for key in keys:
     exact = target.sample(jax.random.PRNGKey(key), samples)
-    lw = np.asarray(log_w(state.params, exact))  # [seeds, samples]
+    lw, fwd, eubo = jax.device_get(forward(state.params, exact))  # lw: [seeds, samples]
     top = np.argsort(-lw, axis=1)[:, :worst]
     out["worst"][key] = [
       {"log_w": lw[s, t].tolist(), "x_0": np.asarray(exact)[t, 0].tolist()}
       for s, t in enumerate(top)
     ]
-    evals = evaluate(
-      state.params, jax.random.split(jax.random.PRNGKey(1000 + key), config.seeds), exact
-    )
+    evals = reverse(state.params, jax.random.split(jax.random.PRNGKey(1000 + key), config.seeds))
+    evals = dict(evals, forward_ess=fwd, eubo=eubo)
     out["keys"][key] = {m: np.asarray(evals[m]).tolist() for m in METRICS}
   return out
 
