@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax.training.train_state import TrainState
 
 import fdiv_jax as fd
 from fdiv_jax import annealing, flows, parallel, targets
@@ -93,10 +94,10 @@ def annealed_log_prob(
   raise ValueError(f"path must be one of {PATHS}, got {path!r}")
 
 
-class State(NamedTuple):
-  params: Any
-  opt_state: Any
-  step: jax.Array
+class State(TrainState):
+  """flax's ``TrainState`` of the flow (``apply_fn`` its log density, ``tx`` the method's
+  optimiser) plus FAB's fields."""
+
   fab: Any = ()  # FAB: {"step_size": [levels], "buffer": ReplayBuffer}; else empty
 
 
@@ -158,12 +159,14 @@ def init_state(setup: Setup, key, method: str = "") -> State:
   config = setup.config
   params = setup.flow.init(key)
   if method.partition(":")[0] != "fab":
-    return State(params, setup.optimizer.init(params), jnp.zeros((), jnp.int32))
+    return State.create(apply_fn=setup.flow.log_prob, params=params, tx=setup.optimizer)
   fab = {"step_size": jnp.full((config.ais_levels,), config.ais_step_size, jnp.float32)}
   if method == "fab":
     capacity = config.fab_buffer_batches * config.fab_batch_size
     fab["buffer"] = annealing.buffer_init(capacity, setup.target.dim)
-  return State(params, fab_optimizer(config, method).init(params), jnp.zeros((), jnp.int32), fab)
+  return State.create(
+    apply_fn=setup.flow.log_prob, params=params, tx=fab_optimizer(config, method), fab=fab
+  )
 
 
 def log_p(setup: Setup, x, temperature, path):
@@ -177,12 +180,10 @@ def log_p(setup: Setup, x, temperature, path):
   )
 
 
-def _apply_update(optimizer, state: State, loss_fn, key):
-  (value, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, key)
-  updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-  return state._replace(
-    params=optax.apply_updates(state.params, updates), opt_state=opt_state, step=state.step + 1
-  ), (value, aux)
+def _apply_update(state: State, loss_fn, *args):
+  """One step of ``state.tx`` on ``loss_fn(params, *args) -> (loss, aux)``."""
+  (value, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, *args)
+  return state.apply_gradients(grads=grads), (value, aux)
 
 
 def f_divergence_steps(setup: Setup, state: State, key, divergence, temperature, *, steps, path):
@@ -203,7 +204,7 @@ def f_divergence_steps(setup: Setup, state: State, key, divergence, temperature,
 
   def body(state, _):
     k = jax.random.fold_in(key, state.step)
-    return _apply_update(setup.optimizer, state, loss_fn, k)
+    return _apply_update(state, loss_fn, k)
 
   return jax.lax.scan(body, state, length=steps)
 
@@ -224,7 +225,7 @@ def tabg_step(setup: Setup, state: State, key, temperature, *, path):
     num_steps=config.ml_steps,
     clip_quantile=config.clip_quantile,
   )
-  return state._replace(params=params, opt_state=opt_state, step=state.step + config.ml_steps), info
+  return state.replace(params=params, opt_state=opt_state, step=state.step + config.ml_steps), info
 
 
 def ais_pass(setup: Setup, params, step_size, key):
@@ -292,17 +293,17 @@ def _after_ais(state: State, res, **fab):
   }
 
 
-def fab_fill(setup: Setup, opt, state: State, key):
+def fab_fill(setup: Setup, state: State, key):
   """Add one AIS batch to the buffer (no gradient step): FAB's warm start."""
   res = ais_pass(setup, state.params, state.fab["step_size"], key)
   buffer = annealing.buffer_add(state.fab["buffer"], res.samples, res.log_weights, res.log_base)
   return (
-    state._replace(fab=_after_ais(state, res, buffer=buffer)),
+    state.replace(fab=_after_ais(state, res, buffer=buffer)),
     {"loss": jnp.zeros(()), **_ais_info(res)},
   )
 
 
-def fab_with_buffer(setup: Setup, opt, state: State, key):
+def fab_with_buffer(setup: Setup, state: State, key):
   """fab-jax's step: updates on buffer samples, re-weighting, then one AIS batch."""
   config, flow = setup.config, setup.flow
   fab_batch = config.fab_batch_size
@@ -319,28 +320,22 @@ def fab_with_buffer(setup: Setup, opt, state: State, key):
     )
     return loss, log_q
 
-  def body(carry, batch):
-    params, opt_state = carry
-    (loss, log_q), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch)
-    updates, opt_state = opt.update(grads, opt_state, params)
-    return (optax.apply_updates(params, updates), opt_state), (loss, log_q)
-
   # AIS with the flow before this round's updates (as fab-jax).
   res = ais_pass(setup, state.params, state.fab["step_size"], k_a)
-  (params, opt_state), (losses, log_q) = jax.lax.scan(
-    body, (state.params, state.opt_state), batches
+  updated, (losses, log_q) = jax.lax.scan(
+    lambda s, batch: _apply_update(s, loss_fn, batch), state, batches
   )
   buffer = annealing.buffer_adjust(
     state.fab["buffer"], idx, log_q.reshape(-1), alpha=config.fab_alpha
   )
   buffer = annealing.buffer_add(buffer, res.samples, res.log_weights, res.log_base)
   return (
-    State(params, opt_state, state.step + u, _after_ais(state, res, buffer=buffer)),
+    updated.replace(fab=_after_ais(state, res, buffer=buffer)),
     {"loss": jnp.mean(losses), **_ais_info(res)},
   )
 
 
-def fab_without_buffer(setup: Setup, opt, state: State, key):
+def fab_without_buffer(setup: Setup, state: State, key):
   """One gradient step of FAB's loss on one fresh AIS batch."""
   res = ais_pass(setup, state.params, state.fab["step_size"], key)
 
@@ -350,14 +345,8 @@ def fab_without_buffer(setup: Setup, opt, state: State, key):
     )
 
   loss, grads = jax.value_and_grad(loss_fn)(state.params)
-  updates, opt_state = opt.update(grads, state.opt_state, state.params)
   return (
-    State(
-      optax.apply_updates(state.params, updates),
-      opt_state,
-      state.step + 1,
-      _after_ais(state, res),
-    ),
+    state.apply_gradients(grads=grads, fab=_after_ais(state, res)),
     {"loss": loss, **_ais_info(res)},
   )
 
@@ -372,12 +361,11 @@ FAB_STEPS = {
 
 def fab_iterations(setup: Setup, state: State, key, *, kind: str, iterations: int):
   """``iterations`` FAB steps of ``kind`` (one seed)."""
-  opt = fab_optimizer(setup.config, "fab:nobuffer" if kind == "nobuffer" else "fab")
   step, salt = FAB_STEPS[kind]
   key = jax.random.fold_in(key, salt)
 
   def body(state, i):
-    return step(setup, opt, state, jax.random.fold_in(jax.random.fold_in(key, state.step), i))
+    return step(setup, state, jax.random.fold_in(jax.random.fold_in(key, state.step), i))
 
   return jax.lax.scan(body, state, jnp.arange(iterations))
 

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax.training.train_state import TrainState
 
 
 class Split(NamedTuple):
@@ -54,12 +55,6 @@ class MLP(nn.Module):
     return x, logits
 
 
-class TrainState(NamedTuple):
-  params: Any
-  opt_state: Any
-  step: jax.Array
-
-
 def cross_entropy(logits, labels):
   return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
@@ -83,8 +78,7 @@ def make_classifier(
 
   @jax.jit  # one compile instead of one per initialiser op when called eagerly
   def init(key):
-    params = model.init(key, x_all[:1])
-    return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    return TrainState.create(apply_fn=model.apply, params=model.init(key, x_all[:1]), tx=optimizer)
 
   def train_step(state, key):
     idx = jax.random.choice(
@@ -93,11 +87,7 @@ def make_classifier(
     (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       state.params, x_all[idx], y_all[idx]
     )
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    return (
-      TrainState(optax.apply_updates(state.params, updates), opt_state, state.step + 1),
-      dict(metrics, loss=loss),
-    )
+    return state.apply_gradients(grads=grads), dict(metrics, loss=loss)
 
   return init, train_step
 
@@ -130,5 +120,11 @@ def train_classifier(
     learning_rate=learning_rate,
     loss_fn=supervised_loss(model),
   )
-  state, _ = jax.jit(lambda s: jax.lax.scan(lambda s, _: step(s, key), s, length=steps))(init(key))
+  state, _ = run_steps(step, init(key), key, steps)
   return model, state.params
+
+
+def run_steps(train_step: Callable, state: TrainState, key: jax.Array, steps: int):
+  """``steps`` calls of ``train_step(state, key)`` in one jitted ``lax.scan``; returns
+  ``(state, metrics [steps])``."""
+  return jax.jit(lambda s: jax.lax.scan(lambda s, _: train_step(s, key), s, length=steps))(state)

@@ -9,6 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
+from flax.training.train_state import TrainState
 
 import fdiv_jax as fd
 
@@ -34,12 +35,6 @@ class Critic(nn.Module):
     return self.v_max * jnp.tanh(v / self.v_max)
 
 
-class TrainState(NamedTuple):
-  params: Any
-  opt_state: optax.OptState
-  step: jax.Array
-
-
 class Estimator(NamedTuple):
   """Pure functions of one (problem, divergence) run."""
 
@@ -56,7 +51,7 @@ def make_estimator(problem, config) -> Estimator:
 
   def init(key):
     params = critic.init(key, jnp.zeros((1, problem.dim)))
-    return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    return TrainState.create(apply_fn=critic.apply, params=params, tx=optimizer)
 
   def sample(key, n):
     kp, kq = jax.random.split(key)
@@ -71,9 +66,7 @@ def make_estimator(problem, config) -> Estimator:
   def train_step(state, key, divergence):
     xp, xq = sample(jax.random.fold_in(key, state.step), config.batch_size)
     value, grads = jax.value_and_grad(lambda p: -bound(p, xp, xq, divergence))(state.params)
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    return TrainState(params, opt_state, state.step + 1), {"bound": -value}
+    return state.apply_gradients(grads=grads), {"bound": -value}
 
   def evaluate(state, key, divergence):
     xp, xq = sample(key, config.eval_samples)

@@ -32,16 +32,14 @@ def teacher(config, split, workdir):
   key = jax.random.PRNGKey(1234)
 
   def train(state):
-    state, metrics = jax.jit(
-      lambda s: jax.lax.scan(lambda s, _: step(s, key), s, length=config.teacher_steps)
-    )(state)
+    state, metrics = common_digits.run_steps(step, state, key, config.teacher_steps)
     R.check_finite(metrics["loss"], what="teacher training loss")
     return state.params
 
   params, restored = checkpoint.restore_or_init(
     os.path.join(workdir, "teacher"),
     lambda: init(key).params,
-    lambda params: train(init(key)._replace(params=params)),
+    lambda params: train(init(key).replace(params=params)),
     made_by={"data": "sklearn digits", **{f: getattr(config, f) for f in TEACHER_FIELDS}},
   )
   return model, params, restored

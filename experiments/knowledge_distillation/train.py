@@ -13,9 +13,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax.training.train_state import TrainState
 
 import fdiv_jax as fd
-from experiments.common.digits import MLP, Split, TrainState, cross_entropy
+from experiments.common.digits import MLP, Split, cross_entropy
 
 LOGIT_LOSSES = ("kl", "reverse_kl", "js")
 # Losses with their own estimator; every other method is a registry spec ("alpha:2",
@@ -295,18 +296,13 @@ def make_ib(split: Split, method: str, config):
     return pred + config.ib_beta * mi, mi
 
   def init(key):
-    params = model.init(key, x[:1])
-    return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    return TrainState.create(apply_fn=model.apply, params=model.init(key, x[:1]), tx=optimizer)
 
   def train_step(state, key):
     (loss, mi), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       state.params, jax.random.fold_in(key, state.step)
     )
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    return (
-      TrainState(optax.apply_updates(state.params, updates), opt_state, state.step + 1),
-      {"loss": loss, "compression": mi},
-    )
+    return state.apply_gradients(grads=grads), {"loss": loss, "compression": mi}
 
   def evaluate(params, key, x_eval, y_eval):
     """(RMSE of the noise-free prediction, I_CS(x; z) of the stochastic z)."""
