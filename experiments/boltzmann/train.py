@@ -31,6 +31,7 @@ import optax
 from flax.training.train_state import TrainState
 
 import fdiv_jax as fd
+from experiments.common import training
 from fdiv_jax import annealing, flows, parallel, targets
 from fdiv_jax import metrics as M
 
@@ -202,11 +203,10 @@ def f_divergence_steps(setup: Setup, state: State, key, divergence, temperature,
     ess = jax.lax.stop_gradient(fd.importance_weights(lp, log_q).ess_fraction)
     return fd.f_divergence(lp, log_q, divergence=divergence, self_normalize=self_normalize), ess
 
-  def body(state, _):
-    k = jax.random.fold_in(key, state.step)
-    return _apply_update(state, loss_fn, k)
+  def step(state, key):
+    return _apply_update(state, loss_fn, jax.random.fold_in(key, state.step))
 
-  return jax.lax.scan(body, state, length=steps)
+  return training.scan_steps(step, state, key, steps)
 
 
 def tabg_step(setup: Setup, state: State, key, temperature, *, path):

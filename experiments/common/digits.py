@@ -13,6 +13,8 @@ import numpy as np
 import optax
 from flax.training.train_state import TrainState
 
+from experiments.common import training
+
 
 class Split(NamedTuple):
   x_train: np.ndarray
@@ -120,11 +122,5 @@ def train_classifier(
     learning_rate=learning_rate,
     loss_fn=supervised_loss(model),
   )
-  state, _ = run_steps(step, init(key), key, steps)
+  state, _ = jax.jit(lambda s: training.scan_steps(step, s, key, steps))(init(key))
   return model, state.params
-
-
-def run_steps(train_step: Callable, state: TrainState, key: jax.Array, steps: int):
-  """``steps`` calls of ``train_step(state, key)`` in one jitted ``lax.scan``; returns
-  ``(state, metrics [steps])``."""
-  return jax.jit(lambda s: jax.lax.scan(lambda s, _: train_step(s, key), s, length=steps))(state)

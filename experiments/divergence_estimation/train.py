@@ -12,6 +12,7 @@ import optax
 from flax.training.train_state import TrainState
 
 import fdiv_jax as fd
+from experiments.common import training
 
 
 class Critic(nn.Module):
@@ -81,12 +82,8 @@ def run_seeds(estimator: Estimator, divergence: fd.Divergence, keys: jax.Array, 
 
   def one(key):
     init_key, train_key, eval_key = jax.random.split(key, 3)
-    state = estimator.init(init_key)
-
-    def body(state, _):
-      return estimator.train_step(state, train_key, divergence)
-
-    state, metrics = jax.lax.scan(body, state, length=steps)
+    step = lambda state, key: estimator.train_step(state, key, divergence)
+    state, metrics = training.scan_steps(step, estimator.init(init_key), train_key, steps)
     return estimator.evaluate(state, eval_key, divergence), metrics["bound"]
 
   return jax.jit(jax.vmap(one))(keys)

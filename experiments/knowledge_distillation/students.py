@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.common import calibration, checkpoint, jobs
+from experiments.common import calibration, checkpoint, jobs, training
 from experiments.common import digits as common_digits
 from experiments.common import results as R
 from experiments.knowledge_distillation import train as T
@@ -32,7 +32,9 @@ def teacher(config, split, workdir):
   key = jax.random.PRNGKey(1234)
 
   def train(state):
-    state, metrics = common_digits.run_steps(step, state, key, config.teacher_steps)
+    state, metrics = jax.jit(lambda s: training.scan_steps(step, s, key, config.teacher_steps))(
+      state
+    )
     R.check_finite(metrics["loss"], what="teacher training loss")
     return state.params
 

@@ -16,6 +16,7 @@ import optax
 from flax.training.train_state import TrainState
 
 import fdiv_jax as fd
+from experiments.common import training
 from experiments.common.digits import MLP, Split, cross_entropy
 
 LOGIT_LOSSES = ("kl", "reverse_kl", "js")
@@ -241,9 +242,7 @@ def train_seeds(init, train_step, keys: jax.Array, steps: int):
 
   def one(key):
     init_key, train_key = jax.random.split(key)
-    state, metrics = jax.lax.scan(
-      lambda s, _: train_step(s, train_key), init(init_key), length=steps
-    )
+    state, metrics = training.scan_steps(train_step, init(init_key), train_key, steps)
     return state.params, metrics
 
   return jax.jit(jax.vmap(one))(keys)

@@ -31,7 +31,7 @@ import numpy as np
 import optax
 
 import fdiv_jax as fd
-from experiments.common import checkpoint
+from experiments.common import checkpoint, training
 from experiments.common import results as R
 from fdiv_jax import diffusion as D
 from fdiv_jax import distill, parallel
@@ -518,9 +518,8 @@ def train_chunk(student: Student, state: State, keys: jax.Array, teacher, diverg
   """``steps`` train steps for every seed (vmapped, ``lax.scan``)."""
 
   def one(state, key):
-    return jax.lax.scan(
-      lambda s, _: student.train_step(s, key, teacher, divergence), state, length=steps
-    )
+    step = lambda s, k: student.train_step(s, k, teacher, divergence)
+    return training.scan_steps(step, state, key, steps)
 
   return jax.vmap(one)(state, keys)
 
