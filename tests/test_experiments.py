@@ -227,7 +227,7 @@ def test_kd_regime_labels_and_labelled_cross_entropy():
   with pytest.raises(ValueError, match="regime must be one of"):
     kd_train.student_labels(labels, "clean", fraction=0.1, noise=0.1, seed=0)
   # The multi-peaked teacher: log of the mean of the experts' softmaxes, mean features.
-  model = kd_train.MeanOfExperts((4,), 3, 2)
+  model = kd_train.mean_of_experts((4,), 3, 2)
   x = jax.random.normal(jax.random.PRNGKey(0), (5, 6))
   params = model.init(jax.random.PRNGKey(1), x)
   feats, log_p = model.apply(params, x)
@@ -243,7 +243,7 @@ def test_kd_regime_labels_and_labelled_cross_entropy():
   from experiments.knowledge_distillation.configs import test as kd_test
 
   cfg = dc.replace(kd_test.get_config(), kd_weight=(("kl", 0.5),))
-  peers = kd_train.Peers((4,), 3)
+  peers = kd_train.peers((4,), 3)
   pp = peers.init(jax.random.PRNGKey(2), x)
   y = jnp.array([0, 1, 2, 0, 1])
   g = jax.grad(lambda p: kd_train.mutual_loss(peers, "kl", cfg)(p, x, y)[0])(pp)

@@ -48,10 +48,10 @@ def teacher(config, split, workdir):
 
 
 def experts(config, split, workdir):
-  """``(model, params, accuracy)``: :class:`train.MeanOfExperts` over experts of the
+  """``(model, params, accuracy)``: :func:`train.mean_of_experts` over experts of the
   teacher's shape, expert ``k`` trained on the classes in ``config.expert_classes[k]`` only
   (cached under ``workdir/experts`` by the config that made it)."""
-  model = T.MeanOfExperts(tuple(config.teacher_hidden), 10, len(config.expert_classes))
+  model = T.mean_of_experts(tuple(config.teacher_hidden), 10, len(config.expert_classes))
   key = jax.random.PRNGKey(4321)
 
   def train(_):
@@ -218,7 +218,7 @@ def distill_mutual(method: str, *, config, split) -> dict:
   """Two width-``student_hidden`` peers trained together with ``method``
   (:func:`train.mutual_loss`); each peer is evaluated, ``per_seed`` holds both peers of
   every seed (``2 * seeds`` records)."""
-  model = T.Peers(tuple(config.student_hidden), 10)
+  model = T.peers(tuple(config.student_hidden), 10)
   loss_fn = T.mutual_loss(model, method, config)
   (params, metrics), wall = _train_students(model, loss_fn, config=config, split=split)
   R.check_finite(np.asarray(metrics["loss"]), what=f"mutual loss ({method})")

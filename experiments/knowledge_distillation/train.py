@@ -34,7 +34,7 @@ def student_labels(labels: np.ndarray, regime: str, *, fraction: float, noise: f
   * ``"noisy"``: a ``noise`` fraction flipped to a uniformly drawn *other* class
     (symmetric noise; the teacher was trained on the clean labels);
   * ``"multipeak"``: the labels of ``"scarce"`` (the teacher is then a mean of experts,
-    :class:`MeanOfExperts`, and the few labels say which of its peaks is right);
+    :func:`mean_of_experts`, and the few labels say which of its peaks is right);
   * ``"self"``: the clean labels (self-distillation: the student has the teacher's width);
   * ``"mutual"``: the clean labels (two peers distil each other; no teacher).
   """
@@ -81,45 +81,45 @@ def sweep_grid(method: str, config) -> np.ndarray:
   return np.array([(t, s) for t in temps for s in config.sweep_weight_scales], np.float32)
 
 
-class MeanOfExperts(nn.Module):
-  r"""A multi-peaked teacher (DKDR's setting): the mean of the predictive distributions of
-  experts, :math:`p(y|x) = \frac1K\sum_k \mathrm{softmax}(z_k(x))`, returned as logits
-  :math:`\log p` with the mean of the experts' features.
+class Ensemble(nn.Module):
+  r"""``size`` MLPs of one shape on the same input (parameters ``{prefix}_k``).
 
-  Experts trained on disjoint sets of classes are each confident on every input, in their
+  ``mixture=False``: their ``(features, logits)`` stacked on a leading axis of ``size``
+  (peers trained together, online / mutual distillation). ``mixture=True``: one predictor,
+  the mean of their predictive distributions,
+  :math:`p(y|x) = \frac1K\sum_k \mathrm{softmax}(z_k(x))`, returned as logits
+  :math:`\log p` with the mean of their features: DKDR's multi-peaked teacher, since
+  experts trained on disjoint sets of classes are each confident on every input, in their
   own classes, so on most inputs the mean has one peak per expert.
   """
 
   hidden: tuple[int, ...]
   classes: int
-  num_experts: int
+  size: int
+  prefix: str = "members"
+  mixture: bool = False
 
-  def setup(self):
-    self.experts = [MLP(self.hidden, self.classes) for _ in range(self.num_experts)]
-
+  @nn.compact
   def __call__(self, x):
-    outs = [expert(x) for expert in self.experts]
-    feats = jnp.mean(jnp.stack([f for f, _ in outs]), 0)
+    outs = [MLP(self.hidden, self.classes, name=f"{self.prefix}_{k}")(x) for k in range(self.size)]
+    feats = jnp.stack([f for f, _ in outs])
+    if not self.mixture:
+      return feats, jnp.stack([z for _, z in outs])
     log_p = jnp.stack([jax.nn.log_softmax(z, -1) for _, z in outs])
-    return feats, jax.nn.logsumexp(log_p, 0) - jnp.log(self.num_experts)
+    return jnp.mean(feats, 0), jax.nn.logsumexp(log_p, 0) - jnp.log(self.size)
 
 
-class Peers(nn.Module):
-  """Two students of the same shape, trained together (online / mutual distillation);
-  returns their ``(features, logits)`` stacked on a leading axis of 2."""
-
-  hidden: tuple[int, ...]
-  classes: int
-
-  def setup(self):
-    self.peers = [MLP(self.hidden, self.classes) for _ in range(2)]
-
-  def __call__(self, x):
-    outs = [peer(x) for peer in self.peers]
-    return jnp.stack([f for f, _ in outs]), jnp.stack([z for _, z in outs])
+def mean_of_experts(hidden: tuple[int, ...], classes: int, num_experts: int) -> Ensemble:
+  """The multi-peaked teacher: :class:`Ensemble` with ``mixture=True`` (``experts_k``)."""
+  return Ensemble(hidden, classes, num_experts, prefix="experts", mixture=True)
 
 
-def mutual_loss(model: Peers, method: str, config):
+def peers(hidden: tuple[int, ...], classes: int) -> Ensemble:
+  """Two students trained together: :class:`Ensemble` of 2 (``peers_0``, ``peers_1``)."""
+  return Ensemble(hidden, classes, 2, prefix="peers")
+
+
+def mutual_loss(model: Ensemble, method: str, config):
   r"""Deep mutual learning (Zhang et al., CVPR 2018; :func:`fdiv_jax.mutual_kd_loss`) with
   any KD logit loss: each peer minimises
   :math:`\mathrm{CE}(y, s_i) + w\,\ell(s_i; \mathrm{sg}(s_j))`, ``\ell`` the loss ``method``
