@@ -202,10 +202,9 @@ def load_kernels(plat):
 
 
 def plots(plat):
-  import matplotlib
+  from experiments.common.results import pyplot
 
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = pyplot()
 
   tfp = common.load("divergences_vs_tfp", plat)
   ker = load_kernels(plat)
