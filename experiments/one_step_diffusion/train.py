@@ -29,6 +29,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax.training.train_state import TrainState
 
 import fdiv_jax as fd
 from experiments.common import checkpoint, training
@@ -191,17 +192,14 @@ def train_teacher_denoiser(config, draw_x0: Callable, *, dim: int, key: jax.Arra
       D.denoising_score_matching_loss(model.apply(params, xt, sigma), x0, weight=w).mean() / dim
     )
 
-  def step(carry, i):
-    params, opt_state = carry
-    value, grads = jax.value_and_grad(loss)(params, jax.random.fold_in(key, i))
-    updates, opt_state = opt.update(grads, opt_state, params)
-    return (optax.apply_updates(params, updates), opt_state), value
+  def step(state, key):
+    value, grads = jax.value_and_grad(loss)(state.params, jax.random.fold_in(key, state.step))
+    return state.apply_gradients(grads=grads), value
 
   params = model.init(key, jnp.zeros((1, dim)), jnp.ones((1,)))
-  (params, _), losses = jax.lax.scan(
-    step, (params, opt.init(params)), jnp.arange(config.teacher_steps)
-  )
-  return params, losses
+  state = TrainState.create(apply_fn=model.apply, params=params, tx=opt)
+  state, losses = training.scan_steps(step, state, key, config.teacher_steps)
+  return state.params, losses
 
 
 def fit_or_restore_teacher(

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax.training.train_state import TrainState
 
 import fdiv_jax as fd
 from experiments.common import calibration
@@ -25,24 +26,21 @@ def _adam_scan(loss_fn, params, keys, learning_rate, *, snapshots: int = 0):
   """``(params, losses)`` after one Adam step on ``loss_fn(params, key)`` per key; with
   ``snapshots = S > 0``, ``params`` are stacked ``[S, ...]`` at the ends of ``S`` equal
   chunks of the steps (the last is the final state)."""
-  opt = optax.adam(learning_rate)
 
-  def step(carry, key):
-    params, state = carry
-    loss, grads = jax.value_and_grad(loss_fn)(params, key)
-    updates, state = opt.update(grads, state, params)
-    return (optax.apply_updates(params, updates), state), loss
+  def step(state, key):
+    loss, grads = jax.value_and_grad(loss_fn)(state.params, key)
+    return state.apply_gradients(grads=grads), loss
 
-  carry = (params, opt.init(params))
+  state = TrainState.create(apply_fn=None, params=params, tx=optax.adam(learning_rate))
   if not snapshots:
-    (params, _), losses = jax.lax.scan(step, carry, keys)
-    return params, losses
+    state, losses = jax.lax.scan(step, state, keys)
+    return state.params, losses
 
-  def chunk(carry, chunk_keys):
-    carry, losses = jax.lax.scan(step, carry, chunk_keys)
-    return carry, (carry[0], losses)
+  def chunk(state, chunk_keys):
+    state, losses = jax.lax.scan(step, state, chunk_keys)
+    return state, (state.params, losses)
 
-  _, (params, losses) = jax.lax.scan(chunk, carry, keys.reshape(snapshots, -1, *keys.shape[1:]))
+  _, (params, losses) = jax.lax.scan(chunk, state, keys.reshape(snapshots, -1, *keys.shape[1:]))
   return params, losses.reshape(-1)
 
 
