@@ -212,6 +212,24 @@ def test_kd_sweep_grid_validation_split_and_choice(tmp_path):
   assert "chosen on validation" in open(tmp_path / "kd" / "table.md").read()
 
 
+def test_scan_steps_repeats_the_step_with_one_key():
+  """``steps`` calls of the step, each given the same key and the state it returned, and
+  the metrics stacked per step (what every experiment's loop relies on)."""
+  from experiments.common import training
+
+  def step(state, key):
+    total, count = state
+    draw = jax.random.uniform(jax.random.fold_in(key, count))
+    return (total + draw, count + 1), draw
+
+  key = jax.random.PRNGKey(3)
+  (total, count), draws = jax.jit(lambda s: training.scan_steps(step, s, key, 5))((0.0, 0))
+  want = [jax.random.uniform(jax.random.fold_in(key, i)) for i in range(5)]
+  assert int(count) == 5 and draws.shape == (5,)
+  np.testing.assert_allclose(draws, want, rtol=1e-6)
+  np.testing.assert_allclose(total, sum(want), rtol=1e-5)
+
+
 def test_kd_regime_labels_and_labelled_cross_entropy():
   from experiments.knowledge_distillation import train as kd_train
 

@@ -123,7 +123,7 @@ class Setup(NamedTuple):
   target: targets.Target
   flow: flows.Flow
   exact: jax.Array | None  # exact target samples for the forward metrics, or None
-  optimizer: optax.GradientTransformation  # reverse KL, f-divergences, TA-BG
+  optimizer: optax.GradientTransformation  # the tx of the reverse KL, f-divergence and TA-BG states
   betas: jax.Array  # FAB's AIS levels, 0 to 1 (a concrete array, made once)
   wide: flows.Flow | None = None  # the flow over a base widened by fab_defensive_scale
 
@@ -219,7 +219,7 @@ def tabg_step(setup: Setup, state: State, key, temperature, *, path):
     sample_and_log_prob=lambda p, k, m: parallel.shard_batch(flow.sample_and_log_prob(p, k, m)),
     log_prob=lambda p, x: flow.log_prob(p, parallel.shard_batch(x)),
     log_target=lambda x: log_p(setup, x, temperature, path),
-    optimizer=setup.optimizer,
+    optimizer=state.tx,
     buffer_size=config.buffer_size,
     batch_size=config.batch_size,
     num_steps=config.ml_steps,
