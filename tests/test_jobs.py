@@ -74,6 +74,23 @@ def test_non_finite_stage_keeps_the_last_good_checkpoint_and_names_it(tmp_path):
   assert calls == [2, 3] and out["jobs"]["toy"]["history"][-1]["x"] == 4.0
 
 
+def test_a_finished_section_still_records_what_the_caller_added(tmp_path):
+  """Every job done: ``out`` reaches the file only if it changed (no rewrite otherwise)."""
+  workdir = str(tmp_path / "run")
+  path, out = jobs.open_results(workdir, {"a": 1}, fresh=False, jobs={})
+  run = lambda out: jobs.for_each_job(
+    out, "jobs", ["x"], lambda n: {"v": n}, path=path, desc="", verbose=False
+  )
+  run(out)
+  before = os.stat(path).st_mtime_ns
+  _, again = jobs.open_results(workdir, {"a": 1}, fresh=False, jobs={})
+  run(again)
+  assert os.stat(path).st_mtime_ns == before
+  again["reference"] = 0.5
+  run(again)
+  assert R.read_json(path)["reference"] == 0.5 and R.read_json(path)["jobs"] == {"x": {"v": "x"}}
+
+
 def test_results_follow_the_config_and_fresh_deletes_the_work_directory(tmp_path):
   workdir = str(tmp_path / "run")
   path, out = jobs.open_results(workdir, {"a": 1}, fresh=False, jobs={})

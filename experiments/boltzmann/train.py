@@ -187,8 +187,8 @@ def _apply_update(state: State, loss_fn, *args):
   return state.apply_gradients(grads=grads), (value, aux)
 
 
-def f_divergence_steps(setup: Setup, state: State, key, divergence, temperature, *, steps, path):
-  """``steps`` updates of D_f(p_T || q) (one seed); returns (state, (losses, batch ESS)).
+def f_divergence_step(setup: Setup, state: State, key, divergence, temperature, *, path):
+  """One update of D_f(p_T || q) (one seed); returns (state, (loss, batch ESS)).
 
   Entries whose gradient needs the target's normaliser (all but reverse KL) are estimated
   with self-normalised importance weights."""
@@ -203,10 +203,7 @@ def f_divergence_steps(setup: Setup, state: State, key, divergence, temperature,
     ess = jax.lax.stop_gradient(fd.importance_weights(lp, log_q).ess_fraction)
     return fd.f_divergence(lp, log_q, divergence=divergence, self_normalize=self_normalize), ess
 
-  def step(state, key):
-    return _apply_update(state, loss_fn, jax.random.fold_in(key, state.step))
-
-  return training.scan_steps(step, state, key, steps)
+  return _apply_update(state, loss_fn, jax.random.fold_in(key, state.step))
 
 
 def tabg_step(setup: Setup, state: State, key, temperature, *, path):
@@ -421,10 +418,8 @@ def make_trainer(
 
   @functools.partial(jax.jit, static_argnames=("steps", "path"))
   def f_run(states, keys, divergence, temperature, *, steps, path):
-    one = lambda s, k: f_divergence_steps(
-      setup, s, k, divergence, temperature, steps=steps, path=path
-    )
-    states, (losses, ess) = jax.vmap(one)(states, keys)
+    step = lambda s, k: f_divergence_step(setup, s, k, divergence, temperature, path=path)
+    states, (losses, ess) = training.scan_seeds(step, states, keys, steps)
     return states, {"loss": losses, "batch_ess": ess}
 
   def f_stage(divergence, temperature: float, steps: int, path: str = "temperature") -> Stage:

@@ -61,11 +61,16 @@ def for_each_job(
   label: Callable[[str], str] = str,
 ) -> None:
   """Runs ``job(name)`` for every name not yet in ``out[section]``, recording each
-  result in ``results.json`` as soon as it is done (a progress bar over the rest)."""
+  result in ``results.json`` as soon as it is done (a progress bar over the rest).
+  When every job had already run, ``out`` is still written if it differs from the file
+  (what the caller put in it before the call is on disk afterwards; a resume that
+  changes nothing leaves the file untouched)."""
   todo = [n for n in names if n not in out[section]]
   for name in (bar := tqdm(todo, desc=desc, disable=not verbose, unit="job")):
     bar.set_postfix_str(label(name))
     out[section][name] = job(name)
+    R.write_json(path, out)
+  if not todo and R.read_json(path) != R.to_jsonable(out):
     R.write_json(path, out)
 
 

@@ -20,7 +20,6 @@ import numpy as np
 
 from experiments.common import calibration, cli, jobs
 from experiments.common import digits as common_digits
-from experiments.common import results as R
 from experiments.knowledge_distillation import report, students
 from experiments.knowledge_distillation import train as T
 
@@ -64,7 +63,6 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
   jobs.for_each_job(
     out, "ib", config.ib_methods, ib, path=path, desc="diabetes IB", verbose=verbose
   )
-  R.write_json(path, out)
   report.write_reports(out, workdir, verbose=verbose)
   return out
 

@@ -122,6 +122,13 @@ class Generator(nn.Module):
     return self.sigma_data * MLP(self.hidden, self.dim)(z)
 
 
+def _edm_inputs(x, sigma, sigma_data: float):
+  """``(c, [c_in x, c_noise])``: EDM's preconditioning coefficients at ``sigma`` and the
+  network input they make (Karras et al. 2022, Table 1)."""
+  c = D.edm_preconditioning(sigma, sigma_data=sigma_data)
+  return c, jnp.concatenate([c.c_in[..., None] * x, c.c_noise[..., None]], -1)
+
+
 class FakeDenoiser(nn.Module):
   """EDM-preconditioned denoiser ``D(x, sigma) = c_skip x + c_out F(c_in x, c_noise)``."""
 
@@ -130,10 +137,8 @@ class FakeDenoiser(nn.Module):
 
   @nn.compact
   def __call__(self, x, sigma):
-    c = D.edm_preconditioning(sigma, sigma_data=self.sigma_data)
-    f = MLP(self.hidden, x.shape[-1])(
-      jnp.concatenate([c.c_in[..., None] * x, c.c_noise[..., None]], -1)
-    )
+    c, inputs = _edm_inputs(x, sigma, self.sigma_data)
+    f = MLP(self.hidden, x.shape[-1])(inputs)
     return c.c_skip[..., None] * x + c.c_out[..., None] * f
 
 
@@ -160,10 +165,7 @@ class Discriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x, sigma):
-    c = D.edm_preconditioning(sigma, sigma_data=self.sigma_data)
-    return MLP(self.hidden, 1)(jnp.concatenate([c.c_in[..., None] * x, c.c_noise[..., None]], -1))[
-      ..., 0
-    ]
+    return MLP(self.hidden, 1)(_edm_inputs(x, sigma, self.sigma_data)[1])[..., 0]
 
 
 def train_teacher_denoiser(config, draw_x0: Callable, *, dim: int, key: jax.Array):
@@ -514,12 +516,8 @@ def gradient_noise(
 
 def train_chunk(student: Student, state: State, keys: jax.Array, teacher, divergence, steps: int):
   """``steps`` train steps for every seed (vmapped, ``lax.scan``)."""
-
-  def one(state, key):
-    step = lambda s, k: student.train_step(s, k, teacher, divergence)
-    return training.scan_steps(step, state, key, steps)
-
-  return jax.vmap(one)(state, keys)
+  step = lambda s, k: student.train_step(s, k, teacher, divergence)
+  return training.scan_seeds(step, state, keys, steps)
 
 
 @jax.jit

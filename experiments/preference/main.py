@@ -18,7 +18,6 @@ import functools
 import numpy as np
 
 from experiments.common import cli, jobs
-from experiments.common import results as R
 from experiments.preference import problem, report, runs
 
 
@@ -43,7 +42,6 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
       desc=desc,
       verbose=verbose,
     )
-  R.write_json(path, out)
   report.write_reports(out, workdir, verbose=verbose)
   return out
 
