@@ -6,7 +6,7 @@ import os
 import jax.numpy as jnp
 import pytest
 
-from experiments.common import jobs
+from experiments.common import checkpoint, jobs
 from experiments.common import results as R
 
 
@@ -59,8 +59,10 @@ def test_a_killed_staged_job_resumes_without_repeating_or_losing_a_stage(tmp_pat
   # A finished job is not run again.
   _, calls = _staged(str(tmp_path / "full"), 4)
   assert calls == []
-  assert jobs.latest_checkpoint(str(tmp_path / "full" / "ckpt" / "toy")).endswith("stage_3")
-  assert jobs.latest_checkpoint(str(tmp_path / "nowhere")) is None
+  stages = checkpoint.Stages(str(tmp_path / "full" / "ckpt" / "toy"))
+  assert stages.saved() == [3] and float(stages.restore_latest({"x": jnp.zeros(())})["x"]) == 4.0
+  assert checkpoint.Stages(str(tmp_path / "nowhere")).restore_latest({"x": 0.0}) is None
+  assert not os.path.exists(tmp_path / "nowhere")  # reading makes no directory
 
 
 def test_non_finite_stage_keeps_the_last_good_checkpoint_and_names_it(tmp_path):

@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 from experiments.boltzmann import train as T
-from experiments.common import checkpoint, cli, jobs
+from experiments.common import checkpoint, cli
 from experiments.common import results as R
 from fdiv_jax import metrics as M
 
@@ -40,9 +40,10 @@ def reevaluate(
   target = T.make_target(config.target)
   flow = T.make_flow(config, target.dim)
   seeds = jax.random.split(jax.random.PRNGKey(config.seed), config.seeds)
-  ckpt = jobs.latest_checkpoint(os.path.join(workdir, "ckpt", method.replace(":", "_")))
+  stages = checkpoint.Stages(os.path.join(workdir, "ckpt", method.replace(":", "_")))
   trainer = T.make_trainer(config, target, flow, None)
-  state = checkpoint.restore(ckpt, jax.vmap(lambda k: trainer.init(k, method))(seeds))
+  state = stages.restore_latest(jax.vmap(lambda k: trainer.init(k, method))(seeds))
+  ckpt = stages.path(stages.saved()[-1]) if state is not None else None
   if state is None:
     raise ValueError(f"no checkpoint of method {method!r} under {workdir}")
   # The flow-sample metrics (reverse ESS, log Z) from the run's own evaluation; the

@@ -1,4 +1,5 @@
-"""Restore-or-initialise checkpoints of parameter pytrees (orbax)."""
+"""Checkpoints of parameter pytrees (orbax): restore-or-initialise caches, and the
+per-stage checkpoints of a staged job through an orbax ``CheckpointManager``."""
 
 from __future__ import annotations
 
@@ -44,12 +45,73 @@ def restore(path: str, like: Any) -> Any | None:
   try:
     return _checkpointer().restore(path, abstract)
   except Exception as e:  # orbax raises many types (ValueError, FileNotFoundError, ...)
-    raise CheckpointError(
-      f"cannot read the checkpoint in {path} ({type(e).__name__}: "
-      f"{str(e).splitlines()[0][:200] if str(e) else ''}): it is empty, truncated or "
-      f"was written for another model shape. Delete that directory, or rerun with "
-      f"--fresh to start the whole run over."
-    ) from e
+    raise _unreadable(path, e) from e
+
+
+def _unreadable(path: str, e: Exception) -> CheckpointError:
+  return CheckpointError(
+    f"cannot read the checkpoint in {path} ({type(e).__name__}: "
+    f"{str(e).splitlines()[0][:200] if str(e) else ''}): it is empty, truncated or "
+    f"was written for another model shape. Delete that directory, or rerun with "
+    f"--fresh to start the whole run over."
+  )
+
+
+class Stages:
+  """The checkpoints of one staged job: an orbax ``CheckpointManager`` over
+  ``ckpt_dir`` whose step is the stage index (``<ckpt_dir>/stage_<i>``), saving
+  synchronously so that a save has finished when it returns. The directory is made on
+  the first save."""
+
+  def __init__(self, ckpt_dir: str):
+    self.directory = os.path.abspath(ckpt_dir)
+    self._manager = ocp.CheckpointManager(
+      self.directory,
+      options=ocp.CheckpointManagerOptions(
+        step_prefix="stage", create=False, enable_async_checkpointing=False
+      ),
+    )
+
+  def path(self, stage: int) -> str:
+    """Where the state after ``stage`` is (or would be) saved."""
+    return os.path.join(self.directory, f"stage_{stage}")
+
+  def saved(self) -> list[int]:
+    """The stages with a checkpoint on disk, oldest first."""
+    if not os.path.isdir(self.directory):
+      return []
+    self._manager.reload()
+    return sorted(self._manager.all_steps())
+
+  def save(self, stage: int, tree: Any) -> None:
+    self._manager.save(stage, args=ocp.args.StandardSave(tree), force=True)
+    self._manager.wait_until_finished()
+
+  def restore(self, stage: int, like: Any) -> Any | None:
+    """The state after ``stage`` with the structure of ``like``, or None if absent.
+
+    Raises:
+      CheckpointError: naming the directory (and ``--fresh``) when it exists but is
+        empty, truncated or of another shape.
+    """
+    if stage not in self.saved():
+      return None
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+    try:
+      return self._manager.restore(stage, args=ocp.args.StandardRestore(abstract))
+    except Exception as e:  # orbax raises many types (ValueError, FileNotFoundError, ...)
+      raise _unreadable(self.path(stage), e) from e
+
+  def restore_latest(self, like: Any) -> Any | None:
+    """The newest saved state (None if there is none)."""
+    saved = self.saved()
+    return self.restore(saved[-1], like) if saved else None
+
+  def delete(self, keep: Callable[[int], bool]) -> None:
+    """Deletes the checkpoint of every stage ``i`` with ``not keep(i)``."""
+    for stage in self.saved():
+      if not keep(stage):
+        self._manager.delete(stage)
 
 
 def _made_by_path(path: str) -> str:

@@ -8,9 +8,11 @@ experiment:
   starts over; a ``results.json`` made by a different config is also started over.
 * A finished job is recorded in ``results.json`` as soon as it finishes, so a killed
   run skips it on the rerun.
-* A staged job checkpoints its state after every stage; the ``results.json`` write
-  that follows is the commit point. A run killed between the two resumes from the
-  stage ``results.json`` records (the newer checkpoint is ignored), so no stage is
+* A staged job checkpoints its state after every stage (an orbax
+  ``CheckpointManager``: :class:`checkpoint.Stages`); the ``results.json`` write that
+  follows is the commit point, after which the older stages' checkpoints are deleted.
+  A run killed between the two resumes from the stage ``results.json`` records (the
+  newer, uncommitted checkpoint is deleted and its stage redone), so no stage is
   applied twice and no record is lost.
 * Non-finite training metrics stop the run (:func:`results.check_finite`) before
   anything of that stage is saved: the last good checkpoint stays.
@@ -81,19 +83,6 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
   return result, time.perf_counter() - start
 
 
-def stage_checkpoint(ckpt_dir: str, stage: int) -> str:
-  """The checkpoint directory of the state after ``stage`` (-1: none yet)."""
-  return os.path.join(ckpt_dir, f"stage_{stage}")
-
-
-def latest_checkpoint(ckpt_dir: str) -> str | None:
-  """The newest ``stage_<i>`` under ``ckpt_dir``, or ``None``."""
-  if not os.path.isdir(ckpt_dir):
-    return None
-  stages = [int(d[6:]) for d in os.listdir(ckpt_dir) if d.startswith("stage_") and d[6:].isdigit()]
-  return stage_checkpoint(ckpt_dir, max(stages)) if stages else None
-
-
 def run_stages(
   job: dict,
   *,
@@ -132,8 +121,8 @@ def run_stages(
   job.setdefault("done", False)
   offset = job.setdefault("start_records", 0)
   done = len(job["history"]) - offset
-  ckpt = stage_checkpoint(ckpt_dir, done - 1)
-  state = checkpoint.restore(ckpt, init_state) if done > 0 else None
+  stages = checkpoint.Stages(ckpt_dir)
+  state = stages.restore(done - 1, init_state) if done > 0 else None
   if state is None:  # nothing recorded, or its checkpoint is gone: start the job over
     state, done = init_state, 0
     job["history"] = start(init_state)
@@ -141,14 +130,14 @@ def run_stages(
     job["wall_s"] = 0.0
     if job["history"]:
       commit()
+  stages.delete(keep=lambda s: s < done)  # saved but not committed: redone below
   for i in (bar := tqdm(range(done, num_stages), desc=desc, disable=not verbose, unit="stage")):
-    last_good = f"last good checkpoint: {ckpt}" if i else "no checkpoint yet"
+    last_good = f"last good checkpoint: {stages.path(i - 1)}" if i else "no checkpoint yet"
     state, record = stage(i, state, last_good)
     job["history"].append(record)
-    previous, ckpt = ckpt, stage_checkpoint(ckpt_dir, i)
-    checkpoint.save(ckpt, state)
+    stages.save(i, state)
     commit()  # the commit point of stage i
-    shutil.rmtree(previous, ignore_errors=True)
+    stages.delete(keep=lambda s: s == i)
     bar.set_postfix_str(postfix(record))
   job["done"] = True
   commit()

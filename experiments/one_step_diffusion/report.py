@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.common import checkpoint, cli, jobs
+from experiments.common import checkpoint, cli
 from experiments.common import results as R
 from experiments.one_step_diffusion import digits
 from experiments.one_step_diffusion.records import sample_seeds
@@ -35,8 +35,7 @@ def restore_final(student, seeds: int, teacher_init, workdir: str, spec: str):
   like = jax.jit(jax.vmap(student.init, in_axes=(0, None)))(
     jax.random.split(jax.random.PRNGKey(0), seeds), teacher_init
   )
-  latest = jobs.latest_checkpoint(ckpt_dir(workdir, spec))
-  return None if latest is None else checkpoint.restore(latest, like)
+  return checkpoint.Stages(ckpt_dir(workdir, spec)).restore_latest(like)
 
 
 def ckpt_dir(workdir: str, spec: str) -> str:

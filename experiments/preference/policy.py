@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import fdiv_jax as fd
+
 
 class Policy(nn.Module):
   """Next-token logits ``[..., V]`` from features ``[..., P + L + L * V]``."""
@@ -156,12 +158,11 @@ def generate(key, model, params, prompt, num: int, *, num_prompts: int, length: 
 
 
 def sample(key, log_probs: jax.Array, num: int) -> jax.Array:
-  """``num`` response indices per prompt from exact log-probabilities ``[P, N]``, by
-  inverting the CDF (``O(N + num log N)``; Gumbel-max would draw ``num * N`` numbers)."""
-  cdf = jnp.cumsum(jnp.exp(log_probs - jnp.max(log_probs, -1, keepdims=True)), -1)
-  u = jax.random.uniform(key, (log_probs.shape[0], num)) * cdf[:, -1:]
-  index = jax.vmap(lambda c, v: jnp.searchsorted(c, v, side="right"))(cdf, u)
-  return jnp.minimum(index, log_probs.shape[-1] - 1).astype(jnp.int32)
+  """``num`` response indices per prompt from exact log-probabilities ``[P, N]``
+  (:func:`fdiv_jax.annealing.resample` per prompt, one key each: an inverse CDF,
+  ``O(N + num log N)``; Gumbel-max would draw ``num * N`` numbers)."""
+  draw = lambda k, log_p: fd.annealing.resample(k, log_p, num).indices
+  return jax.vmap(draw)(jax.random.split(key, log_probs.shape[0]), log_probs)
 
 
 # ---------------------------------------------------------------------------
