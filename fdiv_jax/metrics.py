@@ -93,7 +93,7 @@ def mode_coverage(
   d2 = kernels.squared_distances(x, means, form="difference")
   nearest = jnp.argmin(d2, axis=-1)
   valid = jnp.ones(x.shape[0], bool) if radius is None else jnp.min(d2, -1) <= radius**2
-  counts = jnp.zeros(means.shape[0]).at[nearest].add(valid.astype(jnp.float32))
+  counts = jnp.zeros(means.shape[0], d2.dtype).at[nearest].add(valid.astype(d2.dtype))
   hist = counts / x.shape[0]
   p = counts / jnp.maximum(counts.sum(), 1.0)
   entropy = -jnp.sum(
