@@ -93,6 +93,25 @@ def test_a_finished_section_still_records_what_the_caller_added(tmp_path):
   assert R.read_json(path)["reference"] == 0.5 and R.read_json(path)["jobs"] == {"x": {"v": "x"}}
 
 
+def test_stage_checkpoints_name_an_unreadable_stage(tmp_path):
+  """checkpoint.Stages (orbax CheckpointManager): stage i lives in stage_<i>; one whose
+  files are gone raises CheckpointError naming it; deletion keeps what ``keep`` says."""
+  stages = checkpoint.Stages(str(tmp_path / "ckpt"))
+  for i in range(3):
+    stages.save(i, {"x": jnp.full((2,), float(i))})
+  assert stages.saved() == [0, 1, 2] and sorted(os.listdir(tmp_path / "ckpt")) == [
+    "stage_0",
+    "stage_1",
+    "stage_2",
+  ]
+  assert float(stages.restore(1, {"x": jnp.zeros((2,))})["x"][0]) == 1.0
+  assert stages.restore(7, {"x": jnp.zeros((2,))}) is None
+  with pytest.raises(checkpoint.CheckpointError, match="stage_0.*--fresh"):
+    stages.restore(0, {"x": jnp.zeros((3,))})  # another shape
+  stages.delete(keep=lambda i: i == 2)
+  assert stages.saved() == [2] and os.listdir(tmp_path / "ckpt") == ["stage_2"]
+
+
 def test_results_follow_the_config_and_fresh_deletes_the_work_directory(tmp_path):
   workdir = str(tmp_path / "run")
   path, out = jobs.open_results(workdir, {"a": 1}, fresh=False, jobs={})
