@@ -42,10 +42,11 @@ def reevaluate(
   seeds = jax.random.split(jax.random.PRNGKey(config.seed), config.seeds)
   stages = checkpoint.Stages(os.path.join(workdir, "ckpt", method.replace(":", "_")))
   trainer = T.make_trainer(config, target, flow, None)
-  state = stages.restore_latest(jax.vmap(lambda k: trainer.init(k, method))(seeds))
-  ckpt = stages.path(stages.saved()[-1]) if state is not None else None
-  if state is None:
+  saved = stages.saved()
+  if not saved:
     raise ValueError(f"no checkpoint of method {method!r} under {workdir}")
+  ckpt = stages.path(saved[-1])
+  state = stages.restore(saved[-1], jax.vmap(lambda k: trainer.init(k, method))(seeds))
   # The flow-sample metrics (reverse ESS, log Z) from the run's own evaluation; the
   # forward ones from log p and log q at the exact samples, each computed once.
   reverse = jax.jit(jax.vmap(trainer.evaluate))
