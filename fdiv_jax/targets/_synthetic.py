@@ -1,8 +1,4 @@
-r"""Benchmark Boltzmann targets: unnormalised log densities, known log Z, exact samplers.
-
-Each target is a :class:`Target` with ``log_prob(x) = -U(x)`` (possibly
-unnormalised), ``log_z`` (the log normaliser of ``exp(log_prob)``, where known)
-and ``sample(key, n)``, an exact sampler for evaluation.
+r"""Synthetic Boltzmann targets with known log Z and exact samplers.
 
 * :func:`gmm40`: the 40-mode 2-D mixture of FAB / TA-BG (means frozen in
   ``fdiv_jax/data/gmm40_means.txt``, standard deviation softplus(1), equal
@@ -25,15 +21,14 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import math
-from collections.abc import Callable
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fdiv_jax.targets._target import Target
+
 __all__ = [
-  "Target",
   "funnel",
   "gmm40",
   "gmm40_means",
@@ -41,26 +36,6 @@ __all__ = [
 ]
 
 _DOUBLE_WELL_LOG_Z = math.log(11784.50927)
-
-
-class Target(NamedTuple):
-  """A Boltzmann target.
-
-  Attributes:
-    name: Short name.
-    dim: Event dimension.
-    log_prob: ``x [..., dim] -> [...]``, the (unnormalised) log density ``-U``.
-    log_z: ``log \\int exp(log_prob)``, or None if unknown.
-    sample: ``(key, n) -> [n, dim]`` exact samples, or None.
-    means: Mode centres ``[K, dim]`` (for mode coverage), or None.
-  """
-
-  name: str
-  dim: int
-  log_prob: Callable[[jax.Array], jax.Array]
-  log_z: float | None
-  sample: Callable[[jax.Array, int], jax.Array] | None
-  means: jax.Array | None = None
 
 
 def gmm40_means() -> np.ndarray:

@@ -1,0 +1,43 @@
+r"""Benchmark targets: unnormalised log densities, log Z, exact or reference samples.
+
+Each target is a :class:`Target` with ``log_prob(x [..., d]) -> [...]`` (possibly
+unnormalised), ``log_z`` (exact, or a stored reference estimate with its standard error),
+and an exact sampler or reference samples for evaluation.
+
+* Synthetic, exact log Z and samplers: :func:`gmm40`, :func:`many_well`, :func:`funnel`.
+* The sampling benchmark's real-data posteriors (Blessing et al., ICML 2024), data
+  shipped in ``fdiv_jax/data/sampling_benchmark``: logistic regressions
+  :func:`german_credit`, :func:`breast_cancer`, :func:`ionosphere`, :func:`sonar`; the
+  random-effects :func:`seeds`; Inference Gym's :func:`brownian`; the Cox process
+  :func:`lgcp` on the Finnish pines.
+"""
+
+from fdiv_jax.targets._brownian import brownian
+from fdiv_jax.targets._lgcp import lgcp, pines_counts
+from fdiv_jax.targets._logistic import (
+  breast_cancer,
+  german_credit,
+  ionosphere,
+  logistic_regression,
+  sonar,
+)
+from fdiv_jax.targets._seeds import seeds
+from fdiv_jax.targets._synthetic import funnel, gmm40, gmm40_means, many_well
+from fdiv_jax.targets._target import Target
+
+__all__ = [
+  "Target",
+  "breast_cancer",
+  "brownian",
+  "funnel",
+  "german_credit",
+  "gmm40",
+  "gmm40_means",
+  "ionosphere",
+  "lgcp",
+  "logistic_regression",
+  "many_well",
+  "pines_counts",
+  "seeds",
+  "sonar",
+]

@@ -1,0 +1,71 @@
+"""The :class:`Target` record and the data files shipped with the package."""
+
+from __future__ import annotations
+
+import importlib.resources
+import io
+import json
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+_BENCHMARK = "data/sampling_benchmark"
+
+
+class Target(NamedTuple):
+  r"""An unnormalised target density.
+
+  Attributes:
+    name: Short name.
+    dim: Event dimension ``d``.
+    log_prob: ``x [..., d] -> [...]``, the (unnormalised) log density
+      :math:`\log\gamma = -U`.
+    log_z: :math:`\log\int\gamma`: exact, or a stored reference estimate
+      (then ``log_z_se`` is its standard error), or None if unknown.
+    sample: ``(key, n) -> [n, d]`` exact samples, or None.
+    means: Mode centres ``[K, d]`` (for mode coverage), or None.
+    log_z_se: Standard error of a reference ``log_z`` (0 when exact), or None.
+    reference_samples: ``() -> [M, d]`` approximate posterior samples from a long
+      MCMC run (for EUBO, forward ESS and transport distances), or None.
+  """
+
+  name: str
+  dim: int
+  log_prob: Callable[[jax.Array], jax.Array]
+  log_z: float | None
+  sample: Callable[[jax.Array, int], jax.Array] | None
+  means: jax.Array | None = None
+  log_z_se: float | None = None
+  reference_samples: Callable[[], np.ndarray] | None = None
+
+
+def data_text(name: str) -> str:
+  """The text of ``fdiv_jax/data/sampling_benchmark/<name>``."""
+  return importlib.resources.files("fdiv_jax").joinpath(f"{_BENCHMARK}/{name}").read_text()
+
+
+def load_csv(name: str) -> np.ndarray:
+  """A shipped comma-separated table (``#`` lines are comments) as float64 ``[rows, cols]``."""
+  return np.loadtxt(io.StringIO(data_text(name)), delimiter=",", comments="#", ndmin=2)
+
+
+def load_npy(name: str) -> np.ndarray:
+  """A shipped ``.npy`` array."""
+  path = importlib.resources.files("fdiv_jax").joinpath(f"{_BENCHMARK}/{name}")
+  with path.open("rb") as f:
+    return np.load(f)
+
+
+def reference_log_z(name: str) -> tuple[float | None, float | None]:
+  """``(log Z, standard error)`` stored for target ``name`` in ``reference_log_z.json``
+  (written by ``benchmarks/reference_log_z.py``), or ``(None, None)``."""
+  try:
+    table = json.loads(data_text("reference_log_z.json"))
+  except FileNotFoundError:
+    return None, None
+  entry = table.get("targets", {}).get(name)
+  if entry is None:
+    return None, None
+  return float(entry["log_z"]), float(entry["standard_error"])
