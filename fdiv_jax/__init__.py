@@ -8,13 +8,15 @@ Modules (one concept each):
 * :mod:`fdiv_jax.diffusion` -- noise schedules, denoising score matching, exact mixture scores.
 * :mod:`fdiv_jax.annealing` -- paths, resampling, AIS (blackjax HMC / MALA), replay
   buffer, FAB, TA-BG.
+* :mod:`fdiv_jax.smc` -- adaptive tempered SMC from a base to a target (blackjax).
 * :mod:`fdiv_jax.distill` -- f-distill weights, generator surrogate and discriminator losses.
 * :mod:`fdiv_jax.categorical` -- divergences between categoricals given logits (KD losses).
 * :mod:`fdiv_jax.transport` -- Sinkhorn divergence, SinKD loss, Monge gap (via OTT).
 * :mod:`fdiv_jax.kernels` -- kernels, bandwidths, blocked log-domain kernel sums.
 * :mod:`fdiv_jax.cauchy_schwarz` -- (conditional) Cauchy-Schwarz divergence and MMD.
 * :mod:`fdiv_jax.flows` -- RealNVP and spline coupling flows (distrax, lax.scan over layers).
-* :mod:`fdiv_jax.targets` -- Boltzmann targets (GMM-40, Many-Well, funnel) with exact samplers.
+* :mod:`fdiv_jax.targets` -- Boltzmann targets (GMM-40, Many-Well, funnel) and the sampling
+  benchmark's real-data posteriors.
 * :mod:`fdiv_jax.gaussians` -- closed-form divergences between Gaussians (ground truth).
 * :mod:`fdiv_jax.metrics` -- log Z, ESS, ELBO/EUBO, mode coverage, energy distance.
 * :mod:`fdiv_jax.parallel` -- data parallelism over the sample axis (jax.sharding mesh).
@@ -39,6 +41,7 @@ from fdiv_jax import (
   monte_carlo,
   parallel,
   preference,
+  smc,
   targets,
   variational,
 )
@@ -135,5 +138,6 @@ __all__ = [
   "f_dpo_loss",
   "renyi_bound",
   "renyi_divergence",
+  "smc",
   "variational",
 ]
