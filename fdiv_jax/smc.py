@@ -111,8 +111,7 @@ def tempered_smc(
     target_acceptance: Acceptance rate the step size is adapted towards, in (0, 1).
     max_steps: Most tempering steps (static); the history arrays have this length.
     mass_matrix: HMC's inverse mass matrix between steps: ``"diagonal"`` (the particles'
-      weighted variances), ``"dense"`` (their weighted covariance, for correlated
-      targets; :math:`O(d^2)` per leapfrog step) or ``"identity"``.
+      weighted variances) or ``"identity"``.
 
   Returns:
     :class:`TemperedSMCResult`.
@@ -135,7 +134,7 @@ def tempered_smc(
   ):
     if not isinstance(v, (int, np.integer)) or v < 1:
       raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-  _checks.one_of("mass_matrix", mass_matrix, ("diagonal", "dense", "identity"))
+  _checks.one_of("mass_matrix", mass_matrix, ("diagonal", "identity"))
   if not step_size > 0:
     raise ValueError(f"step_size must be > 0, got {step_size!r}")
   n, d = x0.shape
@@ -156,12 +155,7 @@ def tempered_smc(
       return previous
     w = state.weights[:, None]
     centred = state.particles - jnp.sum(w * state.particles, 0)
-    if mass_matrix == "diagonal":
-      return jnp.maximum(jnp.sum(w * centred**2, 0), jnp.finfo(dtype).tiny)
-    cov = (w * centred).T @ centred
-    # A jitter of 1e-6 of the mean variance keeps it positive definite with few distinct
-    # particles.
-    return cov + 1e-6 * jnp.trace(cov) / d * jnp.eye(d, dtype=dtype)
+    return jnp.maximum(jnp.sum(w * centred**2, 0), jnp.finfo(dtype).tiny)
 
   history = jnp.zeros((max_steps,), dtype)
   init = dict(
@@ -169,7 +163,7 @@ def tempered_smc(
     i=jnp.zeros((), jnp.int32),
     log_z=jnp.zeros((), dtype),
     eps=jnp.asarray(step_size, dtype),
-    inv_mass=jnp.eye(d, dtype=dtype) if mass_matrix == "dense" else jnp.ones((d,), dtype),
+    inv_mass=jnp.ones((d,), dtype),
     tempering=history,
     acceptance=history,
     step_size=history,

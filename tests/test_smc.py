@@ -28,7 +28,7 @@ def run(key, n=2000, **kw):
   return jax.jit(f)(key, x0)
 
 
-@pytest.mark.parametrize("mass_matrix", ["diagonal", "dense", "identity"])
+@pytest.mark.parametrize("mass_matrix", ["diagonal", "identity"])
 def test_log_z_and_moments_of_a_gaussian(mass_matrix):
   r = run(jax.random.PRNGKey(0), max_steps=60, mass_matrix=mass_matrix)
   steps = int(r.num_steps)
@@ -81,4 +81,4 @@ def test_arguments_are_checked():
   with pytest.raises(ValueError, match="num_mcmc_steps"):
     smc.tempered_smc(jax.random.PRNGKey(0), x0, num_mcmc_steps=0, **kw)
   with pytest.raises(ValueError, match="mass_matrix"):
-    smc.tempered_smc(jax.random.PRNGKey(0), x0, mass_matrix="full", **kw)
+    smc.tempered_smc(jax.random.PRNGKey(0), x0, mass_matrix="dense", **kw)

@@ -3,23 +3,24 @@
 Usage:
   python -m experiments.boltzmann.main --config default --workdir runs/boltzmann_gmm40
   (configs: default, gmm40_methods, gmm40_fab, many_well, many_well_tabg, many_well_snis,
-  many_well_fab, funnel)
+  many_well_fab, funnel, and the sampling suite's suite_<target>)
 
 For each method (a registry divergence by ``fdiv_jax.monte_carlo``, the TA-BG ladder
 ``tabg`` / ``tabg:base``, FAB ``fab`` / ``fab:nobuffer``) ``seeds`` flows train side by
-side (vmapped). After every stage: log Z error, reverse / forward ESS, ELBO / EUBO, mode
-coverage or sign patterns, energy distance to exact samples, an orbax checkpoint committed
-with ``results.json`` (:mod:`experiments.common.jobs`). Writes ``table.md``, ``curves.png``
+side (vmapped); ``smc`` is the tempered-SMC baseline (``baseline.py``). After every
+stage: log Z error, reverse / forward ESS, ELBO / EUBO, mode coverage or sign patterns,
+energy distance to exact or reference samples, an orbax checkpoint committed with
+``results.json`` (:mod:`experiments.common.jobs`). Writes ``table.md``, ``curves.png``
 and, for 2-D targets, ``samples.png``.
 """
 
+import dataclasses
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from experiments.boltzmann import records, report
+from experiments.boltzmann import baseline, records, report
 from experiments.boltzmann import train as T
 from experiments.common import cli, jobs
 from experiments.common import results as R
@@ -28,20 +29,28 @@ from fdiv_jax import parallel
 
 
 def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> dict:
+  if config.suite:  # one run per target, then the table over all of them
+    outs = {
+      t: run(dataclasses.replace(config, target=t, suite=()), os.path.join(workdir, t), fresh=fresh)
+      for t in config.suite
+    }
+    return report.write_suite(outs, workdir, verbose=verbose)
   path, out = jobs.open_results(workdir, config, fresh=fresh, methods={})
   target = T.make_target(config.target)
   flow = T.make_flow(config, target.dim)
-  exact = None
-  if target.sample is not None:
-    exact = jnp.asarray(target.sample(jax.random.PRNGKey(123), config.eval_samples))
-    if target.name.startswith("many_well"):
-      out["exact_sign_patterns"] = M.sign_patterns(np.asarray(exact[:2000]))
+  exact = T.evaluation_samples(target, config.eval_samples)
+  out["reference_log_z"] = None if target.log_z is None else (target.log_z, target.log_z_se)
+  if target.name.startswith("many_well"):
+    out["exact_sign_patterns"] = M.sign_patterns(np.asarray(exact[:2000]))
   trainer = T.make_trainer(config, target, flow, exact)
   keys = jax.random.split(jax.random.PRNGKey(config.seed), config.seeds)
   evaluate_seeds = jax.jit(jax.vmap(trainer.evaluate))  # compiled once, not op by op
   for method in config.methods:
     job = out["methods"].setdefault(method, {"history": [], "done": False, "target_evals": 0})
     if job["done"]:
+      continue
+    if method == "smc":
+      baseline.run_smc(job, config, target, exact, keys, workdir, lambda: R.write_json(path, out))
       continue
     stages = T.stages_for(method, config, trainer)
     init = jax.jit(jax.vmap(lambda k: trainer.init(k, method)))(keys)

@@ -38,14 +38,36 @@ from fdiv_jax import metrics as M
 PATHS = ("temperature", "base")
 
 
+# Every target a config can name: the synthetic ones and the sampling benchmark's posteriors.
+TARGETS = {
+  "gmm40": targets.gmm40,
+  "many_well32": lambda: targets.many_well(32),
+  "funnel10": lambda: targets.funnel(10),
+  "german_credit": targets.german_credit,
+  "breast_cancer": targets.breast_cancer,
+  "ionosphere": targets.ionosphere,
+  "sonar": targets.sonar,
+  "seeds": targets.seeds,
+  "brownian": targets.brownian,
+  "lgcp40": targets.lgcp,
+}
+
+
 def make_target(name: str) -> targets.Target:
-  if name == "gmm40":
-    return targets.gmm40()
-  if name == "many_well32":
-    return targets.many_well(32)
-  if name == "funnel10":
-    return targets.funnel(10)
-  raise ValueError(f"unknown target {name!r}; valid: gmm40, many_well32, funnel10")
+  if name not in TARGETS:
+    raise ValueError(f"unknown target {name!r}; valid: {', '.join(TARGETS)}")
+  return TARGETS[name]()
+
+
+def evaluation_samples(target: targets.Target, n: int) -> jax.Array | None:
+  """``n`` exact samples (key 123), or ``n`` of the reference samples (evenly spaced),
+  or None."""
+  if target.sample is not None:
+    return jnp.asarray(target.sample(jax.random.PRNGKey(123), n))
+  if target.reference_samples is not None:
+    ref = target.reference_samples()
+    return jnp.asarray(ref[np.linspace(0, ref.shape[0] - 1, min(n, ref.shape[0])).astype(int)])
+  return None
 
 
 def make_flow(config, dim: int) -> flows.Flow:
@@ -397,6 +419,8 @@ def evaluate(setup: Setup, params, key) -> dict:
       nll_exact=-jnp.mean(lq_y),
       energy_distance=M.energy_distance(x[:2000], exact[:2000]),
     )
+    if config.sinkhorn_epsilon:
+      out["sinkhorn"] = sinkhorn_distance(x[:2000], exact[:2000], config.sinkhorn_epsilon)
   if target.means is not None:
     radius = 4.0 * float(np.logaddexp(0.0, 1.0))  # 4 sigma, sigma = softplus(1)
     cov = M.mode_coverage(
@@ -408,6 +432,14 @@ def evaluate(setup: Setup, params, key) -> dict:
     out.update(modes_covered=cov["modes_covered"], mode_entropy=cov["mode_entropy"])
   out["_samples"] = x[:2000]
   return out
+
+
+def sinkhorn_distance(x, y, epsilon: float) -> jax.Array:
+  """Debiased Sinkhorn divergence (squared Euclidean cost, OTT) between two sample sets, as
+  the sampling benchmark reports it against reference samples."""
+  from fdiv_jax import transport
+
+  return transport.sinkhorn_divergence(x, y, epsilon=epsilon, max_iterations=500)[0]
 
 
 def make_trainer(

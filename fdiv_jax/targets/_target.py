@@ -60,7 +60,7 @@ def load_npy(name: str) -> np.ndarray:
 
 def reference_log_z(name: str) -> tuple[float | None, float | None]:
   """``(log Z, standard error)`` stored for target ``name`` in ``reference_log_z.json``
-  (written by ``benchmarks/reference_log_z.py``), or ``(None, None)``."""
+  (written by ``python -m experiments.boltzmann.reference``), or ``(None, None)``."""
   try:
     table = json.loads(data_text("reference_log_z.json"))
   except FileNotFoundError:

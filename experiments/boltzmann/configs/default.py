@@ -16,7 +16,8 @@ ALL_METHODS = ("reverse_kl", "alpha:2", "kl", "js", "tabg", "fab", "fab:nobuffer
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-  target: str = "gmm40"  # "gmm40", "many_well32", "funnel10"
+  target: str = "gmm40"  # a name in train.TARGETS
+  suite: tuple[str, ...] = ()  # if set: one run per target, <workdir>/<target>, and suite.md
   methods: tuple[str, ...] = ("tabg",)  # ALL_METHODS, "tabg:base" or any registry spec
   seeds: int = 3
   seed: int = 0  # the seeds are split(PRNGKey(seed), seeds)
@@ -72,10 +73,19 @@ class Config:
   ais_step_size: float = 1.0  # initial, per level
   ais_integration_steps: int = 5  # HMC leapfrog steps
   ais_mcmc_steps: int = 1
+  # SMC baseline ("smc"; fdiv_jax.smc on blackjax): adaptive tempering from the flows'
+  # base with HMC moves, one stage per particle count (baseline.py).
+  smc_particles: tuple[int, ...] = (256, 1024, 4096)
+  smc_target_ess: float = 0.5
+  smc_mcmc_steps: int = 5
+  smc_integration_steps: int = 5
+  smc_step_size: float = 0.5
+  smc_max_steps: int = 500
   energy_clip: float = 1e4  # U = -log p clipped at this value
   collapse_ess: float = 1.5  # warn when a batch's weight ESS falls below (samples)
   # Evaluation.
   eval_samples: int = 10_000
+  sinkhorn_epsilon: float = 0.0  # > 0: Sinkhorn divergence to exact / reference samples
   log_every: int = 500
 
 
