@@ -8,6 +8,7 @@ Modules (one concept each):
 * :mod:`fdiv_jax.diffusion` -- noise schedules, denoising score matching, exact mixture scores.
 * :mod:`fdiv_jax.annealing` -- paths, resampling, AIS (blackjax HMC / MALA), replay
   buffer, FAB, TA-BG.
+* :mod:`fdiv_jax.fab` -- FAB as a sampler object (``init`` / ``fill`` / ``step``).
 * :mod:`fdiv_jax.smc` -- adaptive tempered SMC from a base to a target (blackjax).
 * :mod:`fdiv_jax.distill` -- f-distill weights, generator surrogate and discriminator losses.
 * :mod:`fdiv_jax.categorical` -- divergences between categoricals given logits (KD losses).
@@ -34,6 +35,7 @@ from fdiv_jax import (
   diffusion,
   distill,
   divergences,
+  fab,
   gaussians,
   kernels,
   math,
@@ -136,6 +138,7 @@ __all__ = [
   "preference",
   "f_dpg_loss",
   "f_dpo_loss",
+  "fab",
   "renyi_bound",
   "renyi_divergence",
   "smc",
