@@ -79,12 +79,14 @@ class FABInfo(NamedTuple):
 class FABSampler(NamedTuple):
   """``init(key, params) -> FABState`` (the buffer filled by ``fill_batches`` calls of
   ``fill``), ``fill(key, state) -> (FABState, FABInfo)`` (one AIS batch into the
-  buffer, no update) and ``step(key, state) -> (FABState, FABInfo)``. ``step`` and
-  ``fill`` use ``key`` as given: pass a fresh key each call."""
+  buffer, no update), ``step(key, state) -> (FABState, FABInfo)`` and
+  ``ais(key, params, step_size) -> AISResult`` (one AIS batch from the flow, held
+  constant). Each uses ``key`` as given: pass a fresh key each call."""
 
   init: Callable[[jax.Array, Any], FABState]
   fill: Callable[[jax.Array, FABState], tuple[FABState, FABInfo]]
   step: Callable[[jax.Array, FABState], tuple[FABState, FABInfo]]
+  ais: Callable[[jax.Array, Any, jax.Array], annealing.AISResult]
 
 
 def fab_target_evals(
@@ -113,6 +115,7 @@ def fab(
   num_mcmc_steps: int = 1,
   target_acceptance: float = 0.65,
   max_weight: float = 10.0,
+  ais_fn: Callable[[jax.Array, Any, jax.Array], annealing.AISResult] | None = None,
 ) -> FABSampler:
   r"""FAB with a prioritised replay buffer (module docstring).
 
@@ -135,6 +138,10 @@ def fab(
     num_mcmc_steps: Transitions per intermediate level.
     target_acceptance: Acceptance rate the step sizes are adapted towards.
     max_weight: Clip of the buffer re-weighting (fab-jax's ``w_adjust_clip``).
+    ais_fn: ``(key, params, step_size [L]) -> AISResult`` replacing the AIS batch
+      (e.g. a defensive start); its ``log_base`` must be :math:`\log q_\theta` at the
+      final samples, which the buffer stores. Default: AIS from ``batch_size`` flow
+      samples with the arguments above.
 
   Returns:
     A :class:`FABSampler`.
@@ -171,6 +178,8 @@ def fab(
       num_mcmc_steps=num_mcmc_steps,
       alpha=alpha,
     )
+
+  ais_batch = ais_batch if ais_fn is None else ais_fn
 
   def add(buffer, step_size, res):
     buffer = annealing.buffer_add(buffer, res.samples, res.log_weights, res.log_base)
@@ -220,4 +229,4 @@ def fab(
     new = FABState(params, opt_state, buffer, sizes, state.step + 1)
     return new, info(res, jnp.mean(losses))
 
-  return FABSampler(init, fill, step)
+  return FABSampler(init, fill, step, ais_batch)

@@ -247,15 +247,41 @@ def tabg_step(setup: Setup, state: State, key, temperature, *, path):
   return state.replace(params=params, opt_state=opt_state, step=state.step + config.ml_steps), info
 
 
-def ais_pass(setup: Setup, params, step_size, key):
-  """AIS from flow samples towards p^alpha q^(1 - alpha), the flow held constant.
+def fab_sampler(setup: Setup, method: str) -> fd.fab.FABSampler:
+  """The library's FAB sampler for ``method`` (its optimiser is the method's schedule),
+  towards the target with the energy clipped; with ``fab_defensive_fraction`` its AIS
+  starts defensively (:func:`defensive_ais`)."""
+  config = setup.config
+  return fd.fab.fab(
+    setup.flow,
+    lambda x: log_p(setup, x, 1.0, "temperature"),
+    fab_optimizer(config, method),
+    alpha=config.fab_alpha,
+    batch_size=config.fab_batch_size,
+    buffer_batches=config.fab_buffer_batches,
+    fill_batches=config.fab_fill_batches,
+    updates_per_ais=config.fab_updates_per_ais,
+    num_levels=config.ais_levels,
+    kernel=config.ais_kernel,
+    step_size=config.ais_step_size,
+    num_integration_steps=config.ais_integration_steps,
+    num_mcmc_steps=config.ais_mcmc_steps,
+    max_weight=config.fab_max_weight,
+    ais_fn=(lambda k, p, eps: defensive_ais(setup, p, eps, k))
+    if config.fab_defensive_fraction
+    else None,
+  )
 
-  With ``fab_defensive_fraction`` ``eps > 0`` that fraction of the particles starts from
-  the flow over a base widened ``fab_defensive_scale`` times (``q_wide``, same
-  parameters) and AIS starts from the mixture ``m = (1 - eps) q + eps q_wide`` (defensive
-  importance sampling, Hesterberg 1995; counts fixed, weights against the mixture: still
-  unbiased), ending at the same ``p^alpha q^(1 - alpha)``: particles reach the tails
-  that ``q`` under-covers, where that target puts its mass."""
+
+def defensive_ais(setup: Setup, params, step_size, key):
+  """AIS from a defensive mixture towards p^alpha q^(1 - alpha), the flow held constant.
+
+  A fraction ``eps = fab_defensive_fraction`` of the particles starts from the flow over
+  a base widened ``fab_defensive_scale`` times (``q_wide``, same parameters) and AIS
+  starts from the mixture ``m = (1 - eps) q + eps q_wide`` (defensive importance
+  sampling, Hesterberg 1995; counts fixed, weights against the mixture: still unbiased),
+  ending at the same ``p^alpha q^(1 - alpha)``: particles reach the tails that ``q``
+  under-covers, where that target puts its mass."""
   config, flow = setup.config, setup.flow
   params = jax.lax.stop_gradient(params)
   k_s, k_a, k_w = jax.random.split(key, 3)
@@ -263,23 +289,7 @@ def ais_pass(setup: Setup, params, step_size, key):
   n_wide = int(round(config.fab_defensive_fraction * n))
   log_q = lambda x: flow.log_prob(params, x)  # noqa: E731
   log_gamma = lambda x: log_p(setup, x, 1.0, "temperature")  # noqa: E731
-  kw = dict(
-    betas=setup.betas,
-    kernel=config.ais_kernel,
-    step_size=step_size,
-    num_integration_steps=config.ais_integration_steps,
-    num_mcmc_steps=config.ais_mcmc_steps,
-  )
   x0, _ = flow.sample_and_log_prob(params, k_s, n - n_wide)
-  if not n_wide:
-    return annealing.ais(
-      k_a,
-      parallel.shard_batch(x0),
-      log_base=log_q,
-      log_target=log_gamma,
-      alpha=config.fab_alpha,
-      **kw,
-    )
   x_wide, _ = setup.wide.sample_and_log_prob(params, k_w, n_wide)
   eps = n_wide / n
 
@@ -293,70 +303,46 @@ def ais_pass(setup: Setup, params, step_size, key):
     log_base=log_mixture,
     log_target=lambda x: alpha * log_gamma(x) + (1 - alpha) * log_q(x),
     alpha=1.0,
-    **kw,
+    betas=setup.betas,
+    kernel=config.ais_kernel,
+    step_size=step_size,
+    num_integration_steps=config.ais_integration_steps,
+    num_mcmc_steps=config.ais_mcmc_steps,
   )
   # What the buffer and the metrics read: log q and log p at the final samples.
   return res._replace(log_base=log_q(res.samples), log_target=log_gamma(res.samples))
 
 
-def _ais_info(res):
-  return {"ais_ess": res.ess_fraction, "acceptance": jnp.mean(res.acceptance_rate)}
+def _fab_state(state: State) -> fd.fab.FABState:
+  fab = state.fab
+  return fd.fab.FABState(state.params, state.opt_state, fab["buffer"], fab["step_size"], state.step)
 
 
-def _after_ais(state: State, res, **fab):
-  """The FAB state after an AIS batch: step sizes adapted, other fields replaced."""
-  return {
-    **state.fab,
-    "step_size": annealing.adapt_step_size(state.fab["step_size"], res.acceptance_rate),
-    **fab,
-  }
+def _info(info: fd.fab.FABInfo) -> dict:
+  return {"loss": info.loss, "ais_ess": info.ais_ess, "acceptance": jnp.mean(info.acceptance_rate)}
 
 
-def fab_fill(setup: Setup, state: State, key):
+def fab_fill(setup: Setup, state: State, key, *, sampler):
   """Add one AIS batch to the buffer (no gradient step): FAB's warm start."""
-  res = ais_pass(setup, state.params, state.fab["step_size"], key)
-  buffer = annealing.buffer_add(state.fab["buffer"], res.samples, res.log_weights, res.log_base)
-  return (
-    state.replace(fab=_after_ais(state, res, buffer=buffer)),
-    {"loss": jnp.zeros(()), **_ais_info(res)},
-  )
+  new, info = sampler.fill(key, _fab_state(state))
+  return state.replace(fab={"step_size": new.step_size, "buffer": new.buffer}), _info(info)
 
 
-def fab_with_buffer(setup: Setup, state: State, key):
-  """fab-jax's step: updates on buffer samples, re-weighting, then one AIS batch."""
-  config, flow = setup.config, setup.flow
-  fab_batch = config.fab_batch_size
-  k_b, k_a = jax.random.split(key)
-  u = config.fab_updates_per_ais
-  x, log_q_old, idx = annealing.buffer_sample(k_b, state.fab["buffer"], u * fab_batch)
-  batches = jax.tree.map(lambda a: a.reshape((u, fab_batch) + a.shape[1:]), (x, log_q_old))
-
-  def loss_fn(params, batch):
-    xb, lq_old = batch
-    log_q = flow.log_prob(params, parallel.shard_batch(xb))
-    loss, _ = annealing.fab_buffer_loss(
-      log_q, lq_old, alpha=config.fab_alpha, max_weight=config.fab_max_weight
-    )
-    return loss, log_q
-
-  # AIS with the flow before this round's updates (as fab-jax).
-  res = ais_pass(setup, state.params, state.fab["step_size"], k_a)
-  updated, (losses, log_q) = jax.lax.scan(
-    lambda s, batch: _apply_update(s, loss_fn, batch), state, batches
-  )
-  buffer = annealing.buffer_adjust(
-    state.fab["buffer"], idx, log_q.reshape(-1), alpha=config.fab_alpha
-  )
-  buffer = annealing.buffer_add(buffer, res.samples, res.log_weights, res.log_base)
-  return (
-    updated.replace(fab=_after_ais(state, res, buffer=buffer)),
-    {"loss": jnp.mean(losses), **_ais_info(res)},
-  )
+def fab_with_buffer(setup: Setup, state: State, key, *, sampler):
+  """fab-jax's step (``fdiv_jax.fab``): updates on buffer samples, re-weighting, then one
+  AIS batch with the flow before the updates."""
+  new, info = sampler.step(key, _fab_state(state))
+  return state.replace(
+    params=new.params,
+    opt_state=new.opt_state,
+    step=state.step + setup.config.fab_updates_per_ais,
+    fab={"step_size": new.step_size, "buffer": new.buffer},
+  ), _info(info)
 
 
-def fab_without_buffer(setup: Setup, state: State, key):
+def fab_without_buffer(setup: Setup, state: State, key, *, sampler):
   """One gradient step of FAB's loss on one fresh AIS batch."""
-  res = ais_pass(setup, state.params, state.fab["step_size"], key)
+  res = sampler.ais(key, state.params, state.fab["step_size"])
 
   def loss_fn(params):
     return annealing.fab_loss(
@@ -364,10 +350,9 @@ def fab_without_buffer(setup: Setup, state: State, key):
     )
 
   loss, grads = jax.value_and_grad(loss_fn)(state.params)
-  return (
-    state.apply_gradients(grads=grads, fab=_after_ais(state, res)),
-    {"loss": loss, **_ais_info(res)},
-  )
+  step_size = annealing.adapt_step_size(state.fab["step_size"], res.acceptance_rate)
+  info = {"loss": loss, "ais_ess": res.ess_fraction, "acceptance": jnp.mean(res.acceptance_rate)}
+  return state.apply_gradients(grads=grads, fab={**state.fab, "step_size": step_size}), info
 
 
 # A per-kind salt keeps the fill's keys apart from the training stages'.
@@ -382,18 +367,24 @@ def fab_iterations(setup: Setup, state: State, key, *, kind: str, iterations: in
   """``iterations`` FAB steps of ``kind`` (one seed)."""
   step, salt = FAB_STEPS[kind]
   key = jax.random.fold_in(key, salt)
+  sampler = fab_sampler(setup, "fab:nobuffer" if kind == "nobuffer" else "fab")
 
   def body(state, i):
-    return step(setup, state, jax.random.fold_in(jax.random.fold_in(key, state.step), i))
+    k = jax.random.fold_in(jax.random.fold_in(key, state.step), i)
+    return step(setup, state, k, sampler=sampler)
 
   return jax.lax.scan(body, state, jnp.arange(iterations))
 
 
 def ais_target_evals(config) -> int:
-  """Target evaluations per AIS batch: per particle the start, then per intermediate
-  level every leapfrog / MALA gradient and one re-evaluation at the new point."""
-  per_move = config.ais_integration_steps if config.ais_kernel == "hmc" else 1
-  return config.fab_batch_size * (1 + config.ais_levels * (config.ais_mcmc_steps * per_move + 1))
+  """Target evaluations per AIS batch (:func:`fdiv_jax.fab.fab_target_evals`)."""
+  return fd.fab.fab_target_evals(
+    config.fab_batch_size,
+    num_levels=config.ais_levels,
+    kernel=config.ais_kernel,
+    num_integration_steps=config.ais_integration_steps,
+    num_mcmc_steps=config.ais_mcmc_steps,
+  )
 
 
 def evaluate(setup: Setup, params, key) -> dict:

@@ -65,7 +65,7 @@ class Config:
   fab_updates_per_ais: int = 4
   fab_max_weight: float = 10.0  # clip of the buffer re-weighting
   # Defensive AIS start: this fraction of each AIS batch starts from the flow over a base
-  # widened fab_defensive_scale times (train.ais_pass); 0: plain FAB.
+  # widened fab_defensive_scale times (train.defensive_ais); 0: plain FAB.
   fab_defensive_fraction: float = 0.0
   fab_defensive_scale: float = 1.5
   ais_levels: int = 3
