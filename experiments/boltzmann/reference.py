@@ -58,7 +58,8 @@ def smc_run(target, setting: str, seed: int) -> dict:
 
 def laplace_t_importance(target, samples: int, seed: int = 0, df: float = 5.0) -> dict:
   """log Z by importance sampling from a multivariate t at the mode (L-BFGS, float64),
-  scale the inverse Hessian times (df - 2) / df * 1.2 (covariance 1.2 H^-1)."""
+  scale the inverse Hessian times (df - 2) / df * 1.2 (covariance 1.2 H^-1; negative
+  Hessian eigenvalues replaced by their absolute values)."""
   import optax
   from scipy.special import logsumexp
   from scipy.stats import multivariate_t
@@ -79,8 +80,14 @@ def laplace_t_importance(target, samples: int, seed: int = 0, df: float = 5.0) -
 
     for _ in range(1000):
       w, state = step(w, state)
-    cov = np.linalg.inv(np.asarray(jax.hessian(f)(w)))
-    proposal = multivariate_t(np.asarray(w), cov * (df - 2) / df * 1.2, df=df, seed=seed)
+    # The inverse Hessian, its eigenvalues made positive (a mode on a funnel's neck can
+    # leave the Hessian indefinite).
+    eigenvalues, vectors = np.linalg.eigh(np.asarray(jax.hessian(f)(w)))
+    cov = (vectors / np.maximum(np.abs(eigenvalues), 1e-8)) @ vectors.T
+    try:
+      proposal = multivariate_t(np.asarray(w), cov * (df - 2) / df * 1.2, df=df, seed=seed)
+    except np.linalg.LinAlgError as e:  # no proper mode (e.g. a funnel: density unbounded)
+      return {"method": "laplace_t_is", "failed": str(e), "log_z": None, "ess_fraction": 0.0}
     x = proposal.rvs(samples)
     log_w = np.asarray(jax.jit(target.log_prob)(jnp.asarray(x))) - proposal.logpdf(x)
   log_z = logsumexp(log_w) - np.log(samples)
@@ -140,11 +147,11 @@ def summarise(entry: dict) -> dict:
   is_ = entry["importance_sampling"]
   if "quadrature" in entry:
     value, se, source = entry["quadrature"], 0.0, "quadrature"
-  elif is_["ess_fraction"] >= 0.1:
+  elif is_["log_z"] is not None and is_["ess_fraction"] >= 0.1:
     value, se, source = is_["log_z"], is_["standard_error"], "importance sampling"
   else:
     value, se, source = smc_mean, smc_se, "mean of the SMC runs"
-  others = [smc_mean, is_["log_z"]] + ([entry["quadrature"]] if "quadrature" in entry else [])
+  others = [smc_mean] + [v for v in (is_["log_z"], entry.get("quadrature")) if v is not None]
   return entry | {
     "log_z": value,
     "standard_error": se,
