@@ -87,3 +87,10 @@ def one_of(name: str, value: str, options: tuple[str, ...]) -> str:
   if value not in options:
     raise ValueError(f"{name} must be one of {options}, got {value!r}")
   return value
+
+
+def integer(name: str, value, minimum: int) -> int:
+  """``value`` as an int, or a ValueError naming ``name`` unless it is an int >= ``minimum``."""
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+  return int(value)

@@ -34,10 +34,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-from fdiv_jax import annealing
+from fdiv_jax import _checks, annealing
 
 __all__ = ["FABInfo", "FABSampler", "FABState", "fab", "fab_target_evals"]
 
@@ -152,10 +151,8 @@ def fab(
     ("updates_per_ais", updates_per_ais),
     ("num_levels", num_levels),
   ):
-    if not isinstance(v, (int, np.integer)) or v < 1:
-      raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-  if not isinstance(fill_batches, (int, np.integer)) or fill_batches < 0:
-    raise ValueError(f"fill_batches must be an int >= 0, got {fill_batches!r}")
+    _checks.integer(name, v, 1)
+  _checks.integer("fill_batches", fill_batches, 0)
   if updates_per_ais > buffer_batches:
     raise ValueError(
       f"updates_per_ais ({updates_per_ais}) must not exceed buffer_batches ({buffer_batches})"

@@ -27,7 +27,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
 from fdiv_jax import _checks
@@ -132,8 +131,7 @@ def tempered_smc(
     ("num_integration_steps", num_integration_steps),
     ("max_steps", max_steps),
   ):
-    if not isinstance(v, (int, np.integer)) or v < 1:
-      raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    _checks.integer(name, v, 1)
   _checks.one_of("mass_matrix", mass_matrix, ("diagonal", "identity"))
   if not step_size > 0:
     raise ValueError(f"step_size must be > 0, got {step_size!r}")

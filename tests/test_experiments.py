@@ -688,17 +688,15 @@ def test_cached_artefacts_are_keyed_by_config_and_bad_files_say_what_to_do(tmp_p
 
 def test_boltzmann_suite_runs_every_target_and_the_smc_baseline(tmp_path):
   """The sampling suite's path, shrunk: two posteriors (one with shipped reference
-  samples), FAB and the SMC baseline, one table over both."""
+  samples), a flow method and the SMC baseline, one table over both."""
   from experiments.boltzmann import main as bg_main
 
   tiny = bg_main.cli.load_config("experiments.boltzmann", "test")
   cfg = dataclasses.replace(
     tiny,
     suite=("german_credit", "brownian"),
-    methods=("fab", "smc"),
+    methods=("reverse_kl", "smc"),
     base_scale=1.0,
-    ais_kernel="hmc",
-    ais_step_size=0.05,
     smc_particles=(64, 128),
     smc_max_steps=100,
   )
@@ -713,7 +711,7 @@ def test_boltzmann_suite_runs_every_target_and_the_smc_baseline(tmp_path):
   assert smc_history[1]["target_evals"] > smc_history[0]["target_evals"] > 0
   for h in smc_history:
     assert np.all(np.isfinite(h["log_z_error"])) and all(h["reached_target"])
-  fab = credit["methods"]["fab"]["history"][-1]
+  flow = credit["methods"]["reverse_kl"]["history"][-1]
   # Reference samples stand in for exact ones: the forward metrics exist and are finite.
-  assert np.all(np.isfinite(fab["eubo"])) and np.all(np.isfinite(fab["forward_ess"]))
+  assert np.all(np.isfinite(flow["eubo"])) and np.all(np.isfinite(flow["forward_ess"]))
   assert os.path.exists(tmp_path / "suite" / "brownian" / "curves.png")

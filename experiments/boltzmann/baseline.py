@@ -84,11 +84,11 @@ def run_smc(job: dict, config, target, exact, keys, workdir: str, commit, verbos
           for s in samples
         ]
     np.save(os.path.join(workdir, "samples_smc.npy"), np.asarray(samples[:, :2000]))
-    return state + 1, record
+    return {"stages_done": state["stages_done"] + 1}, record
 
   jobs.run_stages(
     job,
-    init_state=jnp.zeros((), jnp.int32),
+    init_state={"stages_done": jnp.zeros((1,), jnp.int32)},  # a pytree for orbax
     num_stages=len(config.smc_particles),
     stage=stage,
     ckpt_dir=os.path.join(workdir, "ckpt", "smc"),
