@@ -22,6 +22,16 @@ weights are data for the loss); ``log_q`` stored in the buffer is the flow's den
 the time the sample was added or last re-weighted. Everything is jit-able and, with
 ``jax.vmap`` over keys and states, runs independent seeds side by side.
 
+Example (``tests/test_fab.py`` runs the same on a Gaussian)::
+
+  flow = fd.flows.real_nvp(d, num_layers=4, hidden=(64,))
+  sampler = fd.fab.fab(flow, target.log_prob, optax.adam(1e-3), batch_size=256)
+  state = jax.jit(sampler.init)(key, flow.init(key))  # fills the buffer
+  step = jax.jit(sampler.step)
+  for k in jax.random.split(key, 1000):
+    state, info = step(k, state)
+  x, log_q = flow.sample_and_log_prob(state.params, key, 10_000)
+
 References:
   Midgley, Stimper, Simm, Schoelkopf & Hernandez-Lobato. Flow annealed importance sampling
   bootstrap. ICLR 2023 (reference code lollcat/fab-jax).
