@@ -15,6 +15,7 @@ and, for 2-D targets, ``samples.png``.
 """
 
 import dataclasses
+import functools
 import os
 
 import jax
@@ -28,11 +29,13 @@ from fdiv_jax import metrics as M
 from fdiv_jax import parallel
 
 
-def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> dict:
+def run(config, workdir: str, *, fresh=False, verbose=True, keep_going=False) -> dict:
+  """``keep_going``: a method whose training turns non-finite is recorded as failed (its
+  last good stage kept) and the run goes on with the next; the suite runs so."""
   if config.suite:  # one run per target, then the table over all of them
+    one = lambda t: dataclasses.replace(config, target=t, suite=())  # noqa: E731
     outs = {
-      t: run(dataclasses.replace(config, target=t, suite=()), os.path.join(workdir, t), fresh=fresh)
-      for t in config.suite
+      t: run(one(t), os.path.join(workdir, t), fresh=fresh, keep_going=True) for t in config.suite
     }
     return report.write_suite(outs, workdir, verbose=verbose)
   path, out = jobs.open_results(workdir, config, fresh=fresh, methods={})
@@ -72,7 +75,8 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
       job["target_evals"] = 0
       return []
 
-    jobs.run_stages(
+    run_job = functools.partial(
+      jobs.run_stages,
       job,
       init_state=init,
       num_stages=len(stages),
@@ -88,6 +92,13 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
         if k in r
       ),
     )
+    try:
+      run_job()
+    except R.NonFiniteError as e:
+      if not keep_going:
+        raise
+      job["failed"] = str(e)
+      R.write_json(path, out)
   report.write_reports(out, workdir, target, verbose=verbose)
   return out
 
