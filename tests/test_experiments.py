@@ -464,6 +464,14 @@ def test_boltzmann_end_to_end_resume_and_nan_guard(tmp_path, monkeypatch):
   saved = R.read_json(str(tmp_path / "nan" / "results.json"))
   assert len(saved["methods"]["js"]["history"]) == 1
   assert os.path.isdir(str(tmp_path / "nan" / "ckpt" / "js"))
+  # keep_going (the suite's mode): the failure is recorded and the next method runs.
+  cfg_go = dataclasses.replace(cfg_nan, methods=("js", "reverse_kl"))
+  monkeypatch.setattr(
+    bg_main.T, "stages_for", lambda m, c, t: (poisoned if m == "js" else real)(m, c, t)
+  )
+  out = bg_main.run(cfg_go, str(tmp_path / "nan_go"), verbose=False, keep_going=True)
+  assert "js loss in stage 1" in out["methods"]["js"]["failed"]
+  assert not out["methods"]["js"]["done"] and out["methods"]["reverse_kl"]["done"]
 
 
 @pytest.mark.slow
