@@ -122,14 +122,22 @@ def plot_curves(out, keys, path):
   ]
   fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
   for method, job in out["methods"].items():
+    if not job["history"]:  # failed in its first stage
+      continue
     evals = [h["target_evals"] for h in job["history"]]
     for ax, k in zip(axes[0], keys):
       if k in job["history"][-1]:
-        ax.plot(evals, [np.mean(h[k]) for h in job["history"]], marker=".", label=method)
+        ys = [np.asarray(h[k], np.float64) for h in job["history"]]  # "nan" as text
+        # log Z error: the mean absolute error over seeds, on a log axis.
+        ys = [np.mean(np.abs(y)) if k == "log_z_error" else np.mean(y) for y in ys]
+        ax.plot(evals, ys, marker=".", label=method)
   for ax, k in zip(axes[0], keys):
     ax.set_xscale("log")
     ax.set_xlabel("target energy evaluations per seed")
-    ax.set_title(f"{k} (mean over seeds)", fontsize=9)
+    if k == "log_z_error":
+      ax.set_yscale("log")
+    title = "|log Z error|" if k == "log_z_error" else k
+    ax.set_title(f"{title} (mean over seeds)", fontsize=9)
   axes[0][0].legend(fontsize=7)
   fig.tight_layout()
   R.save_figure(fig, path)
