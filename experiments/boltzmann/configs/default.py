@@ -17,8 +17,8 @@ ALL_METHODS = ("reverse_kl", "alpha:2", "kl", "js", "tabg", "fab", "fab:nobuffer
 @dataclasses.dataclass(frozen=True)
 class Config:
   target: str = "gmm40"  # a name in train.TARGETS
+  methods: tuple[str, ...] = ("tabg",)  # ALL_METHODS, "tabg:base", "smc" or a registry spec
   suite: tuple[str, ...] = ()  # if set: one run per target, <workdir>/<target>, and suite.md
-  methods: tuple[str, ...] = ("tabg",)  # ALL_METHODS, "tabg:base" or any registry spec
   seeds: int = 3
   seed: int = 0  # the seeds are split(PRNGKey(seed), seeds)
   # Flow.
