@@ -18,8 +18,8 @@ import numpy as np
 from experiments.boltzmann import train as T
 from experiments.common import jobs
 from experiments.common import results as R
+from fdiv_jax import annealing, smc
 from fdiv_jax import metrics as M
-from fdiv_jax import smc
 
 
 @functools.partial(jax.jit, static_argnames=("config", "log_target", "dim", "particles"))
@@ -42,8 +42,7 @@ def _smc_seeds(keys, *, config, log_target, dim: int, particles: int):
       max_steps=config.smc_max_steps,
     )
     # Equally weighted particles for the sample metrics (systematic resampling).
-    u = (jax.random.uniform(k2) + jnp.arange(particles)) / particles
-    idx = jnp.searchsorted(jnp.cumsum(jnp.exp(res.log_weights)), u).clip(0, particles - 1)
+    idx = annealing.resample(k2, res.log_weights, particles, method="systematic").indices
     return res, res.particles[idx]
 
   return jax.vmap(one)(keys)
