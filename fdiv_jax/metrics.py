@@ -16,7 +16,10 @@ With flow samples :math:`x_i \sim q` and log weights
   shows a large EUBO;
 * mode coverage by nearest-centre assignment, the mode-entropy coverage
   :math:`\exp H(\text{histogram}) / K`, Many-Well sign patterns;
-* energy distance and MMD to exact samples.
+* energy distance and MMD to exact samples;
+* standardised errors of posterior means and standard deviations against ground-truth
+  moments, :math:`(\hat m_k - m_k)/s_k` and :math:`(\hat s_k - s_k)/s_k` per coordinate
+  (Inference Gym's convention of scaling by the posterior standard deviation).
 
 References:
   Midgley, Stimper, Simm, Schoelkopf, Hernandez-Lobato. Flow Annealed
@@ -27,6 +30,7 @@ References:
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +45,9 @@ __all__ = [
   "eubo",
   "forward_ess",
   "log_z_estimate",
+  "MomentErrors",
   "mode_coverage",
+  "moment_errors",
   "reverse_ess",
   "sign_patterns",
 ]
@@ -124,3 +130,59 @@ def energy_distance(x: ArrayLike, y: ArrayLike) -> jax.Array:
     return jnp.mean(fmath.double_where(d2 > 0, jnp.sqrt, d2, safe=1.0, otherwise=0.0))
 
   return 2 * mean_dist(x, y) - mean_dist(x, x) - mean_dist(y, y)
+
+
+class MomentErrors(NamedTuple):
+  r"""Standardised errors of estimated posterior moments, per coordinate ``[m]``.
+
+  Attributes:
+    mean: :math:`(\hat m_k - m_k) / s_k`.
+    std: :math:`(\hat s_k - s_k) / s_k`.
+  """
+
+  mean: jax.Array
+  std: jax.Array
+
+
+def moment_errors(
+  x: ArrayLike,
+  mean: ArrayLike,
+  std: ArrayLike,
+  *,
+  log_weights: ArrayLike | None = None,
+) -> MomentErrors:
+  r"""Standardised errors of the (weighted) sample moments of ``x`` against ground truth.
+
+  With self-normalised weights :math:`\bar w_i` (uniform without ``log_weights``),
+  :math:`\hat m = \sum_i \bar w_i x_i` and
+  :math:`\hat s^2 = \sum_i \bar w_i (x_i - \hat m)^2`.
+
+  Args:
+    x: Samples ``[n, m]`` (sample axis first, in the coordinates of the ground truth,
+      e.g. ``target.moments.transform(samples)``).
+    mean: Ground-truth means ``[m]``.
+    std: Ground-truth standard deviations ``[m]``, positive.
+    log_weights: Optional importance log weights ``[n]``.
+
+  Returns:
+    :class:`MomentErrors` with ``mean`` and ``std`` of shape ``[m]``.
+  """
+  x = _checks.floating("x", x, min_ndim=2)
+  if x.ndim != 2:
+    raise ValueError(f"moment_errors: x must have shape [n, m], got {x.shape}")
+  mean, std = jnp.asarray(mean, x.dtype), jnp.asarray(std, x.dtype)
+  if mean.shape != x.shape[1:] or std.shape != x.shape[1:]:
+    raise ValueError(
+      f"moment_errors: mean and std must have shape {x.shape[1:]} (x's last axis), got "
+      f"{mean.shape} and {std.shape}"
+    )
+  if log_weights is None:
+    w = jnp.full(x.shape[:1], 1.0 / x.shape[0], x.dtype)
+  else:
+    lw = _checks.floating("log_weights", log_weights)
+    if lw.shape != x.shape[:1]:
+      raise ValueError(f"moment_errors: log_weights must have shape {x.shape[:1]}, got {lw.shape}")
+    w = jax.nn.softmax(lw)
+  m_hat = w @ x
+  s_hat = jnp.sqrt(w @ (x - m_hat) ** 2)
+  return MomentErrors((m_hat - mean) / std, (s_hat - std) / std)

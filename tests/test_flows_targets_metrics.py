@@ -237,3 +237,32 @@ def test_squash_inputs_feeds_conditioners_arcsinh_and_inverts(make):
   p = perturbed(deep)
   x, log_q = jitted_sample(deep)(p, KEY, 16)
   np.testing.assert_allclose(jax.jit(deep.log_prob)(p, x), log_q, rtol=1e-4, atol=1e-4)
+
+
+def test_moment_errors_against_numpy_weighted_moments():
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(500, 3)) * np.array([1.0, 2.0, 0.5]) + np.array([0.0, 1.0, -1.0])
+  lw = rng.normal(size=500)
+  mean, std = np.array([0.1, 0.9, -1.0]), np.array([1.0, 2.0, 0.5])
+  w = np.exp(lw - lw.max())
+  w /= w.sum()
+  m_hat = w @ x
+  s_hat = np.sqrt(w @ (x - m_hat) ** 2)
+  got = M.moment_errors(x, mean, std, log_weights=lw)
+  np.testing.assert_allclose(got.mean, (m_hat - mean) / std, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(got.std, (s_hat - std) / std, rtol=1e-5, atol=1e-6)
+  uniform = M.moment_errors(x, mean, std)
+  np.testing.assert_allclose(uniform.mean, (x.mean(0) - mean) / std, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(uniform.std, (x.std(0) - std) / std, rtol=1e-5, atol=1e-6)
+  jitted = jax.jit(M.moment_errors)(x, mean, std, log_weights=lw)
+  np.testing.assert_allclose(jitted.mean, got.mean, rtol=1e-6)
+  x_nan = x.copy()
+  x_nan[0, 1] = np.nan
+  bad = M.moment_errors(x_nan, mean, std)
+  assert bool(jnp.isnan(bad.mean[1])) and bool(jnp.isfinite(bad.mean[0]))
+  with pytest.raises(ValueError, match="x must have"):
+    M.moment_errors(x[0], mean, std)
+  with pytest.raises(ValueError, match="mean and std must have shape"):
+    M.moment_errors(x, mean[:2], std)
+  with pytest.raises(ValueError, match="log_weights must have shape"):
+    M.moment_errors(x, mean, std, log_weights=lw[:3])

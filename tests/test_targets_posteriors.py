@@ -182,7 +182,19 @@ def test_lgcp_equals_scipy_and_whitening_keeps_log_z():
   assert targets.lgcp().dim == 1600
 
 
-ALL = ["german_credit", "breast_cancer", "ionosphere", "sonar", "seeds", "brownian", "lgcp"]
+ALL = [
+  "german_credit",
+  "breast_cancer",
+  "ionosphere",
+  "sonar",
+  "seeds",
+  "brownian",
+  "lgcp",
+  "eight_schools",
+  "stochastic_volatility",
+  "synthetic_lgcp",
+  "item_response",
+]
 
 
 @pytest.mark.parametrize("name", ALL)

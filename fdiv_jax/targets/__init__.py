@@ -10,9 +10,16 @@ and an exact sampler or reference samples for evaluation.
   :func:`german_credit`, :func:`breast_cancer`, :func:`ionosphere`, :func:`sonar`; the
   random-effects :func:`seeds`; Inference Gym's :func:`brownian`; the Cox process
   :func:`lgcp` on the Finnish pines.
+* Inference Gym's posteriors with ground-truth moments (:class:`PosteriorMoments`) from
+  long Stan runs, data shipped likewise: :func:`eight_schools` (exact log Z),
+  :func:`stochastic_volatility`, :func:`synthetic_lgcp`, :func:`item_response`, and
+  :func:`brownian`.
 """
 
 from fdiv_jax.targets._brownian import brownian
+from fdiv_jax.targets._eight_schools import eight_schools
+from fdiv_jax.targets._gp_cox import synthetic_lgcp
+from fdiv_jax.targets._item_response import item_response
 from fdiv_jax.targets._lgcp import lgcp, pines_counts
 from fdiv_jax.targets._logistic import (
   breast_cancer,
@@ -23,16 +30,20 @@ from fdiv_jax.targets._logistic import (
 )
 from fdiv_jax.targets._seeds import seeds
 from fdiv_jax.targets._synthetic import funnel, gmm40, gmm40_means, many_well
-from fdiv_jax.targets._target import Target
+from fdiv_jax.targets._target import PosteriorMoments, Target
+from fdiv_jax.targets._volatility import stochastic_volatility
 
 __all__ = [
+  "PosteriorMoments",
   "Target",
   "breast_cancer",
   "brownian",
+  "eight_schools",
   "funnel",
   "german_credit",
   "gmm40",
   "gmm40_means",
+  "item_response",
   "ionosphere",
   "lgcp",
   "logistic_regression",
@@ -40,4 +51,6 @@ __all__ = [
   "pines_counts",
   "seeds",
   "sonar",
+  "stochastic_volatility",
+  "synthetic_lgcp",
 ]

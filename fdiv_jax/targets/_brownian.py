@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fdiv_jax.targets._target import Target, reference_log_z
+from fdiv_jax.targets._target import Target, gym_moments, reference_log_z
 
 __all__ = ["BROWNIAN_OBSERVATIONS", "brownian"]
 
@@ -68,4 +68,7 @@ def brownian() -> Target:
     return lp_scales + lp_walk + lp_obs
 
   log_z, log_z_se = reference_log_z("brownian")
-  return Target("brownian", dim, log_prob, log_z, None, log_z_se=log_z_se)
+  moments = gym_moments(
+    "brownian", lambda z: jnp.concatenate([jax.nn.softplus(z[..., :2]), z[..., 2:]], -1)
+  )
+  return Target("brownian", dim, log_prob, log_z, None, log_z_se=log_z_se, moments=moments)

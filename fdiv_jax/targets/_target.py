@@ -29,6 +29,7 @@ class Target(NamedTuple):
     log_z_se: Standard error of a reference ``log_z`` (0 when exact), or None.
     reference_samples: ``() -> [M, d]`` approximate posterior samples from a long
       MCMC run (for EUBO, forward ESS and transport distances), or None.
+    moments: Ground-truth posterior moments (:class:`PosteriorMoments`), or None.
   """
 
   name: str
@@ -39,6 +40,7 @@ class Target(NamedTuple):
   means: jax.Array | None = None
   log_z_se: float | None = None
   reference_samples: Callable[[], np.ndarray] | None = None
+  moments: PosteriorMoments | None = None
 
 
 def data_text(name: str) -> str:
@@ -69,3 +71,35 @@ def reference_log_z(name: str) -> tuple[float | None, float | None]:
   if entry is None:
     return None, None
   return float(entry["log_z"]), float(entry["standard_error"])
+
+
+class PosteriorMoments(NamedTuple):
+  r"""Ground-truth posterior moments of a target's constrained coordinates.
+
+  Attributes:
+    mean: Posterior means ``[m]``.
+    std: Posterior standard deviations ``[m]``.
+    mean_standard_error: Monte-Carlo standard error of ``mean`` ``[m]``.
+    transform: ``x [..., d] -> [..., m]``, the parameter vector in the coordinates the
+      moments are of (e.g. a scale instead of its unconstrained value).
+    source: Where the moments come from.
+  """
+
+  mean: np.ndarray
+  std: np.ndarray
+  mean_standard_error: np.ndarray
+  transform: Callable[[jax.Array], jax.Array]
+  source: str
+
+
+def gym_moments(name: str, transform: Callable[[jax.Array], jax.Array]) -> PosteriorMoments:
+  """Inference Gym's ground-truth moments of target ``name`` from
+  ``inference_gym_ground_truth.json`` (written by ``python -m experiments.boltzmann.gym_data``)."""
+  entry = json.loads(data_text("inference_gym_ground_truth.json"))[name]
+  return PosteriorMoments(
+    np.asarray(entry["mean"]),
+    np.asarray(entry["std"]),
+    np.asarray(entry["mean_standard_error"]),
+    transform,
+    f"{entry['source']} ({entry['command']})",
+  )

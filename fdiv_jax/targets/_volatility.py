@@ -1,0 +1,82 @@
+r"""Stochastic volatility of the S&P 500, centred (Inference Gym, small set).
+
+.. math::
+  \tfrac{\phi + 1}{2} \sim \mathrm{Beta}(20, 1.5),\quad
+  \mu \sim \mathrm{Cauchy}(0, 5),\quad \sigma \sim \mathrm{HalfCauchy}(0, 2),
+
+  h_0 \sim N\!\big(\mu, \sigma^2 / (1 - \phi^2)\big),\quad
+  h_t \sim N\big(\mu + \phi (h_{t-1} - \mu), \sigma^2\big),\quad
+  r_t \sim N\big(0, e^{h_t}\big),\quad t = 0..99,
+
+on the last 100 mean-adjusted daily returns :math:`r` of the S&P 500. The target is the
+posterior in Inference Gym's unconstrained space, :math:`x = (u, \mu, v, h_0..h_{99})`
+(d = 103), :math:`\phi = 2\,\mathrm{sigmoid}(u) - 1`, :math:`\sigma = \mathrm{softplus}(v)`,
+with the Jacobian :math:`\log 2 + \log\mathrm{sigmoid}(u) + \log\mathrm{sigmoid}(-u) +
+\log\mathrm{sigmoid}(v)`; every density is normalised.
+
+References:
+  Inference Gym, ``StochasticVolatilitySP500Small`` (TensorFlow Probability), data and
+  ground-truth moments from its Stan runs; Stan User's Guide, stochastic volatility.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from fdiv_jax.targets._target import Target, gym_moments, load_csv
+
+__all__ = ["stochastic_volatility"]
+
+_LOG_2PI = math.log(2 * math.pi)
+_BETA_A, _BETA_B = 20.0, 1.5
+_MEAN_SCALE, _SHOCK_SCALE = 5.0, 2.0
+
+
+def _normal_logpdf(x, loc, scale):
+  return -0.5 * ((x - loc) / scale) ** 2 - jnp.log(scale) - 0.5 * _LOG_2PI
+
+
+def _constrain(x):
+  return jnp.concatenate(
+    [2 * jax.nn.sigmoid(x[..., :1]) - 1, x[..., 1:2], jax.nn.softplus(x[..., 2:3]), x[..., 3:]],
+    -1,
+  )
+
+
+def stochastic_volatility() -> Target:
+  """The stochastic-volatility posterior (module docstring), ``log_prob: x [..., 103] -> [...]``."""
+  returns = load_csv("sp500_small_returns.csv")[:, 0]
+  dim = 3 + returns.shape[0]
+  log_beta_norm = math.lgamma(_BETA_A) + math.lgamma(_BETA_B) - math.lgamma(_BETA_A + _BETA_B)
+
+  def log_prob(x):
+    x = jnp.asarray(x)
+    if x.shape[-1:] != (dim,):
+      raise ValueError(f"stochastic_volatility: x must have shape [..., {dim}], got {x.shape}")
+    u, mu, v, h = x[..., 0], x[..., 1], x[..., 2], x[..., 3:]
+    log_s, log_1ms = jax.nn.log_sigmoid(u), jax.nn.log_sigmoid(-u)
+    phi = 2 * jax.nn.sigmoid(u) - 1
+    sigma = jax.nn.softplus(v)
+    # (phi + 1) / 2 = sigmoid(u) ~ Beta; the Jacobian d phi / du = 2 s (1 - s) and the
+    # Beta's own 1/2 cancel, leaving s^a (1 - s)^b / B(a, b).
+    lp_phi = _BETA_A * log_s + _BETA_B * log_1ms - log_beta_norm
+    lp_mu = -jnp.log1p((mu / _MEAN_SCALE) ** 2) - math.log(math.pi * _MEAN_SCALE)
+    lp_sigma = (
+      -jnp.log1p((sigma / _SHOCK_SCALE) ** 2)
+      - math.log(math.pi * _SHOCK_SCALE / 2)
+      + jax.nn.log_sigmoid(v)
+    )
+    # 1 - phi^2 = 4 s (1 - s), kept in log space for s near 1.
+    stationary = 0.5 * sigma * jnp.exp(-0.5 * (log_s + log_1ms))
+    lp_h0 = _normal_logpdf(h[..., 0], mu, stationary)
+    loc = mu[..., None] + phi[..., None] * (h[..., :-1] - mu[..., None])
+    lp_h = jnp.sum(_normal_logpdf(h[..., 1:], loc, sigma[..., None]), -1)
+    r = jnp.asarray(returns, x.dtype)
+    lp_r = jnp.sum(-0.5 * r**2 * jnp.exp(-h) - 0.5 * h - 0.5 * _LOG_2PI, -1)
+    return lp_phi + lp_mu + lp_sigma + lp_h0 + lp_h + lp_r
+
+  moments = gym_moments("stochastic_volatility", _constrain)
+  return Target("stochastic_volatility", dim, log_prob, None, None, moments=moments)
