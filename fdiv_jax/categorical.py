@@ -84,7 +84,9 @@ def f_divergence(
   from_p = fmath.double_where(
     p > 0, lambda l: p * div.reversed().f(l), -l_above, safe=0.0, otherwise=0.0
   )
-  return jnp.sum(jnp.where(below, from_q, from_p), axis=-1)
+  terms = jnp.where(below, from_q, from_p)
+  # A NaN logit makes its row NaN (the weight tests above would read it as p = 0).
+  return jnp.sum(jnp.where(jnp.isnan(log_u), jnp.nan, terms), axis=-1)
 
 
 def kd_loss(
@@ -111,7 +113,8 @@ def kd_loss(
 
   Reductions over the token / example axes ``[...]``:
 
-  * ``"mean"``: :math:`\sum_i m_i \mathcal L_i / \max(1, \sum_i m_i)`;
+  * ``"mean"``: the weighted mean :math:`\sum_i m_i \mathcal L_i / \sum_i m_i` (0 when
+    every weight is 0);
   * ``"sum"``: :math:`\sum_i m_i \mathcal L_i`;
   * ``"none"``: :math:`m_i \mathcal L_i`, shape ``[...]``.
 
@@ -120,7 +123,8 @@ def kd_loss(
     teacher_logits: ``[..., C]``.
     divergence: Registry name or record (P = teacher, Q = student).
     temperature: > 0.
-    mask: ``[...]`` of 0/1 (or weights); all ones if None.
+    mask: ``[...]`` of 0/1 or non-negative weights; all ones if None. Rows of weight 0
+      (padding) are dropped before the loss: their logits may be ``-inf`` or NaN.
     reduction: ``"mean"``, ``"sum"`` or ``"none"``.
     scale_by_temperature_squared: Multiply by :math:`T^2`.
 
@@ -136,30 +140,48 @@ def kd_loss(
   _checks.one_of("reduction", reduction, REDUCTIONS)
   student = _checks.floating("student_logits", student_logits, min_ndim=1)
   teacher = jax.lax.stop_gradient(_checks.floating("teacher_logits", teacher_logits, min_ndim=1))
+  mask = _token_mask(mask, student.shape[:-1], student.dtype)
+  student, teacher = _drop_masked_rows(mask, student), _drop_masked_rows(mask, teacher)
   per_token = f_divergence(teacher, student, divergence=divergence, temperature=temperature)
   if scale_by_temperature_squared:
     per_token = per_token * jnp.square(jnp.asarray(temperature, per_token.dtype))
+  return _reduce(per_token, mask, reduction)
+
+
+def _token_mask(mask: ArrayLike | None, shape: tuple[int, ...], dtype) -> jax.Array | None:
+  """``mask`` as non-negative float weights of ``shape`` (the logits' leading axes)."""
   if mask is None:
-    mask = jnp.ones(per_token.shape, per_token.dtype)
-  else:
-    mask = _checks.floating("mask", mask)
-    if mask.shape != per_token.shape:
-      raise ValueError(
-        f"mask must have shape {per_token.shape} (the logits without "
-        f"their class axis), got {mask.shape}"
-      )
-  return _reduce(per_token * mask, mask, reduction)
+    return None
+  mask = _checks.floating("mask", mask).astype(dtype)
+  if mask.shape != shape:
+    raise ValueError(
+      f"mask must have shape {shape} (the logits without their class axis), got {mask.shape}"
+    )
+  return mask
 
 
-def _reduce(masked: jax.Array, mask: jax.Array | None, reduction: str) -> jax.Array:
-  """Reduces already-masked per-token losses (see :func:`kd_loss`)."""
+def _drop_masked_rows(mask: jax.Array | None, logits: jax.Array) -> jax.Array:
+  """Zeros the rows of weight 0, so that padding (-inf or NaN logits) reaches neither the
+  loss nor its gradient."""
+  if mask is None:
+    return logits
+  return jnp.where((mask > 0)[..., None], logits, 0.0)
+
+
+def _reduce(per_token: jax.Array, mask: jax.Array | None, reduction: str) -> jax.Array:
+  """Weights per-token losses by ``mask`` and reduces them (see :func:`kd_loss`)."""
   _checks.one_of("reduction", reduction, REDUCTIONS)
+  if mask is None:
+    weighted, total = per_token, jnp.asarray(per_token.size, per_token.dtype)
+  else:
+    weighted = jnp.where(mask > 0, per_token * mask, 0.0)
+    total = jnp.sum(mask)
   if reduction == "none":
-    return masked
+    return weighted
   if reduction == "sum":
-    return jnp.sum(masked)
-  count = masked.size if mask is None else jnp.sum(jnp.asarray(mask, masked.dtype))
-  return jnp.sum(masked) / jnp.maximum(count, 1.0)
+    return jnp.sum(weighted)
+  # The weighted mean; 0 when every weight is 0 (nothing to distil).
+  return jnp.sum(weighted) / jnp.where(total > 0, total, 1.0)
 
 
 def entropy(logits: ArrayLike, *, temperature: ArrayLike = 1.0) -> jax.Array:
@@ -224,11 +246,15 @@ def balanced_kd_loss(
     Amara, Sepahvand, Meyer, Gross, Clark. BD-KD: Balancing the Divergences
     for Online Knowledge Distillation. arXiv:2212.12965.
   """
-  kw = dict(temperature=temperature, mask=mask, reduction="none")
-  fwd = kd_loss(student_logits, teacher_logits, divergence="kl", **kw)
-  rev = kd_loss(student_logits, teacher_logits, divergence="reverse_kl", **kw)
-  h_s = jax.lax.stop_gradient(entropy(student_logits, temperature=temperature))
-  h_t = jax.lax.stop_gradient(entropy(teacher_logits, temperature=temperature))
+  student = _checks.floating("student_logits", student_logits, min_ndim=1)
+  teacher = _checks.floating("teacher_logits", teacher_logits, min_ndim=1)
+  mask = _token_mask(mask, student.shape[:-1], student.dtype)
+  student, teacher = _drop_masked_rows(mask, student), _drop_masked_rows(mask, teacher)
+  kw = dict(temperature=temperature, reduction="none")
+  fwd = kd_loss(student, teacher, divergence="kl", **kw)
+  rev = kd_loss(student, teacher, divergence="reverse_kl", **kw)
+  h_s = jax.lax.stop_gradient(entropy(student, temperature=temperature))
+  h_t = jax.lax.stop_gradient(entropy(teacher, temperature=temperature))
   flatter = h_s > h_t
   balance = _checks.at_least("balance", balance, 1.0).astype(fwd.dtype)
   lam_f = forward_weight * jnp.where(flatter, 1.0, balance)

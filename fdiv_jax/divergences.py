@@ -725,8 +725,8 @@ def _alpha_conjugate(t, alpha):
   return jnp.where(inside, value, boundary)
 
 
-def _alpha(alpha: ArrayLike = 0.5) -> Divergence:
-  r"""Amari alpha family.
+def _alpha(alpha: ArrayLike) -> Divergence:
+  r"""Amari alpha family (the order ``alpha`` is required: a scalar, possibly traced).
 
   :math:`f_\alpha(u) = \frac{u^\alpha - 1 - \alpha(u - 1)}{\alpha(\alpha - 1)}`.
 
@@ -775,8 +775,14 @@ def _alpha_reversed(alpha):
 
 
 def _param(name: str, value: ArrayLike) -> jax.Array:
-  """A family parameter as a float array; concrete non-finite values raise."""
+  """A family parameter as a float scalar; concrete non-finite values and arrays raise
+  (several orders are a ``jax.vmap`` over the order, not an array that would pair each
+  sample with one order)."""
   arr = jnp.asarray(value)
+  if arr.ndim != 0:
+    raise ValueError(
+      f"{name} must be a scalar, got shape {arr.shape}; for several values use jax.vmap over {name}"
+    )
   if not (jnp.issubdtype(arr.dtype, jnp.number) or jnp.issubdtype(arr.dtype, jnp.bool_)):
     raise TypeError(f"{name} must be a real number, got dtype {arr.dtype}")
   arr = arr.astype(_checks.float_dtype(arr))
@@ -828,7 +834,8 @@ def get(name: str, **params: ArrayLike) -> Divergence:
     **params: Family parameters (``alpha`` for ``"alpha"``); may be traced.
 
   Raises:
-    ValueError: unknown ``name`` (the message lists the valid names), or a spec
+    ValueError: unknown ``name`` (the message lists the valid names), a family without
+      its parameter (``"alpha"`` has no default order), a non-scalar parameter, or a spec
       string whose value is not a number or whose entry takes no parameter.
     TypeError: a parameter the entry does not take.
   """
@@ -837,6 +844,17 @@ def get(name: str, **params: ArrayLike) -> Divergence:
   if not isinstance(name, str) or name not in _REGISTRY:
     raise ValueError(f"unknown divergence {name!r}; valid names: {', '.join(available())}")
   factory = _REGISTRY[name]
+  required = [
+    p.name
+    for p in inspect.signature(factory).parameters.values()
+    if p.default is inspect.Parameter.empty and p.name not in params
+  ]
+  if required:
+    example = ", ".join(f"{r}=..." for r in required)
+    raise ValueError(
+      f"divergence {name!r} needs {', '.join(required)}: get({name!r}, {example}) or a spec "
+      f"string such as {name + ':0.5'!r}"
+    )
   try:
     return factory(**params)
   except TypeError as e:

@@ -30,6 +30,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from fdiv_jax import math as fmath
+
 __all__ = ["CLOSED_FORMS", "f_divergence", "kl", "log_prob", "renyi"]
 
 CLOSED_FORMS = ("kl", "reverse_kl", "jeffreys", "squared_hellinger", "pearson", "neyman", "alpha")
@@ -50,6 +52,32 @@ def kl(
   return _sum(per_dim, event_ndims)
 
 
+def _half_log_chernoff(
+  a: jax.Array, mp: jax.Array, sp: jax.Array, mq: jax.Array, sq: jax.Array
+) -> jax.Array:
+  r"""Per coordinate :math:`k_\alpha = \log\int p^\alpha q^{1-\alpha} / (\alpha(\alpha-1))`,
+  smooth in :math:`\alpha` (it is :math:`\mathrm{KL}(P\|Q)` at 1 and
+  :math:`\mathrm{KL}(Q\|P)` at 0), +inf where :math:`s^2 \le 0`.
+
+  With :math:`s^2 = \sigma_p^2 (1 + \alpha t)`, :math:`t = \sigma_q^2/\sigma_p^2 - 1`:
+  :math:`k_\alpha = \frac{\Delta\mu^2}{2 s^2} +
+  \frac{\log(1+t) - \log(1+\alpha t)/\alpha}{2(\alpha - 1)}`, written for
+  :math:`\alpha < 1/2` and, with the roles of P and Q and of :math:`\alpha` and
+  :math:`1-\alpha` exchanged, for :math:`\alpha \ge 1/2`, so neither form divides by a
+  vanishing :math:`\alpha - 1`."""
+  low = a < 0.5
+  b = jnp.where(low, a, 1 - a)  # the order of the form used, in (-inf, 1/2]
+  s_from, s_to = jnp.where(low, sp, sq), jnp.where(low, sq, sp)
+  t = (s_to / s_from) ** 2 - 1
+  one_plus = 1 + b * t  # s^2 / s_from^2
+  ok = one_plus > 0
+  t_ok = jnp.where(ok, t, 0.0)  # double-where: no NaN gradient from the masked entries
+  h = 0.5 * (jnp.log1p(t_ok) - fmath.log1p_over(t_ok, b)) / (b - 1)
+  s2 = jnp.where(ok, s_from**2 * one_plus, 1.0)
+  per_dim = (mp - mq) ** 2 / (2 * s2) + h
+  return jnp.where(ok, per_dim, jnp.inf)
+
+
 def renyi(
   alpha: ArrayLike,
   mean_p: ArrayLike,
@@ -59,16 +87,26 @@ def renyi(
   *,
   event_ndims: int = 0,
 ) -> jax.Array:
-  """Rényi divergence of order ``alpha`` (≠ 1) between (diagonal) Gaussians; +inf where
-  :math:`\\alpha\\sigma_q^2 + (1-\\alpha)\\sigma_p^2 \\le 0`."""
-  a, mp, sp, mq, sq = (jnp.asarray(v) for v in (alpha, mean_p, scale_p, mean_q, scale_q))
-  s2 = a * sq**2 + (1 - a) * sp**2
-  ok = s2 > 0
-  s2_safe = jnp.where(ok, s2, 1.0)  # double-where: no NaN gradient from the other branch
-  per_dim = a * (mp - mq) ** 2 / (2 * s2_safe) - jnp.log(
-    s2_safe / (sp ** (2 * (1 - a)) * sq ** (2 * a))
-  ) / (2 * (a - 1))
-  return _sum(jnp.where(ok, per_dim, jnp.inf), event_ndims)
+  r"""Rényi divergence of order ``alpha`` between (diagonal) Gaussians, continuous in
+  ``alpha`` (KL(P‖Q) at 1, 0 at 0); +inf where
+  :math:`\alpha\sigma_q^2 + (1-\alpha)\sigma_p^2 \le 0`."""
+  a, mp, sp, mq, sq = _arrays(alpha, mean_p, scale_p, mean_q, scale_q)
+  return _sum(a * _half_log_chernoff(a, mp, sp, mq, sq), event_ndims)
+
+
+def _alpha(a, mp, sp, mq, sq, event_ndims):
+  """Amari's alpha-divergence expm1(a (a - 1) K) / (a (a - 1)), K the summed k_alpha."""
+  k = _sum(_half_log_chernoff(a, mp, sp, mq, sq), event_ndims)
+  a = jnp.broadcast_to(a, k.shape) if event_ndims == 0 else a
+  finite = jnp.isfinite(k)
+  value = fmath.expm1_over(jnp.where(finite, k, 0.0), a * (a - 1))
+  return jnp.where(finite, value, k)
+
+
+def _arrays(*values):
+  arrays = [jnp.asarray(v) for v in values]
+  dtype = jnp.result_type(*[x.dtype for x in arrays], float)
+  return [x.astype(dtype) for x in arrays]
 
 
 def f_divergence(
@@ -109,8 +147,8 @@ def f_divergence(
   if name == "alpha":
     if alpha is None:
       raise ValueError("alpha: the 'alpha' entry needs its order, got None")
-    a = jnp.asarray(alpha)
-    return jnp.expm1((a - 1) * renyi(a, *p, *q, **kw)) / (a * (a - 1))
+    a, mp, sp, mq, sq = _arrays(alpha, *p, *q)
+    return _alpha(a, mp, sp, mq, sq, event_ndims)
   raise ValueError(f"name must be one of {', '.join(CLOSED_FORMS)}, got {name!r}")
 
 

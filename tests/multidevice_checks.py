@@ -64,7 +64,8 @@ def check_library():
   x = jax.random.normal(k3, (1000, 3))  # 1000 = 8 * 125
   y = 0.5 + jax.random.normal(k4, (1003, 3))  # 1003 rows: padded on 2, 4 or 8 devices
   losses = {
-    name: functools.partial(_self_normalized, divergence=fd.get(name)) for name in ("kl", "alpha")
+    name: functools.partial(_self_normalized, divergence=fd.get(spec))
+    for name, spec in (("kl", "kl"), ("alpha", "alpha:0.5"))
   }
   kernel = {
     "cs": lambda a, b: fd.cauchy_schwarz_divergence(a, b, bandwidth=0.7, block_size=128),

@@ -146,6 +146,35 @@ def test_balanced_kd_loss_weights_by_entropy_gap():
   chex.assert_tree_all_finite(grad)
 
 
+def test_kd_loss_fractional_weights_give_the_weighted_mean():
+  raw = categorical.kd_loss(ZQ, ZP, reduction="none")
+  np.testing.assert_allclose(
+    categorical.kd_loss(ZQ, ZP, mask=0.2 * jnp.ones(6)), raw.mean(), rtol=1e-6
+  )
+  w = jnp.array([0.5, 2.0, 0.0, 1.0, 0.25, 3.0])
+  np.testing.assert_allclose(
+    categorical.kd_loss(ZQ, ZP, mask=w), jnp.sum(w * raw) / jnp.sum(w), rtol=1e-6
+  )
+  assert float(categorical.kd_loss(ZQ, ZP, mask=jnp.zeros(6))) == 0.0
+  balanced = categorical.balanced_kd_loss(ZQ, ZP, mask=0.2 * jnp.ones(6))
+  np.testing.assert_allclose(balanced, categorical.balanced_kd_loss(ZQ, ZP), rtol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["kd", "balanced"])
+def test_masked_padding_rows_reach_neither_loss_nor_gradient(loss):
+  fn = categorical.kd_loss if loss == "kd" else categorical.balanced_kd_loss
+  mask = jnp.array([1.0, 1.0, 0.0, 1.0, 0.0, 1.0])
+  padded_s = ZQ.at[2].set(-jnp.inf).at[4].set(jnp.nan)
+  padded_t = ZP.at[2].set(jnp.nan).at[4].set(-jnp.inf)
+  want = fn(ZQ, ZP, mask=mask)
+  got, grad = jax.value_and_grad(lambda s: fn(s, padded_t, mask=mask))(padded_s)
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+  assert bool(jnp.all(jnp.isfinite(grad))) and bool(jnp.all(grad[jnp.array([2, 4])] == 0))
+  # A NaN in a row that counts is not hidden.
+  assert bool(jnp.isnan(fn(ZQ.at[0, 1].set(jnp.nan), ZP, mask=mask)))
+  assert bool(jnp.isnan(fn(ZQ, ZP.at[1, 0].set(jnp.nan), mask=mask)))
+
+
 @pytest.mark.parametrize("name", ["kl", "js", "squared_hellinger", "total_variation", "gan"])
 def test_masked_teacher_class_minus_inf(name):
   """A teacher logit of -inf (a masked class) is legal: the loss and the student's

@@ -342,6 +342,12 @@ def test_bad_parameters():
     fd.get("alpha", alpha=float("nan"))
   with pytest.raises(TypeError, match="only be given with a divergence name"):
     fd.divergences.resolve(fd.get("kl"), alpha=1.0)
+  # No silent default order, and no array of orders paired with the samples.
+  with pytest.raises(ValueError, match="divergence 'alpha' needs alpha"):
+    fd.get("alpha")
+  with pytest.raises(ValueError, match="alpha must be a scalar, got shape \\(2,\\).*vmap"):
+    fd.get("alpha", alpha=[0.5, 2.0])
+  assert float(fd.get("alpha", alpha=[0.5][0]).params["alpha"]) == 0.5
 
 
 def test_available_and_repr():

@@ -723,3 +723,27 @@ def test_boltzmann_suite_runs_every_target_and_the_smc_baseline(tmp_path):
   # Reference samples stand in for exact ones: the forward metrics exist and are finite.
   assert np.all(np.isfinite(flow["eubo"])) and np.all(np.isfinite(flow["forward_ess"]))
   assert os.path.exists(tmp_path / "suite" / "brownian" / "curves.png")
+  # Inference Gym ground truth (Brownian motion): standardised moment errors for every
+  # method, and SMC's acceptance is a rate over the steps it took.
+  assert "mean_error" in table and "std_error" in table
+  brownian = outs["brownian"]["methods"]
+  for job in brownian.values():
+    last = job["history"][-1]
+    assert np.all(np.isfinite(last["mean_error"])) and np.all(np.asarray(last["std_error"]) >= 0)
+  for h in smc_history:
+    assert all(0.05 < a <= 1.0 for a in h["acceptance"])
+
+
+def test_boltzmann_configs_load_and_name_known_targets():
+  import pkgutil
+
+  from experiments.boltzmann import configs
+  from experiments.boltzmann import train as bg_train
+  from experiments.common import cli
+
+  names = [m.name for m in pkgutil.iter_modules(configs.__path__)]
+  assert {"suite", "gym", "default", "test"} <= set(names)
+  for name in names:
+    cfg = cli.load_config("experiments.boltzmann", name)
+    for target in (cfg.target, *cfg.suite):
+      assert target in bg_train.TARGETS, (name, target)

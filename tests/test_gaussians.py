@@ -73,3 +73,30 @@ def test_log_prob_equals_distrax():
   np.testing.assert_allclose(
     G.log_prob(x, 0.4, 1.3), distrax.Normal(0.4, 1.3).log_prob(x), rtol=1e-6
   )
+
+
+def _alpha_longdouble(a, mp, sp, mq, sq):
+  """(c - 1) / (a (a - 1)), c = int p^a q^(1-a), in extended precision (NumPy longdouble)."""
+  a, mp, sp, mq, sq = (np.longdouble(v) for v in (a, mp, sp, mq, sq))
+  s2 = a * sq**2 + (1 - a) * sp**2
+  log_c = a * (a - 1) * (mp - mq) ** 2 / (2 * s2) - np.log(s2) / 2
+  log_c += (1 - a) * np.log(sp) + a * np.log(sq)
+  return float(np.expm1(log_c) / (a * (a - 1)))
+
+
+@pytest.mark.parametrize("x64", [False, True])
+def test_alpha_is_continuous_at_orders_zero_and_one(x64):
+  case = CASES[0]
+  rtol = 1e-10 if x64 else 2e-6
+  with jax.enable_x64(x64):
+    alpha = lambda a: float(G.f_divergence("alpha", *case, alpha=a))  # noqa: E731
+    kl, reverse = float(G.kl(*case)), float(G.kl(*case[2:], *case[:2]))
+    np.testing.assert_allclose(alpha(1.0), kl, rtol=rtol)
+    np.testing.assert_allclose(alpha(0.0), reverse, rtol=rtol)
+    np.testing.assert_allclose(float(G.renyi(1.0, *case)), kl, rtol=rtol)
+    for a in (1e-7, 1e-5, 1e-3, 0.4999, 0.5, 1 - 1e-5, 1 + 1e-6, 1.02, -1e-4):
+      np.testing.assert_allclose(alpha(a), _alpha_longdouble(a, *case), rtol=rtol)
+    # Gradients in alpha exist at the removable singularities.
+    for a in (0.0, 1.0):
+      g = jax.grad(lambda a: G.f_divergence("alpha", *case, alpha=a))(jnp.asarray(a))
+      assert np.isfinite(g)

@@ -69,10 +69,19 @@ def run_smc(job: dict, config, target, exact, keys, workdir: str, commit, verbos
       "log_z": np.asarray(res.log_normalizer).tolist(),
       "smc_steps": np.asarray(res.num_steps).tolist(),
       "reached_target": (np.asarray(res.tempering)[:, -1] >= 1.0).tolist(),
-      "acceptance": np.asarray(jnp.mean(res.acceptance_rate, -1)).tolist(),
+      # Mean over the steps each run took (the history is zero-padded to max_steps).
+      "acceptance": (
+        np.asarray(jnp.sum(res.acceptance_rate, -1)) / np.maximum(np.asarray(res.num_steps), 1)
+      ).tolist(),
     }
     if target.log_z is not None:
       record["log_z_error"] = (np.asarray(res.log_normalizer) - target.log_z).tolist()
+    if target.moments is not None:
+      per_seed = [
+        T.moment_metrics(target.moments, x, lw) for x, lw in zip(res.particles, res.log_weights)
+      ]
+      for k in per_seed[0]:
+        record[k] = [float(m[k]) for m in per_seed]
     if exact is not None:
       record["energy_distance"] = [
         float(M.energy_distance(s[:2000], exact[:2000])) for s in samples

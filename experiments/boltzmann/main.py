@@ -3,7 +3,7 @@
 Usage:
   python -m experiments.boltzmann.main --config default --workdir runs/boltzmann_gmm40
   (configs: default, gmm40_methods, gmm40_fab, many_well, many_well_tabg, many_well_snis,
-  many_well_fab, funnel, and the sampling suite's suite_<target>)
+  many_well_fab, funnel, the sampling suite's suite, Inference Gym's gym)
 
 For each method (a registry divergence by ``fdiv_jax.monte_carlo``, the TA-BG ladder
 ``tabg`` / ``tabg:base``, FAB ``fab`` / ``fab:nobuffer``) ``seeds`` flows train side by

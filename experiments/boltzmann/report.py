@@ -20,6 +20,8 @@ SUMMARY = (
   "sign_patterns",
   "energy_distance",
   "sinkhorn",
+  "mean_error",
+  "std_error",
   "energy_clipped_fraction",
 )
 
@@ -39,12 +41,23 @@ PUBLISHED_ELBO = {
   "breast_cancer": -78.402,
   "brownian": 1.118,
 }
-SUITE = ("log_z_error", "reverse_ess", "forward_ess", "elbo", "eubo", "sinkhorn")
+SUITE = (
+  "log_z_error",
+  "reverse_ess",
+  "forward_ess",
+  "elbo",
+  "eubo",
+  "sinkhorn",
+  "mean_error",
+  "std_error",
+)
 
 
 def write_suite(outs: dict, workdir: str, *, verbose: bool) -> dict:
   """``suite.md``: one row per target and method (mean ± std over seeds at the last
   stage), the reference log Z and the best published ELBO beside them."""
+  lasts = [j["history"][-1] for o in outs.values() for j in o["methods"].values() if j["history"]]
+  keys = [k for k in SUITE if any(k in last for last in lasts)]
   rows = []
   for name, out in outs.items():
     ref = out.get("reference_log_z")
@@ -54,7 +67,7 @@ def write_suite(outs: dict, workdir: str, *, verbose: bool) -> dict:
       last = job["history"][-1]
       rows.append(
         [name, method]
-        + [_cell(last[k]) if k in last else "-" for k in SUITE]
+        + [_cell(last[k]) if k in last else "-" for k in keys]
         + [
           "-" if ref is None else f"{ref[0]:.3f} ± {ref[1]:.3f}",
           f"{PUBLISHED_ELBO[name]:.3f}" if name in PUBLISHED_ELBO else "-",
@@ -63,7 +76,7 @@ def write_suite(outs: dict, workdir: str, *, verbose: bool) -> dict:
         ]
       )
   table = R.format_table(
-    ["target", "method", *SUITE]
+    ["target", "method", *keys]
     + ["reference log Z", "published ELBO", "target evals / seed", "wall s"],
     rows,
   )

@@ -50,6 +50,10 @@ TARGETS = {
   "seeds": targets.seeds,
   "brownian": targets.brownian,
   "lgcp40": targets.lgcp,
+  "eight_schools": targets.eight_schools,
+  "stochastic_volatility": targets.stochastic_volatility,
+  "synthetic_lgcp": lambda: targets.synthetic_lgcp(parameterization="whitened"),
+  "item_response": targets.item_response,
 }
 
 
@@ -412,6 +416,8 @@ def evaluate(setup: Setup, params, key) -> dict:
     )
     if config.sinkhorn_epsilon:
       out["sinkhorn"] = sinkhorn_distance(x[:2000], exact[:2000], config.sinkhorn_epsilon)
+  if target.moments is not None:
+    out.update(moment_metrics(target.moments, x, lp - log_q))
   if target.means is not None:
     radius = 4.0 * float(np.logaddexp(0.0, 1.0))  # 4 sigma, sigma = softplus(1)
     cov = M.mode_coverage(
@@ -423,6 +429,19 @@ def evaluate(setup: Setup, params, key) -> dict:
     out.update(modes_covered=cov["modes_covered"], mode_entropy=cov["mode_entropy"])
   out["_samples"] = x[:2000]
   return out
+
+
+def moment_metrics(moments: targets.PosteriorMoments, x, log_weights) -> dict:
+  """Root-mean-square over coordinates of the standardised errors of the importance-weighted
+  posterior means and standard deviations against the ground truth (``mean_error``,
+  ``std_error``), and their largest absolute values (``*_max``)."""
+  err = M.moment_errors(moments.transform(x), moments.mean, moments.std, log_weights=log_weights)
+  return {
+    "mean_error": jnp.sqrt(jnp.mean(err.mean**2)),
+    "std_error": jnp.sqrt(jnp.mean(err.std**2)),
+    "mean_error_max": jnp.max(jnp.abs(err.mean)),
+    "std_error_max": jnp.max(jnp.abs(err.std)),
+  }
 
 
 def sinkhorn_distance(x, y, epsilon: float) -> jax.Array:
