@@ -94,3 +94,12 @@ def integer(name: str, value, minimum: int) -> int:
   if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
     raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
   return int(value)
+
+
+def axis(name: str, value, ndim: int) -> int:
+  """``value`` as a non-negative axis of an ``ndim``-dimensional array; raises naming ``name``."""
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    raise TypeError(f"{name} must be an int (the sample axis), got {value!r}")
+  if not -ndim <= value < ndim:
+    raise ValueError(f"{name}={value} is out of range for an array of {ndim} dimension(s)")
+  return int(value) % ndim

@@ -99,7 +99,11 @@ def cauchy_schwarz_divergence(
   Returns:
     Scalar divergence.
   """
-  x, y = _checks.floating("x", x), _checks.floating("y", y)
+  x, y = _checks.floating("x", x, min_ndim=2), _checks.floating("y", y, min_ndim=2)
+  if x.shape[0] == 0 or y.shape[0] == 0:
+    raise ValueError(
+      f"cauchy_schwarz_divergence needs at least 1 point in x and y, got {x.shape[0]}, {y.shape[0]}"
+    )
   lwx = _log_weights("log_weights_x", log_weights_x, x.shape[0], x.dtype)
   lwy = _log_weights("log_weights_y", log_weights_y, y.shape[0], y.dtype)
   kw = dict(bandwidth=bandwidth, kernel=kernel, block_size=block_size)

@@ -53,34 +53,48 @@ __all__ = [
 ]
 
 
-def log_z_estimate(log_p: ArrayLike, log_q: ArrayLike) -> jax.Array:
-  r""":math:`\log\frac1N\sum_i \tilde p(x_i)/q(x_i)` for ``x ~ q``; reduces the last axis."""
-  return monte_carlo.importance_weights(log_p, log_q).log_normalizer
+def log_z_estimate(log_p: ArrayLike, log_q: ArrayLike, *, axis: int = -1) -> jax.Array:
+  r""":math:`\log\frac1N\sum_i \tilde p(x_i)/q(x_i)` for ``x ~ q``; reduces the sample
+  axis ``axis`` (default the last)."""
+  return monte_carlo.importance_weights(log_p, log_q, axis=axis).log_normalizer
 
 
-def reverse_ess(log_p: ArrayLike, log_q: ArrayLike) -> jax.Array:
-  """ESS fraction ``(sum w)^2 / (N sum w^2)`` in ``(0, 1]`` of flow samples."""
-  return monte_carlo.importance_weights(log_p, log_q).ess_fraction
+def reverse_ess(log_p: ArrayLike, log_q: ArrayLike, *, axis: int = -1) -> jax.Array:
+  """ESS fraction ``(sum w)^2 / (N sum w^2)`` in ``(0, 1]`` of flow samples; reduces the
+  sample axis ``axis`` (default the last)."""
+  return monte_carlo.importance_weights(log_p, log_q, axis=axis).ess_fraction
 
 
-def forward_ess(log_p_at_target: ArrayLike, log_q_at_target: ArrayLike) -> jax.Array:
-  r"""ESS fraction from exact target samples: :math:`1/(\overline{w}\,\overline{w^{-1}})`."""
-  lp = _checks.floating("log_p_at_target", log_p_at_target, min_ndim=1)
-  lq = _checks.floating("log_q_at_target", log_q_at_target, min_ndim=1)
-  _checks.same_shape("log_p_at_target", lp, "log_q_at_target", lq)
+def forward_ess(
+  log_p_at_target: ArrayLike, log_q_at_target: ArrayLike, *, axis: int = -1
+) -> jax.Array:
+  r"""ESS fraction from exact target samples: :math:`1/(\overline{w}\,\overline{w^{-1}})`;
+  reduces the sample axis ``axis`` (default the last)."""
+  lp, lq = _target_pair(log_p_at_target, log_q_at_target, axis)
   lw = lp - lq
   n = math.log(lw.shape[-1])
   return jnp.exp(-(jax.nn.logsumexp(lw, axis=-1) - n) - (jax.nn.logsumexp(-lw, axis=-1) - n))
 
 
-def elbo(log_p: ArrayLike, log_q: ArrayLike) -> jax.Array:
-  r""":math:`\mathbb E_q[\log\tilde p - \log q]` from flow samples (reduces)."""
-  return jnp.mean(jnp.asarray(log_p) - jnp.asarray(log_q), axis=-1)
+def elbo(log_p: ArrayLike, log_q: ArrayLike, *, axis: int = -1) -> jax.Array:
+  r""":math:`\mathbb E_q[\log\tilde p - \log q]` from flow samples; reduces the sample axis
+  ``axis`` (default the last)."""
+  return jnp.mean(monte_carlo.log_ratio(log_p, log_q, axis=axis), axis=axis)
 
 
-def eubo(log_p_at_target: ArrayLike, log_q_at_target: ArrayLike) -> jax.Array:
-  r""":math:`\mathbb E_p[\log\tilde p - \log q]` from exact target samples (reduces)."""
-  return jnp.mean(jnp.asarray(log_p_at_target) - jnp.asarray(log_q_at_target), axis=-1)
+def eubo(log_p_at_target: ArrayLike, log_q_at_target: ArrayLike, *, axis: int = -1) -> jax.Array:
+  r""":math:`\mathbb E_p[\log\tilde p - \log q]` from exact target samples; reduces the
+  sample axis ``axis`` (default the last)."""
+  lp, lq = _target_pair(log_p_at_target, log_q_at_target, axis)
+  return jnp.mean(lp - lq, axis=-1)
+
+
+def _target_pair(lp: ArrayLike, lq: ArrayLike, axis: int) -> tuple[jax.Array, jax.Array]:
+  lp = _checks.floating("log_p_at_target", lp, min_ndim=1)
+  lq = _checks.floating("log_q_at_target", lq, min_ndim=1)
+  _checks.same_shape("log_p_at_target", lp, "log_q_at_target", lq)
+  axis = _checks.axis("axis", axis, lp.ndim)
+  return jnp.moveaxis(lp, axis, -1), jnp.moveaxis(lq, axis, -1)
 
 
 def mode_coverage(

@@ -1,8 +1,8 @@
 r"""Critic-based variational bounds on divergences, and their training losses.
 
 All functions take raw critic outputs ``critic_p = V(x)``, ``x ~ P``, shape
-``[..., N]`` and ``critic_q = V(y)``, ``y ~ Q``, shape ``[..., M]`` (the last
-axis is the sample axis, leading axes are batch axes that must agree), and
+``[..., N]`` and ``critic_q = V(y)``, ``y ~ Q``, shape ``[..., M]`` (the sample axis
+``axis``, the last by default; the other axes are batch axes that must agree), and
 reduce the sample axis.
 
 * f-GAN (Nowozin et al., 2016), for every registry entry:
@@ -43,15 +43,23 @@ __all__ = [
 ]
 
 
-def _critics(critic_p: ArrayLike, critic_q: ArrayLike):
-  critic_p = _checks.floating("critic_p", critic_p, min_ndim=1)
-  critic_q = _checks.floating("critic_q", critic_q, min_ndim=1)
+def _samples(name: str, x: ArrayLike, axis: int) -> jax.Array:
+  """``x`` checked, non-empty on the sample axis ``axis``, with that axis moved last."""
+  x = _checks.floating(name, x, min_ndim=1)
+  axis = _checks.axis("axis", axis, x.ndim)
+  if x.shape[axis] == 0:
+    raise ValueError(f"{name} needs at least one sample on the sample axis {axis}, got {x.shape}")
+  return jnp.moveaxis(x, axis, -1)
+
+
+def _critics(critic_p: ArrayLike, critic_q: ArrayLike, axis: int = -1):
+  critic_p, critic_q = _samples("critic_p", critic_p, axis), _samples("critic_q", critic_q, axis)
   _checks.same_batch("critic_p", critic_p, "critic_q", critic_q)
   return critic_p, critic_q
 
 
 def f_gan_bound(
-  critic_p: ArrayLike, critic_q: ArrayLike, *, divergence: str | Divergence
+  critic_p: ArrayLike, critic_q: ArrayLike, *, divergence: str | Divergence, axis: int = -1
 ) -> jax.Array:
   r"""The f-GAN variational lower bound on :math:`D_f(P\|Q)` (reduces).
 
@@ -72,29 +80,35 @@ def f_gan_bound(
     critic_p: Critic outputs on samples of P, ``[..., N]``.
     critic_q: Critic outputs on samples of Q, ``[..., M]``.
     divergence: Registry name or record.
+    axis: The sample axis of both inputs (default the last).
 
   Returns:
-    The bound, ``[...]``.
+    The bound, ``[...]`` (the batch shape).
 
   References:
     Nowozin, Cseke, Tomioka. f-GAN. NeurIPS 2016, eq. (6) and Table 6.
   """
   div = resolve(divergence)
-  critic_p, critic_q = _critics(critic_p, critic_q)
+  critic_p, critic_q = _critics(critic_p, critic_q, axis)
   return jnp.mean(div.activation(critic_p), axis=-1) - jnp.mean(
     div.conjugate_of_activation(critic_q), axis=-1
   )
 
 
 def f_gan_critic_loss(
-  critic_p: ArrayLike, critic_q: ArrayLike, *, divergence: str | Divergence
+  critic_p: ArrayLike, critic_q: ArrayLike, *, divergence: str | Divergence, axis: int = -1
 ) -> jax.Array:
-  """Critic loss: the negative f-GAN bound (minimise to tighten it), ``[...]``."""
-  return -f_gan_bound(critic_p, critic_q, divergence=divergence)
+  """Critic loss: the negative f-GAN bound (minimise to tighten it), ``[...]``; the sample
+  axis ``axis`` (default the last) reduced."""
+  return -f_gan_bound(critic_p, critic_q, divergence=divergence, axis=axis)
 
 
 def f_gan_generator_loss(
-  critic_q: ArrayLike, *, divergence: str | Divergence, non_saturating: bool = False
+  critic_q: ArrayLike,
+  *,
+  divergence: str | Divergence,
+  non_saturating: bool = False,
+  axis: int = -1,
 ) -> jax.Array:
   r"""Generator loss for a generator that produces the Q-samples (reduces).
 
@@ -112,18 +126,21 @@ def f_gan_generator_loss(
     critic_q: Critic outputs on generator samples, ``[..., M]``.
     divergence: Registry name or record.
     non_saturating: Use the non-saturating form.
+    axis: The sample axis (default the last).
 
   Returns:
-    The loss, ``[...]``.
+    The loss, ``[...]`` (the batch shape).
   """
   div = resolve(divergence)
-  critic_q = _checks.floating("critic_q", critic_q, min_ndim=1)
+  critic_q = _samples("critic_q", critic_q, axis)
   if non_saturating:
     return -jnp.mean(div.activation(critic_q), axis=-1)
   return -jnp.mean(div.conjugate_of_activation(critic_q), axis=-1)
 
 
-def donsker_varadhan_bound(critic_p: ArrayLike, critic_q: ArrayLike) -> jax.Array:
+def donsker_varadhan_bound(
+  critic_p: ArrayLike, critic_q: ArrayLike, *, axis: int = -1
+) -> jax.Array:
   r"""Donsker-Varadhan lower bound on :math:`\mathrm{KL}(P\|Q)` (reduces).
 
   .. math::
@@ -131,29 +148,31 @@ def donsker_varadhan_bound(critic_p: ArrayLike, critic_q: ArrayLike) -> jax.Arra
 
   computed with ``logsumexp``; invariant to adding a constant to ``T`` and
   tight at :math:`T = \log(p/q)`. The log makes the minibatch estimate (and
-  its gradient) biased; see :func:`mine_loss` for the EMA correction.
+  its gradient) biased; see :func:`mine_loss` for the EMA correction. Inputs
+  ``[..., N]`` and ``[..., M]`` with the sample axis ``axis`` (default the last); returns
+  ``[...]``.
 
   References:
     Donsker & Varadhan (1983); Belghazi et al. MINE. ICML 2018.
   """
-  critic_p, critic_q = _critics(critic_p, critic_q)
+  critic_p, critic_q = _critics(critic_p, critic_q, axis)
   return jnp.mean(critic_p, axis=-1) - fmath.log_mean_exp(critic_q, axis=-1)
 
 
-def nwj_bound(critic_p: ArrayLike, critic_q: ArrayLike) -> jax.Array:
+def nwj_bound(critic_p: ArrayLike, critic_q: ArrayLike, *, axis: int = -1) -> jax.Array:
   r"""NWJ lower bound on :math:`\mathrm{KL}(P\|Q)` (reduces).
 
   .. math::
     \mathrm{KL}(P\|Q) \ge \frac1N\sum_i T(x_i) - \frac1M\sum_j e^{T(y_j) - 1},
 
   the f-GAN bound of ``"kl"``; unbiased in minibatches, tight at
-  :math:`T = 1 + \log(p/q)`.
+  :math:`T = 1 + \log(p/q)`. Sample axis ``axis`` (default the last); returns ``[...]``.
 
   References:
     Nguyen, Wainwright, Jordan. Estimating divergence functionals and the
     likelihood ratio by convex risk minimization. IEEE Trans. IT 2010.
   """
-  return f_gan_bound(critic_p, critic_q, divergence="kl")
+  return f_gan_bound(critic_p, critic_q, divergence="kl", axis=axis)
 
 
 class MineState(NamedTuple):
@@ -174,7 +193,12 @@ def mine_init(batch_shape: tuple[int, ...] = (), *, dtype=None) -> MineState:
 
 
 def mine_loss(
-  critic_p: ArrayLike, critic_q: ArrayLike, state: MineState, *, decay: ArrayLike = 0.99
+  critic_p: ArrayLike,
+  critic_q: ArrayLike,
+  state: MineState,
+  *,
+  decay: ArrayLike = 0.99,
+  axis: int = -1,
 ) -> tuple[jax.Array, MineState]:
   r"""MINE critic loss with the bias-corrected (EMA) gradient (reduces).
 
@@ -188,6 +212,7 @@ def mine_loss(
     critic_q: Critic outputs on Q samples, ``[..., M]``.
     state: Previous :class:`MineState`.
     decay: EMA decay in ``[0, 1)``.
+    axis: The sample axis of both inputs (default the last).
 
   Returns:
     ``(loss, new_state)`` with ``loss`` of shape ``[...]``.
@@ -195,7 +220,7 @@ def mine_loss(
   References:
     Belghazi et al. Mutual Information Neural Estimation. ICML 2018, Sec. 3.2.
   """
-  critic_p, critic_q = _critics(critic_p, critic_q)
+  critic_p, critic_q = _critics(critic_p, critic_q, axis)
   decay = jnp.asarray(decay, critic_q.dtype)
   log_m = fmath.log_mean_exp(critic_q, axis=-1)
   log_m_sg = jax.lax.stop_gradient(log_m)
@@ -207,7 +232,7 @@ def mine_loss(
 
 
 def cumulant_gan_bound(
-  critic_p: ArrayLike, critic_q: ArrayLike, *, beta: ArrayLike, gamma: ArrayLike
+  critic_p: ArrayLike, critic_q: ArrayLike, *, beta: ArrayLike, gamma: ArrayLike, axis: int = -1
 ) -> jax.Array:
   r"""Cumulant GAN objective (reduces).
 
@@ -219,19 +244,22 @@ def cumulant_gan_bound(
   continuous in both parameters (:math:`\Lambda(0)` is the mean).
   ``(0, 0)`` gives the Wasserstein-GAN form :math:`\mathbb{E}_P V - \mathbb{E}_Q V`,
   ``(0, 1)`` Donsker-Varadhan, and ``(1 - a, a)`` the Renyi form of
-  :func:`renyi_bound` divided by ``a``. ``beta``, ``gamma`` may be traced.
+  :func:`renyi_bound` divided by ``a``. ``beta``, ``gamma`` may be traced. Sample axis
+  ``axis`` (default the last); returns ``[...]``.
 
   References:
     Pantazis, Paul, Birrell, Katsoulakis, Tsourdos, Kalogeropoulos.
     Cumulant GAN. IEEE TNNLS 2022 (arXiv:2006.06625).
   """
-  critic_p, critic_q = _critics(critic_p, critic_q)
+  critic_p, critic_q = _critics(critic_p, critic_q, axis)
   return fmath.cumulant(critic_p, -jnp.asarray(beta, critic_p.dtype)) - fmath.cumulant(
     critic_q, jnp.asarray(gamma, critic_q.dtype)
   )
 
 
-def renyi_bound(critic_p: ArrayLike, critic_q: ArrayLike, *, alpha: ArrayLike) -> jax.Array:
+def renyi_bound(
+  critic_p: ArrayLike, critic_q: ArrayLike, *, alpha: ArrayLike, axis: int = -1
+) -> jax.Array:
   r"""Renyi-Donsker-Varadhan lower bound on the Renyi divergence (reduces).
 
   Normalisation: the standard Renyi divergence
@@ -245,7 +273,8 @@ def renyi_bound(critic_p: ArrayLike, critic_q: ArrayLike, *, alpha: ArrayLike) -
     = \alpha\,\big(\Lambda_P(\alpha-1) - \Lambda_Q(\alpha)\big),
 
   tight at :math:`V = \log(p/q)` (+ any constant); :math:`\alpha \to 1`
-  recovers Donsker-Varadhan. ``alpha`` (> 0) may be traced.
+  recovers Donsker-Varadhan. ``alpha`` (> 0) may be traced. Sample axis ``axis``
+  (default the last); returns ``[...]``.
 
   References:
     Birrell, Dupuis, Katsoulakis, Rey-Bellet, Wang. Variational
@@ -253,4 +282,4 @@ def renyi_bound(critic_p: ArrayLike, critic_q: ArrayLike, *, alpha: ArrayLike) -
     SIAM J. Math. Data Sci. 2021, Thm. 2.1.
   """
   alpha = _checks.positive("alpha", alpha)
-  return alpha * cumulant_gan_bound(critic_p, critic_q, beta=1.0 - alpha, gamma=alpha)
+  return alpha * cumulant_gan_bound(critic_p, critic_q, beta=1.0 - alpha, gamma=alpha, axis=axis)

@@ -188,6 +188,10 @@ def test_errors():
     cs.cauchy_schwarz_divergence(X, Y, bandwidth=1.0, kernel="rbf")
   with pytest.raises(ValueError, match="same dim"):
     cs.cauchy_schwarz_divergence(X, Y[:, :2], bandwidth=1.0)
+  with pytest.raises(ValueError, match="at least 1 point in x and y, got 0"):
+    cs.cauchy_schwarz_divergence(X[:0], Y, bandwidth=1.0)
+  with pytest.raises(ValueError, match="x must have at least 2 dimension"):
+    cs.cauchy_schwarz_divergence(X[:, 0], Y, bandwidth=1.0)
   with pytest.raises(ValueError, match="y and y_pred must have the same shape"):
     cs.conditional_cauchy_schwarz_divergence(
       X, Y[:157, :1], jnp.zeros((157, 2)), bandwidth_x=1.0, bandwidth_y=1.0

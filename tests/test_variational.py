@@ -174,3 +174,27 @@ def test_batch_axes_jit_vmap_and_errors():
     fd.f_gan_bound(jnp.zeros((3, 5)), jnp.zeros((2, 5)), divergence="kl")
   with pytest.raises(ValueError, match="alpha must be > 0"):
     fd.renyi_bound(vp, vq, alpha=0.0)
+
+
+def test_sample_axis_and_empty_input():
+  key = jax.random.PRNGKey(3)
+  cp = jax.random.normal(key, (64, 2))
+  cq = jax.random.normal(jax.random.fold_in(key, 1), (80, 2))
+  fns = [
+    lambda a, b, **k: fd.variational.f_gan_bound(a, b, divergence="js", **k),
+    lambda a, b, **k: fd.variational.f_gan_critic_loss(a, b, divergence="kl", **k),
+    lambda a, b, **k: fd.variational.f_gan_generator_loss(b, divergence="gan", **k),
+    lambda a, b, **k: fd.variational.donsker_varadhan_bound(a, b, **k),
+    lambda a, b, **k: fd.variational.nwj_bound(a, b, **k),
+    lambda a, b, **k: fd.variational.cumulant_gan_bound(a, b, beta=0.3, gamma=0.5, **k),
+    lambda a, b, **k: fd.variational.renyi_bound(a, b, alpha=0.5, **k),
+    lambda a, b, **k: fd.variational.mine_loss(a, b, fd.variational.mine_init((2,)), **k)[0],
+  ]
+  for fn in fns:
+    got = fn(cp, cq, axis=0)
+    assert got.shape == (2,)
+    np.testing.assert_allclose(got, fn(cp.T, cq.T), rtol=1e-5)
+  with pytest.raises(ValueError, match="critic_p needs at least one sample"):
+    fd.variational.f_gan_bound(jnp.zeros((0,)), jnp.zeros((3,)), divergence="js")
+  with pytest.raises(ValueError, match="critic_q needs at least one sample"):
+    fd.variational.f_gan_generator_loss(jnp.zeros((2, 0)), divergence="js")

@@ -35,8 +35,11 @@ _BETA_A, _BETA_B = 20.0, 1.5
 _MEAN_SCALE, _SHOCK_SCALE = 5.0, 2.0
 
 
-def _normal_logpdf(x, loc, scale):
-  return -0.5 * ((x - loc) / scale) ** 2 - jnp.log(scale) - 0.5 * _LOG_2PI
+def _normal_log_scale(x, loc, log_scale):
+  diff = x - loc
+  # diff = 0 with a vanishing scale: the limit 0, not 0 * inf.
+  z = jnp.where(diff == 0, 0.0, diff * jnp.exp(-jnp.where(diff == 0, 0.0, log_scale)))
+  return -0.5 * z**2 - log_scale - 0.5 * _LOG_2PI
 
 
 def _constrain(x):
@@ -59,7 +62,10 @@ def stochastic_volatility() -> Target:
     u, mu, v, h = x[..., 0], x[..., 1], x[..., 2], x[..., 3:]
     log_s, log_1ms = jax.nn.log_sigmoid(u), jax.nn.log_sigmoid(-u)
     phi = 2 * jax.nn.sigmoid(u) - 1
-    sigma = jax.nn.softplus(v)
+    # log softplus(v), = v below -20 where softplus(v) = e^v underflows in float32.
+    low = v < -20.0
+    log_sigma = jnp.where(low, v, jnp.log(jax.nn.softplus(jnp.where(low, 0.0, v))))
+    sigma = jnp.exp(log_sigma)
     # (phi + 1) / 2 = sigmoid(u) ~ Beta; the Jacobian d phi / du = 2 s (1 - s) and the
     # Beta's own 1/2 cancel, leaving s^a (1 - s)^b / B(a, b).
     lp_phi = _BETA_A * log_s + _BETA_B * log_1ms - log_beta_norm
@@ -69,11 +75,11 @@ def stochastic_volatility() -> Target:
       - math.log(math.pi * _SHOCK_SCALE / 2)
       + jax.nn.log_sigmoid(v)
     )
-    # 1 - phi^2 = 4 s (1 - s), kept in log space for s near 1.
-    stationary = 0.5 * sigma * jnp.exp(-0.5 * (log_s + log_1ms))
-    lp_h0 = _normal_logpdf(h[..., 0], mu, stationary)
+    # 1 - phi^2 = 4 s (1 - s): the stationary scale's log, without 0 * inf at extremes.
+    log_stationary = log_sigma - math.log(2.0) - 0.5 * (log_s + log_1ms)
+    lp_h0 = _normal_log_scale(h[..., 0], mu, log_stationary)
     loc = mu[..., None] + phi[..., None] * (h[..., :-1] - mu[..., None])
-    lp_h = jnp.sum(_normal_logpdf(h[..., 1:], loc, sigma[..., None]), -1)
+    lp_h = jnp.sum(_normal_log_scale(h[..., 1:], loc, log_sigma[..., None]), -1)
     r = jnp.asarray(returns, x.dtype)
     lp_r = jnp.sum(-0.5 * r**2 * jnp.exp(-h) - 0.5 * h - 0.5 * _LOG_2PI, -1)
     return lp_phi + lp_mu + lp_sigma + lp_h0 + lp_h + lp_r
