@@ -12,6 +12,8 @@ def float_dtype(*values: ArrayLike) -> jnp.dtype:
   """The floating dtype to compute in: the inputs' promoted floating dtype, or JAX's
   default float (float32; float64 under ``jax_enable_x64``) for ints, bools and Python
   numbers. Never narrows a float64 input, never hard-codes float32."""
+  # Lists and tuples of numbers count as arrays (result_type cannot read them).
+  values = [jnp.asarray(v) if isinstance(v, (list, tuple)) else v for v in values]
   return jnp.result_type(*values, float)
 
 

@@ -281,6 +281,17 @@ def _per_point(log_fn: LogDensity) -> Callable:
   return single
 
 
+def _check_log_density(name: str, log_fn: LogDensity, n: int, d: int, dtype) -> None:
+  """Raises naming ``name`` unless ``log_fn`` maps ``[n, d]`` to ``[n]`` (abstractly)."""
+  out = jax.eval_shape(log_fn, jax.ShapeDtypeStruct((n, d), dtype))
+  shape = getattr(out, "shape", None)
+  if shape != (n,):
+    raise ValueError(
+      f"{name} must map x [N, d] to log densities [N]; on x of shape {(n, d)} it returned "
+      f"{'shape ' + str(shape) if shape is not None else type(out).__name__}"
+    )
+
+
 def _check_betas(betas) -> jax.Array:
   b = _checks.floating("betas", betas, min_ndim=1)
   if b.ndim != 1 or b.shape[0] < 2:
@@ -415,6 +426,8 @@ def ais(
     raise ValueError(f"inverse_mass_matrix must have shape [d] = [{d}], got {inv_mass.shape}")
 
   a = alpha_of(alpha).astype(x0.dtype)
+  _check_log_density("log_base", log_base, n, d, x0.dtype)
+  _check_log_density("log_target", log_target, n, d, x0.dtype)
   base, target = _per_point(log_base), _per_point(log_target)
   vg_base, vg_target = jax.value_and_grad(base), jax.value_and_grad(target)
 

@@ -296,6 +296,18 @@ def test_ais_bad_input():
     A.ais(
       jax.random.PRNGKey(0), x0, betas=jnp.linspace(0, 1, 3), inverse_mass_matrix=jnp.ones(2), **kw
     )
+  # A log density of the wrong shape ([N, 1], or a scalar) is named, not failed inside JAX.
+  betas = jnp.linspace(0, 1, 3)
+  for bad, what in (
+    (lambda x: log_target(x)[:, None], r"shape \(8, 1\)"),
+    (lambda x: jnp.sum(log_target(x)), r"shape \(\)"),
+  ):
+    with pytest.raises(
+      ValueError, match="log_target must map x \\[N, d\\] to log densities \\[N\\].*" + what
+    ):
+      A.ais(jax.random.PRNGKey(0), x0, betas=betas, log_base=log_base, log_target=bad)
+  with pytest.raises(ValueError, match="log_base must map"):
+    A.ais(jax.random.PRNGKey(0), x0, betas=betas, log_base=lambda x: x, log_target=log_target)
 
 
 def test_adapt_step_size_moves_towards_the_target_acceptance(optimizing_compiler):

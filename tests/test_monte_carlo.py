@@ -369,3 +369,13 @@ def test_distrax_samples_with_axis_zero_give_the_closed_form():
     fd.renyi_divergence(p.log_prob(x), q.log_prob(x), alpha=2.0, axis=2)
   with pytest.raises(TypeError, match="axis must be an int"):
     fd.f_divergence(p.log_prob(x), q.log_prob(x), divergence="kl", axis=None)
+
+
+def test_python_lists_for_parameters():
+  lp, lq = jnp.zeros((2, 5)), jnp.ones((2, 5))
+  np.testing.assert_allclose(
+    fd.renyi_divergence(lp, lq, alpha=[2.0, 0.5]),
+    fd.renyi_divergence(lp, lq, alpha=jnp.array([2.0, 0.5])),
+  )
+  with pytest.raises(ValueError, match="temperature must be > 0"):
+    fd.kd_loss(lp, lq, temperature=[1.0, -2.0])
