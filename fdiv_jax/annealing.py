@@ -112,13 +112,8 @@ def alpha_of(divergence: _divergences.Divergence | str | ArrayLike) -> jax.Array
   if isinstance(divergence, str):
     divergence = _divergences.get(divergence)
   if isinstance(divergence, _divergences.Divergence):
-    if divergence.name == "alpha":
-      alpha = divergence.params["alpha"]
-      return jnp.asarray(alpha, _checks.float_dtype(alpha))
-    if divergence.name == "kl":
-      return jnp.asarray(1.0, _checks.float_dtype())
-    if divergence.name == "reverse_kl":
-      return jnp.asarray(0.0, _checks.float_dtype())
+    if divergence.alpha_order is not None:
+      return divergence.alpha_order
     raise ValueError(
       "divergence must be an alpha-divergence (the registry's 'alpha' "
       f"family, 'kl' or 'reverse_kl') or a number, got {divergence.name!r}"

@@ -87,7 +87,7 @@ _INF = float("inf")
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Divergence:
-  """An immutable f-divergence record (a pytree whose leaves are ``params``).
+  r"""An immutable f-divergence record (a pytree whose leaves are ``params``).
 
   Build one with :func:`get` or :func:`from_generator`; see the module
   docstring for the meaning of each method.
@@ -95,6 +95,9 @@ class Divergence:
   Attributes:
     name: Registry name, e.g. ``"js"``.
     params: Parameters of a family, e.g. ``{"alpha": Array(0.5)}``.
+    scale_free_gradient: Whether :math:`f(u/Z) - f(u)` is constant in ``u`` for every
+      :math:`Z > 0` (only :math:`f = -c\log u`), so that an unknown normaliser of ``p``
+      moves the value and not the gradient (see :attr:`gradient_needs_normalizer`).
   """
 
   name: str
@@ -109,6 +112,8 @@ class Divergence:
   _reversed: Callable[..., Divergence] | None = None
   _f_prime: Callable[..., jax.Array] | None = None
   no_inverse_reason: str = ""
+  _alpha_order: Callable[..., jax.Array] | None = None
+  scale_free_gradient: bool = False
 
   def f(self, log_u: ArrayLike) -> jax.Array:
     """Generator :math:`f(u)` evaluated at ``u = exp(log_u)``; shape of ``log_u``."""
@@ -156,8 +161,18 @@ class Divergence:
     normaliser of an unnormalised ``p`` (then estimate it self-normalised,
     :func:`fdiv_jax.f_divergence` with ``self_normalize=True``). False only for
     ``reverse_kl``, :math:`f(u) = -\log u`: an unknown :math:`Z` adds :math:`\log Z` to
-    the value and nothing to the gradient (the ELBO's)."""
-    return self.name != "reverse_kl"
+    the value and nothing to the gradient (the ELBO's); read from
+    :attr:`scale_free_gradient`."""
+    return not self.scale_free_gradient
+
+  @property
+  def alpha_order(self) -> jax.Array | None:
+    r"""The order :math:`\alpha` if this is an Amari alpha-divergence (``alpha``: its
+    parameter; ``kl``: 1; ``reverse_kl``: 0), else None (FAB's AIS target needs it)."""
+    if self._alpha_order is None:
+      return None
+    value = self._alpha_order(**self.params)
+    return jnp.asarray(value, _checks.float_dtype(value))
 
   @property
   def has_weight(self) -> bool:
@@ -214,6 +229,8 @@ jax.tree_util.register_dataclass(
     "_reversed",
     "_f_prime",
     "no_inverse_reason",
+    "_alpha_order",
+    "scale_free_gradient",
   ],
 )
 
@@ -336,6 +353,7 @@ def _kl() -> Divergence:
     _weight=jnp.exp,
     _f_prime=lambda l: l + 1.0,
     _reversed=lambda: _reverse_kl(),
+    _alpha_order=lambda: 1.0,
   )
 
 
@@ -358,6 +376,8 @@ def _reverse_kl() -> Divergence:
     _weight=jnp.ones_like,
     _f_prime=lambda l: -jnp.exp(-l),
     _reversed=lambda: _kl(),
+    _alpha_order=lambda: 0.0,
+    scale_free_gradient=True,
   )
 
 
@@ -753,6 +773,7 @@ def _alpha(alpha: ArrayLike) -> Divergence:
     _weight=_alpha_weight,
     _f_prime=_alpha_activation,
     _reversed=_alpha_reversed,
+    _alpha_order=_alpha_order,
   )
 
 
@@ -772,6 +793,10 @@ def _alpha_weight(l, alpha):
 
 def _alpha_reversed(alpha):
   return _alpha(1.0 - alpha)
+
+
+def _alpha_order(alpha):
+  return alpha
 
 
 def _param(name: str, value: ArrayLike) -> jax.Array:
@@ -1012,4 +1037,14 @@ def from_generator(
     _conjugate_of_activation=conjugate_of_activation,
     _f_prime_at_one=fp1,
     _weight=weight,
+    scale_free_gradient=_scale_free(phi),
   )
+
+
+def _scale_free(phi: Callable[[jax.Array], jax.Array]) -> bool:
+  """Whether ``phi(l - c) - phi(l)`` is the same at every ``l`` (``f = -c log u``), read
+  from ``phi`` at a few points in float64 NumPy-concrete arithmetic."""
+  with jax.ensure_compile_time_eval():
+    l = jnp.asarray([-3.0, -0.5, 0.0, 1.5, 4.0])
+    shift = np.asarray(phi(l - 1.0) - phi(l), np.float64)
+  return bool(np.all(np.isfinite(shift)) and np.ptp(shift) <= 1e-4 * (1.0 + np.abs(shift).max()))

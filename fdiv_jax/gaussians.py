@@ -130,26 +130,32 @@ def f_divergence(
   Raises:
     ValueError: ``name`` has no closed form here, or ``"alpha"`` without ``alpha``.
   """
+  if name not in _CLOSED:
+    raise ValueError(f"name must be one of {', '.join(CLOSED_FORMS)}, got {name!r}")
+  ordered = name in _ORDERED
+  if ordered and alpha is None:
+    raise ValueError(f"alpha: the {name!r} entry needs its order, got None")
+  if not ordered and alpha is not None:
+    raise ValueError(f"alpha is the order of the {_ORDERED} entries only, got alpha for {name!r}")
   p, q = (mean_p, scale_p), (mean_q, scale_q)
-  kw = dict(event_ndims=event_ndims)
-  if name == "kl":
-    return kl(*p, *q, **kw)
-  if name == "reverse_kl":
-    return kl(*q, *p, **kw)
-  if name == "jeffreys":
-    return kl(*p, *q, **kw) + kl(*q, *p, **kw)
-  if name == "squared_hellinger":
-    return 2 - 2 * jnp.exp(-0.5 * renyi(0.5, *p, *q, **kw))
-  if name == "pearson":
-    return jnp.expm1(renyi(2.0, *p, *q, **kw))
-  if name == "neyman":
-    return jnp.expm1(renyi(2.0, *q, *p, **kw))
-  if name == "alpha":
-    if alpha is None:
-      raise ValueError("alpha: the 'alpha' entry needs its order, got None")
-    a, mp, sp, mq, sq = _arrays(alpha, *p, *q)
-    return _alpha(a, mp, sp, mq, sq, event_ndims)
-  raise ValueError(f"name must be one of {', '.join(CLOSED_FORMS)}, got {name!r}")
+  return _CLOSED[name](p, q, alpha, event_ndims)
+
+
+def _alpha_closed(p, q, alpha, event_ndims):
+  a, mp, sp, mq, sq = _arrays(alpha, *p, *q)
+  return _alpha(a, mp, sp, mq, sq, event_ndims)
+
+
+_ORDERED = ("alpha",)  # entries that take the order ``alpha``
+_CLOSED = {
+  "kl": lambda p, q, _, e: kl(*p, *q, event_ndims=e),
+  "reverse_kl": lambda p, q, _, e: kl(*q, *p, event_ndims=e),
+  "jeffreys": lambda p, q, _, e: kl(*p, *q, event_ndims=e) + kl(*q, *p, event_ndims=e),
+  "squared_hellinger": lambda p, q, _, e: 2 - 2 * jnp.exp(-0.5 * renyi(0.5, *p, *q, event_ndims=e)),
+  "pearson": lambda p, q, _, e: jnp.expm1(renyi(2.0, *p, *q, event_ndims=e)),
+  "neyman": lambda p, q, _, e: jnp.expm1(renyi(2.0, *q, *p, event_ndims=e)),
+  "alpha": _alpha_closed,
+}
 
 
 def log_prob(x: ArrayLike, mean: ArrayLike, scale: ArrayLike) -> jax.Array:

@@ -496,3 +496,17 @@ def test_gradient_needs_normalizer_says_whether_an_unknown_z_moves_the_gradient(
 
   same = np.isclose(grad(0.0), grad(2.0), rtol=1e-5, atol=1e-6)
   assert same == (not div.gradient_needs_normalizer), (div.name, grad(0.0), grad(2.0))
+
+
+def test_records_carry_alpha_order_and_scale_free_gradient():
+  assert float(fd.get("kl").alpha_order) == 1.0 and float(fd.get("reverse_kl").alpha_order) == 0.0
+  assert float(fd.get("alpha:2").alpha_order) == 2.0 and fd.get("js").alpha_order is None
+  assert float(fd.get("alpha", alpha=0.5).reversed().alpha_order) == 0.5
+  assert fd.get("reverse_kl").scale_free_gradient and not fd.get("kl").scale_free_gradient
+  # Derived from f for user generators: -2 log u is scale free, u log u and -log u + u are not.
+  assert fd.divergences.from_generator(lambda l: -2.0 * l, name="neg2log").scale_free_gradient
+  for f in (lambda l: jnp.exp(l) * l, lambda l: -l + jnp.expm1(l)):
+    div = fd.divergences.from_generator(f, name="user")
+    assert not div.scale_free_gradient and div.gradient_needs_normalizer
+  with pytest.raises(ValueError, match="alpha-divergence"):
+    fd.annealing.alpha_of("js")
