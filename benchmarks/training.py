@@ -76,8 +76,8 @@ def boltzmann(steps=50):
 
 def chain_flow(dim, num_layers, hidden):
   """The same RealNVP couplings as a plain distrax.Chain (unrolled in the trace)."""
-  cond = flows._Conditioner(tuple(hidden), dim, 2)
-  masks = flows._masks(dim, num_layers, "parity")
+  cond = flows._coupling._Conditioner(tuple(hidden), dim, 2)
+  masks = flows._coupling._masks(dim, num_layers, "parity")
   base = distrax.MultivariateNormalDiag(jnp.zeros(dim), jnp.ones(dim))
 
   def affine(p):

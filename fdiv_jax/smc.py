@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from fdiv_jax import _checks
-from fdiv_jax.annealing import _per_point
+from fdiv_jax.annealing._ais import _per_point
 
 __all__ = ["TemperedSMCResult", "tempered_smc", "tempered_smc_target_evals"]
 

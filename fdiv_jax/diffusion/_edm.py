@@ -1,28 +1,4 @@
-r"""Noise schedules, denoising score matching, and the exact noised Gaussian mixture.
-
-Forward process (variance-preserving and variance-exploding alike):
-
-.. math::
-  x_t = \alpha_t x_0 + \sigma_t \varepsilon, \qquad \varepsilon \sim N(0, I),
-
-with :math:`\alpha_t = 1` for the EDM / Karras (VE) parameterisation. For a
-denoiser :math:`D(x_t) \approx \mathbb E[x_0 \mid x_t]` Tweedie's formula
-gives the score
-
-.. math::
-  \nabla_{x_t} \log p_t(x_t) = \frac{\alpha_t D(x_t) - x_t}{\sigma_t^2}
-  = -\frac{\hat\varepsilon(x_t)}{\sigma_t}.
-
-:class:`GaussianMixture` gives :math:`p_t`, its score and its denoiser in
-closed form: an exact teacher for f-distill tests and 2-D toys.
-
-References:
-  Karras, Aittala, Aila, Laine. Elucidating the Design Space of
-  Diffusion-Based Generative Models (EDM). NeurIPS 2022.
-  Song et al. Score-Based Generative Modeling through Stochastic Differential
-  Equations. ICLR 2021.
-  Vincent. A Connection Between Score Matching and Denoising Autoencoders. 2011.
-"""
+"""Noise schedules, parameterisations, EDM preconditioning, the Heun sampler and DSM."""
 
 from __future__ import annotations
 
@@ -33,23 +9,6 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from fdiv_jax import _checks
-
-__all__ = [
-  "EDMPreconditioning",
-  "GaussianMixture",
-  "add_noise",
-  "denoiser_from_eps",
-  "denoiser_from_score",
-  "denoising_score_matching_loss",
-  "edm_loss_weight",
-  "edm_preconditioning",
-  "eps_from_denoiser",
-  "heun_sample",
-  "karras_sigmas",
-  "sample_sigmas",
-  "score_from_denoiser",
-  "vp_alpha_sigma",
-]
 
 SIGMA_DISTRIBUTIONS = ("log_uniform", "polynomial", "lognormal")
 
@@ -317,90 +276,3 @@ def denoising_score_matching_loss(
   x0 = _checks.floating("x0", x0, min_ndim=1)
   _checks.same_shape("denoised", denoised, "x0", x0)
   return jnp.asarray(weight, denoised.dtype) * jnp.sum((denoised - x0) ** 2, axis=-1)
-
-
-class GaussianMixture(NamedTuple):
-  r"""Mixture :math:`\sum_k w_k N(\mu_k, \mathrm{diag}(s_k^2))` and its noised marginals.
-
-  Under :math:`x_t = \alpha x_0 + \sigma\varepsilon` the marginal is the mixture
-  :math:`\sum_k w_k N(\alpha\mu_k, \mathrm{diag}(\alpha^2 s_k^2 + \sigma^2))`;
-  its score and denoiser (posterior mean of :math:`x_0`) are closed forms in
-  the responsibilities :math:`\gamma_k(x_t)`:
-
-  .. math::
-    \nabla\log p_t = \sum_k \gamma_k \frac{\alpha\mu_k - x_t}{v_k},\quad
-    \mathbb E[x_0\mid x_t] = \sum_k \gamma_k\Big(\mu_k + \frac{\alpha s_k^2}{v_k}
-      (x_t - \alpha\mu_k)\Big),\quad v_k = \alpha^2 s_k^2 + \sigma^2.
-
-  Attributes:
-    log_weights: ``[K]`` (normalised by :meth:`create`).
-    means: ``[K, dim]``.
-    scales: ``[K, dim]`` standard deviations.
-  """
-
-  log_weights: jax.Array
-  means: jax.Array
-  scales: jax.Array
-
-  @classmethod
-  def create(
-    cls, means: ArrayLike, scales: ArrayLike, weights: ArrayLike | None = None
-  ) -> GaussianMixture:
-    """From means ``[K, dim]``, scales (broadcast to ``[K, dim]``), weights ``[K]``."""
-    means = _checks.floating("means", means)
-    if means.ndim != 2:
-      raise ValueError(f"means must have shape [K, dim], got {means.shape}")
-    k = means.shape[0]
-    scales = jnp.broadcast_to(_checks.positive("scales", scales), means.shape)
-    if weights is None:
-      log_w = jnp.full((k,), -jnp.log(float(k)))
-    else:
-      w = _checks.positive("weights", weights)
-      if w.shape != (k,):
-        raise ValueError(f"weights must have shape [{k}], got {w.shape}")
-      log_w = jnp.log(w) - jnp.log(jnp.sum(w))
-    return cls(log_w, means, scales.astype(means.dtype))
-
-  def _components(self, x_t, sigma, alpha):
-    x_t = jnp.asarray(x_t)
-    per_component = lambda v: v if v.ndim == 0 else v[..., None, :]
-    a, s = per_component(_col(alpha, x_t)), per_component(_col(sigma, x_t))
-    mean = a * self.means  # [..., K, dim]
-    var = (a * self.scales) ** 2 + s**2  # [..., K, dim]
-    diff = x_t[..., None, :] - mean
-    log_comp = self.log_weights - 0.5 * jnp.sum(diff**2 / var + jnp.log(2 * jnp.pi * var), axis=-1)
-    return log_comp, diff, var, a
-
-  def log_prob(
-    self, x_t: ArrayLike, *, sigma: ArrayLike = 0.0, alpha: ArrayLike = 1.0
-  ) -> jax.Array:
-    """``log p_t(x_t)``, ``[...]`` for ``x_t`` ``[..., dim]``."""
-    log_comp, *_ = self._components(x_t, sigma, alpha)
-    return jax.nn.logsumexp(log_comp, axis=-1)
-
-  def responsibilities(
-    self, x_t: ArrayLike, *, sigma: ArrayLike = 0.0, alpha: ArrayLike = 1.0
-  ) -> jax.Array:
-    """Posterior component probabilities ``[..., K]``."""
-    log_comp, *_ = self._components(x_t, sigma, alpha)
-    return jax.nn.softmax(log_comp, axis=-1)
-
-  def score(self, x_t: ArrayLike, *, sigma: ArrayLike = 0.0, alpha: ArrayLike = 1.0) -> jax.Array:
-    r""":math:`\nabla_{x_t}\log p_t(x_t)`, ``[..., dim]``."""
-    log_comp, diff, var, _ = self._components(x_t, sigma, alpha)
-    gamma = jax.nn.softmax(log_comp, axis=-1)[..., None]
-    return jnp.sum(gamma * (-diff / var), axis=-2)
-
-  def denoiser(self, x_t: ArrayLike, *, sigma: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:
-    r""":math:`\mathbb E[x_0 \mid x_t]`, ``[..., dim]``."""
-    log_comp, diff, var, a = self._components(x_t, sigma, alpha)
-    gamma = jax.nn.softmax(log_comp, axis=-1)[..., None]
-    post = self.means + a * self.scales**2 / var * diff
-    return jnp.sum(gamma * post, axis=-2)
-
-  def sample(self, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
-    """``(x [n, dim], component [n])`` drawn from the clean mixture."""
-    k_c, k_x = jax.random.split(key)
-    comp = jax.random.categorical(k_c, self.log_weights, shape=(n,))
-    eps = jax.random.normal(k_x, (n, self.means.shape[1]), self.means.dtype)
-    return self.means[comp] + self.scales[comp] * eps, comp

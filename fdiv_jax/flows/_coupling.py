@@ -1,33 +1,5 @@
-r"""Normalising flows for Boltzmann generators: distrax couplings, Flax conditioners.
-
-A flow is a stack of ``L`` masked coupling layers (Dinh et al., 2017) on
-:math:`\mathbb R^d` over a Gaussian base :math:`N(0, s^2 I)`:
-
-.. math::
-  x = T_L \circ \dots \circ T_1(z), \qquad
-  \log q(x) = \log N(z; 0, s^2 I) - \sum_l \log\Big|\det\frac{\partial T_l}{\partial x_{l-1}}\Big|.
-
-Each layer keeps the masked coordinates and transforms the others with a
-distrax bijector whose parameters a Flax MLP (the conditioner) computes from
-the kept ones: an affine map with a bounded log-scale
-:math:`a = a_{\max}\tanh(\tilde a / a_{\max})` (RealNVP), or a
-rational-quadratic spline (Durkan et al., 2019). The conditioners' last
-layers are zero-initialised, so every flow starts as the identity (``q`` is
-the base). Layer parameters are stacked on a leading axis and the layers run
-under ``lax.scan``, so compile time stays flat in depth. Masks come in
-complementary pairs: ``"parity"`` alternates even / odd coordinates;
-``"binary"`` cycles through the bits of the coordinate index (layer ``2k``
-keeps the coordinates whose bit ``k mod B`` is 0, ``B = ceil(log2 d)``, layer
-``2k + 1`` the others), so within ``2B`` layers every coordinate is transformed
-conditioned on every other one. Parity is binary's bit 0 (the two agree in 2-D);
-it never conditions an even coordinate on another even one, which a target
-such as Neal's funnel (every coordinate's scale set by ``x_0``) needs.
-
-References:
-  Dinh, Sohl-Dickstein, Bengio. Density estimation using Real NVP. ICLR 2017.
-  Durkan, Bekasov, Murray, Papamakarios. Neural Spline Flows. NeurIPS 2019.
-  Noe, Olsson, Koehler, Wu. Boltzmann generators. Science 2019.
-"""
+"""Coupling flows: :class:`Flow`, :func:`real_nvp`, :func:`spline_flow` (module docstring of
+:mod:`fdiv_jax.flows`)."""
 
 from __future__ import annotations
 
@@ -41,9 +13,26 @@ import jax.numpy as jnp
 
 __all__ = [
   "Flow",
+  "FlowConfig",
+  "make",
   "real_nvp",
   "spline_flow",
 ]
+
+
+class FlowConfig(NamedTuple):
+  """How a flow was built: ``make(config)`` builds it again.
+
+  Attributes:
+    kind: The constructor, ``"real_nvp"`` or ``"spline_flow"``.
+    dim: Event dimension ``d``.
+    options: The constructor's keyword arguments as sorted ``(name, value)`` pairs (hashable,
+      so a flow can be a static argument of ``jit``).
+  """
+
+  kind: str
+  dim: int
+  options: tuple
 
 
 class Flow(NamedTuple):
@@ -54,12 +43,14 @@ class Flow(NamedTuple):
     sample_and_log_prob: ``(params, key, n) -> (x [n, d], log q(x) [n])``.
     log_prob: ``(params, x [..., d]) -> log q(x) [...]``.
     dim: ``d``.
+    config: The :class:`FlowConfig` it was built from (for saving), or None.
   """
 
   init: Callable[[jax.Array], Any]
   sample_and_log_prob: Callable[[Any, jax.Array, int], tuple[jax.Array, jax.Array]]
   log_prob: Callable[[Any, jax.Array], jax.Array]
   dim: int
+  config: FlowConfig | None = None
 
 
 class _Conditioner(nn.Module):
@@ -265,6 +256,21 @@ def real_nvp(
       shift, log_scale = shift + p[..., 2], log_scale + p[..., 3]
     return distrax.ScalarAffine(shift=shift, log_scale=log_scale)
 
+  config = _config(
+    "real_nvp",
+    dim,
+    dict(
+      num_layers=num_layers,
+      hidden=tuple(hidden),
+      scale_max=scale_max,
+      base_scale=base_scale,
+      marginal_bins=marginal_bins,
+      marginal_bound=marginal_bound,
+      masks=masks,
+      linear_skip=linear_skip,
+      squash_inputs=squash_inputs,
+    ),
+  )
   return _make_flow(
     dim,
     num_layers,
@@ -277,7 +283,7 @@ def real_nvp(
     masks,
     linear_skip,
     squash_inputs,
-  )
+  )._replace(config=config)
 
 
 def spline_flow(
@@ -319,6 +325,19 @@ def spline_flow(
       p, range_min=-bound, range_max=bound, boundary_slopes="identity"
     )
 
+  config = _config(
+    "spline_flow",
+    dim,
+    dict(
+      num_layers=num_layers,
+      hidden=tuple(hidden),
+      num_bins=num_bins,
+      bound=bound,
+      base_scale=base_scale,
+      masks=masks,
+      squash_inputs=squash_inputs,
+    ),
+  )
   return _make_flow(
     dim,
     num_layers,
@@ -328,4 +347,19 @@ def spline_flow(
     base_scale,
     masks=masks,
     squash_inputs=squash_inputs,
-  )
+  )._replace(config=config)
+
+
+def _config(kind: str, dim: int, options: dict) -> FlowConfig:
+  return FlowConfig(kind, int(dim), tuple(sorted(options.items())))
+
+
+def make(config: FlowConfig) -> Flow:
+  """The flow a :class:`FlowConfig` describes (``real_nvp`` or ``spline_flow``)."""
+  makers = {"real_nvp": real_nvp, "spline_flow": spline_flow}
+  if config.kind not in makers:
+    raise ValueError(f"config.kind must be one of {sorted(makers)}, got {config.kind!r}")
+  options = dict(config.options)
+  if "hidden" in options:
+    options["hidden"] = tuple(options["hidden"])
+  return makers[config.kind](int(config.dim), **options)
