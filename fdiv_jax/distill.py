@@ -62,6 +62,7 @@ References:
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -72,6 +73,7 @@ from fdiv_jax.diffusion import denoising_score_matching_loss
 from fdiv_jax.divergences import Divergence, resolve
 
 __all__ = [
+  "DiscriminatorLoss",
   "denoiser_generator_loss",
   "discriminator_loss",
   "dmd_scale",
@@ -337,9 +339,19 @@ def generator_loss(
   return -jnp.sum(direction * x_t, axis=-1)
 
 
-def discriminator_loss(
-  logits_teacher: ArrayLike, logits_student: ArrayLike
-) -> tuple[jax.Array, jax.Array]:
+class DiscriminatorLoss(NamedTuple):
+  """Per-example logistic losses of the discriminator (average each side, then sum).
+
+  Attributes:
+    teacher: ``softplus(-d)`` on teacher samples ``[B_p]``.
+    student: ``softplus(d)`` on student samples ``[B_q]``.
+  """
+
+  teacher: jax.Array
+  student: jax.Array
+
+
+def discriminator_loss(logits_teacher: ArrayLike, logits_student: ArrayLike) -> DiscriminatorLoss:
   r"""Logistic loss whose optimal logit is :math:`\log p_t / q_t`.
 
   .. math::
@@ -350,12 +362,12 @@ def discriminator_loss(
   (Goodfellow et al., 2014), so ``log_r = d(x_t)`` feeds :func:`weights`.
 
   Returns:
-    ``(loss on teacher samples [B_p], loss on student samples [B_q])``; the
-    caller averages (each side separately, then sums).
+    :class:`DiscriminatorLoss` ``(teacher [B_p], student [B_q])``; the caller averages
+    each side separately, then sums.
   """
   dp = _checks.floating("logits_teacher", logits_teacher)
   dq = _checks.floating("logits_student", logits_student)
-  return jax.nn.softplus(-dp), jax.nn.softplus(dq)
+  return DiscriminatorLoss(jax.nn.softplus(-dp), jax.nn.softplus(dq))
 
 
 def gan_generator_loss(logits_student: ArrayLike) -> jax.Array:

@@ -22,7 +22,7 @@ approximation (2.17 vs the full 2.01 at n = 2 000, N(0, I) vs N(1, I), eps 0.1).
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,10 +36,24 @@ from ott.tools import sinkhorn_divergence as ott_sd
 from fdiv_jax import _checks
 
 __all__ = [
+  "TransportResult",
   "monge_gap",
   "sinkhorn_divergence",
   "sinkhorn_kd_loss",
 ]
+
+
+class TransportResult(NamedTuple):
+  """A transport quantity and the OTT solver output that produced it.
+
+  Attributes:
+    value: The scalar (divergence, loss or gap).
+    output: OTT's ``SinkhornDivergenceOutput`` or ``SinkhornOutput`` (iterations,
+      convergence, couplings).
+  """
+
+  value: jax.Array
+  output: Any
 
 
 def _points(name: str, x: ArrayLike) -> jax.Array:
@@ -97,7 +111,7 @@ def sinkhorn_divergence(
   max_iterations: int = 2000,
   implicit_diff: bool = True,
   rank: int | None = None,
-) -> tuple[jax.Array, Any]:
+) -> TransportResult:
   r"""Debiased Sinkhorn divergence between two weighted point clouds (via OTT).
 
   .. math::
@@ -141,7 +155,7 @@ def sinkhorn_divergence(
       see the module docstring).
 
   Returns:
-    ``(value, output)``: the scalar divergence and OTT's
+    :class:`TransportResult` ``(value, output)``: the scalar divergence and OTT's
     ``SinkhornDivergenceOutput``, whose ``n_iters`` and ``converged`` hold one
     entry per OT problem (xy, xx, yy).
 
@@ -165,7 +179,7 @@ def sinkhorn_divergence(
   if rank is not None and rank < 1:
     raise ValueError(f"rank must be a positive integer, got {rank}")
   _same_mass(a, b)
-  return _sinkhorn_divergence(
+  value, output = _sinkhorn_divergence(
     x,
     y,
     a,
@@ -178,6 +192,7 @@ def sinkhorn_divergence(
     implicit_diff=implicit_diff,
     rank=rank,
   )
+  return TransportResult(value, output)
 
 
 # The OTT solves below are compiled as one program per static configuration:
@@ -211,7 +226,7 @@ def sinkhorn_kd_loss(
   threshold: float = 1e-3,
   max_iterations: int = 500,
   implicit_diff: bool = False,
-) -> tuple[jax.Array, Any]:
+) -> TransportResult:
   r"""Batch-wise Sinkhorn knowledge-distillation loss (SinKD).
 
   Rows of the batch are points: :math:`s_i = \mathrm{softmax}(z^S_i / T)`,
@@ -251,7 +266,8 @@ def sinkhorn_kd_loss(
     implicit_diff: Implicit (True) or unrolled (False, default) gradients.
 
   Returns:
-    ``(loss, output)``: the scalar loss and OTT's ``SinkhornOutput``.
+    :class:`TransportResult` ``(value, output)``: the scalar loss and OTT's
+    ``SinkhornOutput``.
 
   References:
     Cui, Lin, Liu, et al. SinKD: Sinkhorn Distance Minimization for Knowledge
@@ -264,14 +280,16 @@ def sinkhorn_kd_loss(
   _checks.same_shape("student_logits", s, "teacher_logits", t)
   temperature = _checks.positive("temperature", temperature)
   epsilon = _checks.positive("epsilon", epsilon)
-  return _sinkhorn_kd_loss(
-    s,
-    t,
-    temperature,
-    epsilon,
-    threshold=threshold,
-    max_iterations=max_iterations,
-    implicit_diff=implicit_diff,
+  return TransportResult(
+    *_sinkhorn_kd_loss(
+      s,
+      t,
+      temperature,
+      epsilon,
+      threshold=threshold,
+      max_iterations=max_iterations,
+      implicit_diff=implicit_diff,
+    )
   )
 
 
@@ -293,7 +311,7 @@ def monge_gap(
   cost_fn: costs.CostFn | None = None,
   threshold: float = 1e-3,
   max_iterations: int = 2000,
-) -> tuple[jax.Array, Any]:
+) -> TransportResult:
   r"""Monge gap of a map on reference points (OTT's Sinkhorn).
 
   .. math::
@@ -313,7 +331,7 @@ def monge_gap(
     max_iterations: Sinkhorn iteration cap.
 
   Returns:
-    ``(gap, output)`` with OTT's ``SinkhornOutput``.
+    :class:`TransportResult` ``(value, output)``: the gap and OTT's ``SinkhornOutput``.
 
   References:
     Uscidda & Cuturi. The Monge Gap: A Regularizer to Learn All Transport
@@ -326,13 +344,15 @@ def monge_gap(
     raise ValueError(f"map_fn must preserve the shape {x.shape}, returned {y.shape}")
   # As ott.neural.methods.monge_gap.monge_gap_from_samples, which we do not
   # import: ott.neural pulls in optional dependencies (diffrax).
-  return _monge_gap(
-    x,
-    y,
-    costs.SqEuclidean() if cost_fn is None else cost_fn,
-    epsilon,
-    threshold=threshold,
-    max_iterations=max_iterations,
+  return TransportResult(
+    *_monge_gap(
+      x,
+      y,
+      costs.SqEuclidean() if cost_fn is None else cost_fn,
+      epsilon,
+      threshold=threshold,
+      max_iterations=max_iterations,
+    )
   )
 
 

@@ -34,13 +34,14 @@ References:
 
 from fdiv_jax.annealing._ais import KERNELS, AISResult, adapt_step_size, ais
 from fdiv_jax.annealing._buffer import (
+  BufferDraw,
   ReplayBuffer,
   buffer_add,
   buffer_adjust,
   buffer_init,
   buffer_sample,
 )
-from fdiv_jax.annealing._fab_losses import fab_buffer_loss, fab_loss
+from fdiv_jax.annealing._fab_losses import FABBufferLoss, fab_buffer_loss, fab_loss
 from fdiv_jax.annealing._paths import alpha_of, alpha_target, geometric_path, temperature_path
 from fdiv_jax.annealing._resampling import RESAMPLING, Resampled, resample
 from fdiv_jax.annealing._tabg import tabg_level
@@ -49,6 +50,8 @@ __all__ = [
   "KERNELS",
   "RESAMPLING",
   "AISResult",
+  "BufferDraw",
+  "FABBufferLoss",
   "ReplayBuffer",
   "Resampled",
   "adapt_step_size",

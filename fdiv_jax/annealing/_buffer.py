@@ -86,9 +86,21 @@ def buffer_add(
   )
 
 
-def buffer_sample(
-  key: jax.Array, buffer: ReplayBuffer, num_samples: int
-) -> tuple[jax.Array, jax.Array, jax.Array]:
+class BufferDraw(NamedTuple):
+  """Samples drawn from a :class:`ReplayBuffer`.
+
+  Attributes:
+    x: ``[M, d]`` samples.
+    log_q: ``[M]`` the flow log density stored with them (the old one).
+    indices: ``[M]`` their slots (for :func:`buffer_adjust`).
+  """
+
+  x: jax.Array
+  log_q: jax.Array
+  indices: jax.Array
+
+
+def buffer_sample(key: jax.Array, buffer: ReplayBuffer, num_samples: int) -> BufferDraw:
   r"""Draw ``num_samples`` distinct slots with probability :math:`\propto w` (Gumbel top-k).
 
   Sampling without replacement in proportion to the weights (the Gumbel
@@ -97,8 +109,8 @@ def buffer_sample(
   slots may be drawn.
 
   Returns:
-    ``(x [M, d], log_q [M], indices [M])``, ``log_q`` being the stored (old)
-    flow log density needed by :func:`fab_buffer_loss`.
+    :class:`BufferDraw` ``(x [M, d], log_q [M], indices [M])``, ``log_q`` being the
+    stored (old) flow log density needed by :func:`fab_buffer_loss`.
   """
   capacity = buffer.log_w.shape[0]
   if not isinstance(num_samples, (int, np.integer)) or not 1 <= num_samples <= capacity:
@@ -107,7 +119,7 @@ def buffer_sample(
   g = jax.random.gumbel(k1, buffer.log_w.shape, buffer.log_w.dtype)
   _, idx = jax.lax.top_k(buffer.log_w + g, num_samples)
   idx = jax.random.permutation(k2, idx)
-  return buffer.x[idx], buffer.log_q[idx], idx
+  return BufferDraw(buffer.x[idx], buffer.log_q[idx], idx)
 
 
 def buffer_adjust(

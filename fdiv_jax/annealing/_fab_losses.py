@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +15,18 @@ from fdiv_jax.annealing._paths import alpha_of
 from fdiv_jax.annealing._resampling import _valid_log_weights
 
 LogDensity = Callable[[jax.Array], jax.Array]  # x [N, d] -> [N]
+
+
+class FABBufferLoss(NamedTuple):
+  r"""FAB's buffer loss and its per-sample adjustment.
+
+  Attributes:
+    loss: The scalar loss.
+    log_adjust: ``[M]`` :math:`(1-\alpha)(\log q_\theta - \log q_{\rm old})` before clipping.
+  """
+
+  loss: jax.Array
+  log_adjust: jax.Array
 
 
 def fab_loss(log_q: ArrayLike, log_weights: ArrayLike) -> jax.Array:
@@ -46,7 +59,7 @@ def fab_buffer_loss(
   *,
   alpha: _divergences.Divergence | str | ArrayLike,
   max_weight: float = 10.0,
-) -> tuple[jax.Array, jax.Array]:
+) -> FABBufferLoss:
   r"""FAB's loss on samples drawn from the prioritised buffer in proportion to :math:`w`.
 
   .. math::
@@ -63,7 +76,8 @@ def fab_buffer_loss(
     max_weight: Clip ``c`` of the adjustment.
 
   Returns:
-    ``(loss, log_w_adjust)``; pass ``log_q`` (held constant) to :func:`buffer_adjust`.
+    :class:`FABBufferLoss` ``(loss, log_adjust)``; pass ``log_q`` (held constant) to
+    :func:`buffer_adjust`.
   """
   a = alpha_of(alpha)
   log_q = _checks.floating("log_q", log_q, min_ndim=1)
@@ -73,4 +87,4 @@ def fab_buffer_loss(
   log_adjust = (1.0 - a) * (jax.lax.stop_gradient(log_q) - log_q_old)
   w = jnp.minimum(jnp.exp(log_adjust), max_weight)
   w = jnp.where(jnp.isfinite(log_adjust), w, 0.0)
-  return -jnp.mean(jnp.where(w > 0, w * log_q, 0.0), axis=-1), log_adjust
+  return FABBufferLoss(-jnp.mean(jnp.where(w > 0, w * log_q, 0.0), axis=-1), log_adjust)
