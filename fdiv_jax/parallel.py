@@ -27,13 +27,10 @@ Outside a mesh context (or on a one-device mesh) every function here is the
 identity and the code runs as written.
 
 Multi-host (Cloud TPU pods, multi-node GPU, or several processes on one
-machine): call :func:`initialize_distributed` first on every process, before
+machine): call ``jax.distributed.initialize`` first on every process, before
 any JAX computation; :func:`data_mesh` then spans the devices of all hosts and
-the same program runs SPMD on each. A batch split over the mesh then has
-shards on other processes: :func:`to_host` brings the whole array to every
-process (replicated values, such as parameters and metrics, need no
-communication), and :func:`is_main_process` picks the one process that
-writes files.
+the same program runs SPMD on each (the experiments' ``experiments.common.distributed``
+holds the host-side helpers: joining a job, gathering arrays, the main process).
 """
 
 from __future__ import annotations
@@ -44,7 +41,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -54,12 +50,9 @@ __all__ = [
   "DATA_AXIS",
   "data_axis_size",
   "data_mesh",
-  "initialize_distributed",
-  "is_main_process",
   "map_rows",
   "replicate",
   "shard_batch",
-  "to_host",
 ]
 
 DATA_AXIS = "data"
@@ -145,38 +138,3 @@ def map_rows(
     fn, in_specs=(P(axis_name),) + (P(),) * len(replicated), out_specs=P(axis_name), check_vma=False
   )(rows, *replicated)
   return out[:n]
-
-
-def initialize_distributed(**kwargs: Any) -> None:
-  """Join a multi-host job (``jax.distributed.initialize``), once per process.
-
-  On Cloud TPU and SLURM / Open MPI clusters the coordinator, process count and
-  id are detected; elsewhere pass ``coordinator_address``, ``num_processes``
-  and ``process_id``. Afterwards :func:`data_mesh` spans every host's devices.
-  """
-  jax.distributed.initialize(**kwargs)
-
-
-def is_main_process() -> bool:
-  """Whether this is process 0 of the job (always true in a one-process run)."""
-  return jax.process_index() == 0
-
-
-def to_host(tree: Any) -> Any:
-  """Every array of ``tree`` as a whole NumPy array, on every process.
-
-  Arrays whose shards all live on this process's devices (every array of a
-  one-process run) and replicated arrays are copied from a local shard; an
-  array split over the devices of several processes is gathered
-  (``multihost_utils.process_allgather``, a collective: every process must
-  call it in the same order). Non-array leaves are passed to ``np.asarray``.
-  """
-
-  def one(x):
-    if not isinstance(x, jax.Array) or x.is_fully_addressable:
-      return np.asarray(x)
-    if x.sharding.is_fully_replicated:
-      return np.asarray(x.addressable_data(0))
-    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-
-  return jax.tree.map(one, tree)

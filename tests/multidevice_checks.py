@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import fdiv_jax as fd
+from experiments.common import distributed
 from fdiv_jax import parallel
 
 RTOL, ATOL = 2e-5, 2e-6
@@ -38,7 +39,7 @@ RTOL, ATOL = 2e-5, 2e-6
 def _close(a, b, what, rtol=RTOL, atol=ATOL):
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_allclose(
-      parallel.to_host(x), parallel.to_host(y), rtol=rtol, atol=atol, err_msg=what
+      distributed.to_host(x), distributed.to_host(y), rtol=rtol, atol=atol, err_msg=what
     )
 
 
@@ -165,7 +166,7 @@ if __name__ == "__main__":
   check, *job = sys.argv[1:]
   if job:
     process_id, num_processes, port = map(int, job)
-    parallel.initialize_distributed(
+    distributed.initialize_distributed(
       coordinator_address=f"localhost:{port}", num_processes=num_processes, process_id=process_id
     )
   CHECKS[check]()

@@ -8,8 +8,8 @@ import logging
 import jax
 import numpy as np
 
+from experiments.common import distributed
 from fdiv_jax import metrics as M
-from fdiv_jax import parallel
 
 log = logging.getLogger("experiments.boltzmann")
 
@@ -19,7 +19,7 @@ STAGE_METRICS = ("buffer_ess", "clipped_fraction", "ais_ess", "acceptance", "bat
 def evaluate(evaluate_seeds, params, config, target) -> tuple[dict, np.ndarray]:
   """Per-seed metrics of the flows on ``config.eval_samples`` fresh samples, and the samples."""
   evals = evaluate_seeds(params, jax.random.split(jax.random.PRNGKey(11), config.seeds))
-  evals = parallel.to_host(evals)
+  evals = distributed.to_host(evals)
   samples = evals.pop("_samples")
   out = {k: np.asarray(v).tolist() for k, v in evals.items()}
   if target.name.startswith("many_well"):

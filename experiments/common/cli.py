@@ -119,6 +119,7 @@ def run_main(
 
   import jax
 
+  from experiments.common import distributed
   from fdiv_jax import parallel
 
   parser = argparse.ArgumentParser(description=doc.splitlines()[0])
@@ -158,7 +159,7 @@ def run_main(
   if job and not args.distributed:
     parser.error("--coordinator-address / --num-processes / --process-id need --distributed")
   if args.distributed:
-    parallel.initialize_distributed(**job)
+    distributed.initialize_distributed(**job)
   start = time.perf_counter()
   with jax.set_mesh(parallel.data_mesh()):
     run(config, args.workdir, fresh=args.fresh)

@@ -33,9 +33,9 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def _is_main_process() -> bool:
-  import jax
+  from experiments.common import distributed
 
-  return jax.process_index() == 0
+  return distributed.is_main_process()
 
 
 def write_text(path: str, text: str) -> None:

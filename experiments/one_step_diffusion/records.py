@@ -8,8 +8,8 @@ import functools
 import jax
 import numpy as np
 
+from experiments.common import distributed
 from experiments.one_step_diffusion import train as T
-from fdiv_jax import parallel
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
@@ -21,7 +21,7 @@ def evaluate_seeds(student, state, task, config, key, final=False):
   xs = sample_seeds(
     student, state.gen_ema, jax.random.split(key, config.seeds), config.eval_samples
   )
-  return [task.evaluate(x, final) for x in parallel.to_host(xs)]
+  return [task.evaluate(x, final) for x in distributed.to_host(xs)]
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4))

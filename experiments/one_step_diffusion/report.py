@@ -8,11 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.common import checkpoint, cli
+from experiments.common import checkpoint, cli, distributed
 from experiments.common import results as R
 from experiments.one_step_diffusion import digits
 from experiments.one_step_diffusion.records import sample_seeds
-from fdiv_jax import parallel
 
 
 def steps_to_cover_all(job, modes):
@@ -82,7 +81,7 @@ def write_reports(out, workdir, task, student, *, verbose):
   for spec in config["divergences"]:
     state = restore_final(student, config["seeds"], task.teacher_init, workdir, spec)
     if state is not None:
-      samples[spec] = parallel.to_host(
+      samples[spec] = distributed.to_host(
         sample_seeds(
           student, jax.tree.map(lambda a: a[:1], state.gen_ema), jax.random.PRNGKey(5)[None], 1500
         )[0]
