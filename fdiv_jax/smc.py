@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from fdiv_jax import _checks
+from fdiv_jax import _checks, _extras
 from fdiv_jax.annealing._ais import _per_point
 
 __all__ = ["TemperedSMCResult", "tempered_smc", "tempered_smc_target_evals"]
@@ -115,6 +115,7 @@ def tempered_smc(
   Returns:
     :class:`TemperedSMCResult`.
   """
+  _extras.require("samplers", "fdiv_jax.smc.tempered_smc")
   from blackjax.mcmc import hmc
   from blackjax.smc import adaptive_tempered, resampling
   from blackjax.smc.tempered import TemperedSMCState

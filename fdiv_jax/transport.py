@@ -28,12 +28,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
-from ott.geometry import costs, geometry, pointcloud
-from ott.solvers import linear
-from ott.solvers.linear import implicit_differentiation as implicit_lib
-from ott.tools import sinkhorn_divergence as ott_sd
 
-from fdiv_jax import _checks
+from fdiv_jax import _extras
+
+_extras.require("transport", "fdiv_jax.transport")
+
+from ott.geometry import costs, geometry, pointcloud  # noqa: E402
+from ott.solvers import linear  # noqa: E402
+from ott.solvers.linear import implicit_differentiation as implicit_lib  # noqa: E402
+from ott.tools import sinkhorn_divergence as ott_sd  # noqa: E402
+
+from fdiv_jax import _checks  # noqa: E402
 
 __all__ = [
   "TransportResult",

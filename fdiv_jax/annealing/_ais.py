@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from fdiv_jax import _checks
+from fdiv_jax import _checks, _extras
 from fdiv_jax import divergences as _divergences
 from fdiv_jax.annealing._paths import alpha_of, geometric_path
 from fdiv_jax.annealing._resampling import _importance
@@ -85,6 +85,7 @@ def _blackjax_kernel(kernel: str, inv_mass: jax.Array, num_integration_steps: in
   # Imported here, not at module level: importing blackjax runs JAX code, which
   # starts the backend, and ``import fdiv_jax`` must not (``jax.distributed.
   # initialize`` and the XLA flag of ``_xla_workarounds`` need it not started).
+  _extras.require("samplers", "fdiv_jax.annealing.ais")
   from blackjax.mcmc import hmc as _hmc
   from blackjax.mcmc import mala as _mala
   from blackjax.mcmc import random_walk as _random_walk

@@ -34,7 +34,11 @@ References:
   Noe, Olsson, Koehler, Wu. Boltzmann generators. Science 2019.
 """
 
-from fdiv_jax.flows._coupling import Flow, FlowConfig, make, real_nvp, spline_flow
-from fdiv_jax.flows._distribution import FlowDistribution
+from fdiv_jax import _extras
+
+_extras.require("flows", "fdiv_jax.flows")
+
+from fdiv_jax.flows._coupling import Flow, FlowConfig, make, real_nvp, spline_flow  # noqa: E402
+from fdiv_jax.flows._distribution import FlowDistribution  # noqa: E402
 
 __all__ = ["Flow", "FlowConfig", "FlowDistribution", "make", "real_nvp", "spline_flow"]
