@@ -34,6 +34,11 @@ test-core:
 	$(CORE_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CORE_VENV)/bin/python -m pip install --quiet . "pytest>=8" "pytest-xdist>=3.5" "chex>=0.1.90" "scipy>=1.12"
 	FDIV_CORE_ONLY=1 $(CORE_VENV)/bin/python -m pytest -q -n 2 -p no:cacheprovider $(CORE_TESTS)
+	# The README's Flax + Optax example on the core plus flax alone.
+	test -x $(CORE_VENV)-flax/bin/python || $(PYTHON) -m venv $(CORE_VENV)-flax
+	$(CORE_VENV)-flax/bin/python -m pip install --quiet --upgrade pip
+	$(CORE_VENV)-flax/bin/python -m pip install --quiet . "flax>=0.12.0,<0.13" "pytest>=8" "chex>=0.1.90" "scipy>=1.12"
+	$(CORE_VENV)-flax/bin/python -m pytest -q -p no:cacheprovider "tests/test_readme.py::test_readme_example_runs_and_output_matches[f_gan_step]"
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m slow
@@ -54,4 +59,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) $(CORE_VENV) runs .pytest_cache docs/_build
+	rm -rf $(VENV) $(CORE_VENV) $(CORE_VENV)-flax runs .pytest_cache docs/_build
