@@ -251,15 +251,9 @@ def sinkhorn_kd_loss(
   defined for the whole batch, not per example. The teacher is under
   ``stop_gradient``. ``epsilon`` is relative to the L1 cost scale ``[0, 2]``.
 
-  Gradients unroll the Sinkhorn loop by default: at small ``epsilon`` the
-  plan is close to a permutation and the linear system of implicit
-  differentiation is near-singular (lineax refused it at ``epsilon = 0.05``,
-  batch 128, digits logits at T = 4, in ``experiments/knowledge_distillation``).
-  Unrolling is what dominates the cost: for 125 vmapped problems of ``B = 128``,
-  10 classes, ``epsilon = 0.05`` and at most 40 iterations, one gradient took
-  0.53 s against 0.11 s for the loss alone and 0.002 s for a row-wise KL's
-  gradient (2 CPU cores), so a SinKD student trains some 10x slower than a
-  row-wise one.
+  Gradients unroll the Sinkhorn loop by default: at small ``epsilon`` the plan is close
+  to a permutation and the linear system of implicit differentiation is near-singular.
+  Unrolling dominates the cost (``benchmarks/README.md`` gives it against a row-wise KL).
 
   Args:
     student_logits: ``[B, C]``.

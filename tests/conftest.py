@@ -67,12 +67,9 @@ def pytest_sessionfinish(session):
 def _release_compiled_programs():
   """Drops JAX's in-memory caches (traces, compiled executables) after each test module.
 
-  Without it a worker keeps every program the suite traced and compiled alive to the
-  end, and late modules ran 28-36x slower than alone (measured 2026-12-04, full suite on
-  2 cores: the SinKD implicit-vs-unrolled gradient test 184 s against 6.6 s alone, the
-  f-GAN alpha=-1 tightness test 211 s against 5.8 s; memory was not short, 5 GB used).
-  With it the suite took 10 min 38 s against 16 min 11 s the run before. Programs a
-  later module needs again come back from the persistent compilation cache."""
+  Without it a worker keeps every program the suite traced and compiled alive to the end,
+  and late modules slow down many times over; programs a later module needs again come
+  back from the persistent compilation cache."""
   yield
   jax.clear_caches()
   gc.collect()

@@ -123,8 +123,8 @@ def _check_no_nan(div, alpha, traced):
 
 
 def test_finite_where_the_true_value_fits_past_log_u_80():
-  """Cases of the issue: alpha(3) f(30) = e^90 / 6 fits float32 (was inf);
-  gan f at log u = 89 is about -90 (was NaN); js f at 89 is 3.1e38 (fits)."""
+  """alpha(3) f(30) = e^90 / 6 fits float32; gan f at log u = 89 is about -90; js f at
+  89 is 3.1e38: finite where the true value fits."""
   l = np.array([30.0, 60.0, 85.0, 89.0])
   cases = [
     ("alpha", {"alpha": 3.0}, l),

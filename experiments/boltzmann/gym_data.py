@@ -91,7 +91,7 @@ def main(argv=None) -> None:
   write_csv(
     os.path.join(args.out, "sp500_small_returns.csv"),
     "Inference Gym sp500_returns(num_points=100): the last 100 daily S&P 500 returns\n"
-    "(close minus previous close, up to 2020-06-24) minus their mean",
+    "(close minus previous close, up to 24 June 2020) minus their mean",
     [returns - returns.mean()],
     ["%.17g"],
   )

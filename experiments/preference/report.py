@@ -173,7 +173,7 @@ def _is_dpo_family(name: str) -> bool:
 def plot_frontier(out: dict, path: str) -> None:
   r"""Expected reward against entropy: f-DPO per divergence (a line over β; the paper's
   divergences left, the rest of the registry right), f-DPG, and the exact KL-constrained
-  optimum :math:`\pi_{ref} e^{r/eta}` in both panels."""
+  optimum :math:`\pi_{ref} e^{r/\beta}` in both panels."""
   plt = R.pyplot()
   fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharex=True, sharey=True)
   front = out["frontier"]

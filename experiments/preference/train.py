@@ -55,7 +55,7 @@ def exact_logp(model, params, problem: Problem) -> jax.Array:
 
 
 def train_reference(params, mass, *, model, length: int, steps: int, learning_rate: float):
-  r"""Minimises the exact cross-entropy :math:`-rac1P\sum_x\sum_y p(y|x)\log\pi(y|x)`,
+  r"""Minimises the exact cross-entropy :math:`-\frac1P\sum_x\sum_y p(y|x)\log\pi(y|x)`,
   summed over the prefix table: ``mass [P, M, V]`` is the data's
   :func:`policy.next_token_mass`."""
   num_prompts = mass.shape[0]

@@ -37,7 +37,7 @@ class Config:
   sigma_distribution: str = "log_uniform"  # or "polynomial" (FastGen), "lognormal"
   # Generator step: "dmd" = FastGen's x0-space MSE, h c (D_fake - D_teacher), i.e.
   # w(sigma) = c sigma^2 / dim on the score difference; "score_dmd" = c on the score
-  # difference (an extra 1 / sigma^2: the bug this config used to have); "none" = 1.
+  # difference (an extra 1 / sigma^2 against "dmd"); "none" = 1.
   weighting: str = "dmd"
   fake_loss: str = "edm"  # fake-score DSM: "edm" (EDM weighting) or "fastgen" (x0 MSE)
   # Teacher network (the ring's score stays exact; the network initialises the
