@@ -71,8 +71,8 @@ def expm1_over(x: ArrayLike, a: ArrayLike) -> jax.Array:
   # one's overflow (expm1(x) at x > 88, x * x at 2e19) never reaches the gradient.
   general = jnp.expm1(a_safe * jnp.where(small, 0.0, x)) / a_safe
   x_t = jnp.where(small, x, 0.0)
-  x_q = jnp.where(a == 0, 0.0, x_t)  # a = 0 exactly: no a * x^2 (inf * 0 in reverse mode)
-  taylor = x_t + 0.5 * a * x_q * x_q
+  # (a x) x, not a (x x): no x^2 overflow to inf * 0 at a = 0, and d/da = x^2 / 2 there.
+  taylor = x_t + 0.5 * (a * x_t) * x_t
   return jnp.where(small, taylor, general)
 
 
@@ -97,8 +97,7 @@ def log1p_over(x: ArrayLike, a: ArrayLike) -> jax.Array:
   arg = jnp.maximum(a_safe * jnp.where(small, 0.0, x), -1.0 + jnp.finfo(x.dtype).eps)
   general = jnp.log1p(arg) / a_safe
   x_t = jnp.where(small, x, 0.0)
-  x_q = jnp.where(a == 0, 0.0, x_t)
-  taylor = x_t - 0.5 * a * x_q * x_q
+  taylor = x_t - 0.5 * (a * x_t) * x_t
   return jnp.where(small, taylor, general)
 
 
