@@ -510,3 +510,18 @@ def test_records_carry_alpha_order_and_scale_free_gradient():
     assert not div.scale_free_gradient and div.gradient_needs_normalizer
   with pytest.raises(ValueError, match="alpha-divergence"):
     fd.annealing.alpha_of("js")
+
+
+@pytest.mark.parametrize("alpha", [1 - 1e-4, 1 + 3e-6, 1e-4, 2e-6, 1 - 2e-3])
+def test_alpha_near_its_limits_is_accurate_in_float64(alpha):
+  """float64 uses float64 windows for the expansions at orders 0 and 1 (relative error
+  below 1e-9 against extended precision; the float32 windows left 1e-5)."""
+  l = np.array([-5.0, -1.0, -0.1, 0.3, 2.0, 6.0])
+  a, u = np.longdouble(alpha), np.exp(np.asarray(l, np.longdouble))
+  want = np.asarray((u**a - 1 - a * (u - 1)) / (a * (a - 1)), np.float64)
+  with jax.enable_x64(True):
+    got = fd.get("alpha", alpha=alpha).f(jnp.asarray(l))
+    traced = jax.jit(lambda a: fd.get("alpha", alpha=a).f(jnp.asarray(l)))(alpha)
+    assert got.dtype == jnp.float64
+  np.testing.assert_allclose(got, want, rtol=1e-9)
+  np.testing.assert_allclose(traced, want, rtol=1e-9)

@@ -27,6 +27,17 @@ from fdiv_jax.divergences._record import (
 # formula is exact and the expansion is not.
 _ALPHA_EPS = 1e-3
 _ALPHA_TAYLOR = 1e-2
+# In float64 the same balance sits at 1e-5 for both (truncation (1e-5)^2 / 6 ~ 2e-11,
+# cancellation ~ 1e-16 / 1e-5 = 1e-11).
+_ALPHA_EPS_64 = 1e-5
+_ALPHA_TAYLOR_64 = 1e-5
+
+
+def _thresholds(dtype) -> tuple[float, float]:
+  """(order window, expansion window) for computations in ``dtype``."""
+  if jnp.finfo(dtype).bits >= 64:
+    return _ALPHA_EPS_64, _ALPHA_TAYLOR_64
+  return _ALPHA_EPS, _ALPHA_TAYLOR
 
 
 _ALPHA_LARGE = 30.0  # max(a l, l) above which _alpha_general uses its exp form
@@ -123,16 +134,18 @@ def _alpha_f(l, alpha):
     # jitted loss): pick the formula at trace time where one fits every l.
     a = float(alpha)
     l = jnp.asarray(l)
+    window, _ = _thresholds(l.dtype)
     if a == 1.0:
       return _alpha_one(l)
     if a == 0.0:
       return jnp.expm1(l) - l  # alpha = 0: u - 1 - log u
-    if abs(a - 1.0) >= _ALPHA_EPS and abs(a) >= _ALPHA_EPS:
+    if abs(a - 1.0) >= window and abs(a) >= window:
       return _alpha_general(l, jnp.asarray(a, l.dtype))
   # Near 0 or 1, or a traced order (vmap / grad over alpha): per element.
   l, alpha = jnp.broadcast_arrays(l, jnp.asarray(alpha, l.dtype))
-  near1 = (jnp.abs(alpha - 1.0) < _ALPHA_EPS) & (jnp.abs((alpha - 1.0) * l) < _ALPHA_TAYLOR)
-  near0 = (jnp.abs(alpha) < _ALPHA_EPS) & (jnp.abs(alpha * l) < _ALPHA_TAYLOR)
+  window, taylor = _thresholds(l.dtype)
+  near1 = (jnp.abs(alpha - 1.0) < window) & (jnp.abs((alpha - 1.0) * l) < taylor)
+  near0 = (jnp.abs(alpha) < window) & (jnp.abs(alpha * l) < taylor)
   # Each branch sees l only where it is selected (0 elsewhere), so an
   # unselected branch cannot overflow and poison the gradient (inf * 0).
   general = _alpha_general(jnp.where(near1 | near0, 0.0, l), jnp.where(near1 | near0, 0.5, alpha))
