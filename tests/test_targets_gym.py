@@ -125,3 +125,23 @@ def _cholesky(x):
     k = kernel.matrix(locations, locations) + 1e-6 * jnp.eye(locations.shape[0])
     out.append(jnp.linalg.cholesky(k))
   return jnp.stack(out)
+
+
+def test_stochastic_volatility_whitened_equals_latent_with_jacobian():
+  latent = targets.stochastic_volatility()
+  white = targets.stochastic_volatility(parameterization="whitened")
+  x = jax.random.normal(jax.random.PRNGKey(2), (3, white.dim)).at[:, 1].add(7.0)
+  y = jnp.concatenate([x[..., :3], white.moments.transform(x)[..., 3:]], -1)
+  # h = mu + L eps with L lower-triangular: log |det L| = log s_0 + (T - 1) log sigma.
+  u, v = x[:, 0], x[:, 2]
+  phi = 2 * jax.nn.sigmoid(u) - 1
+  sigma = jax.nn.softplus(v)
+  log_det = jnp.log(sigma / jnp.sqrt(1 - phi**2)) + (white.dim - 4) * jnp.log(sigma)
+  np.testing.assert_allclose(white.log_prob(x), latent.log_prob(y) + log_det, rtol=1e-10)
+  # The path by its recursion, written out.
+  h = [y[:, 1] + sigma / jnp.sqrt(1 - phi**2) * x[:, 3]]
+  for t in range(1, 4):
+    h.append(y[:, 1] + phi * (h[-1] - y[:, 1]) + sigma * x[:, 3 + t])
+  np.testing.assert_allclose(y[:, 3:7], jnp.stack(h, -1), rtol=1e-10)
+  with pytest.raises(ValueError, match="parameterization"):
+    targets.stochastic_volatility(parameterization="noncentred")

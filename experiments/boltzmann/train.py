@@ -52,6 +52,7 @@ TARGETS = {
   "lgcp40": targets.lgcp,
   "eight_schools": targets.eight_schools,
   "stochastic_volatility": targets.stochastic_volatility,
+  "stochastic_volatility_whitened": lambda: targets.stochastic_volatility("whitened"),
   "synthetic_lgcp": lambda: targets.synthetic_lgcp(parameterization="whitened"),
   "item_response": targets.item_response,
 }
