@@ -211,9 +211,15 @@ def fab(
 
   def loss_fn(params, batch):
     x, log_q_old = batch
-    log_q = flow.log_prob(params, x)
+    # Rows the loss drops (a non-finite x, stored or current log q) are replaced by a
+    # finite stand-in before the differentiable pass (double-where), so that their NaN
+    # or inf partials cannot reach the gradient as 0 * NaN.
+    log_q_now = jax.lax.stop_gradient(flow.log_prob(params, x))
+    ok = jnp.isfinite(log_q_now) & jnp.isfinite(log_q_old) & jnp.all(jnp.isfinite(x), -1)
+    log_q = flow.log_prob(params, jnp.where(ok[:, None], x, 0.0))
+    log_q_old = jnp.where(ok, log_q_old, jnp.nan)  # weight 0 in fab_buffer_loss
     loss, _ = annealing.fab_buffer_loss(log_q, log_q_old, alpha=alpha, max_weight=max_weight)
-    return loss, log_q
+    return loss, jnp.where(ok, log_q, log_q_now)
 
   def update(carry, batch):
     params, opt_state = carry
@@ -234,6 +240,9 @@ def fab(
     buffer = annealing.buffer_adjust(state.buffer, idx, log_q.reshape(-1), alpha=alpha)
     buffer, sizes = add(buffer, state.step_size, res)
     new = FABState(params, opt_state, buffer, sizes, state.step + 1)
-    return new, info(res, jnp.mean(losses))
+    # Non-finite parameters make the reported loss NaN (the loss itself drops the rows
+    # they spoil and would read 0).
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
+    return new, info(res, jnp.where(finite, jnp.mean(losses), jnp.nan))
 
   return FABSampler(init, fill, step, ais_batch)

@@ -109,3 +109,20 @@ def test_arguments_are_checked():
     sampler(updates_per_ais=9)
   with pytest.raises(ValueError, match="fill_batches"):
     sampler(fill_batches=-1)
+
+
+def test_a_spoiled_buffer_row_reaches_neither_loss_nor_gradient_and_nan_params_show():
+  """A buffer row whose x (or log q) is not finite gets weight 0, and its NaN partials do
+  not reach the gradient (0 * NaN); parameters that do turn NaN make the loss NaN."""
+  s = sampler()
+  state = jax.jit(s.init)(jax.random.PRNGKey(0), FLOW.init(jax.random.PRNGKey(1)))
+  buf = state.buffer
+  # Every filled slot holds the same spoiled row except one: it is drawn for sure.
+  spoiled = buf._replace(x=buf.x.at[: buf.size - 1].set(jnp.nan))
+  new, info = jax.jit(s.step)(jax.random.PRNGKey(2), state._replace(buffer=spoiled))
+  leaves = jax.tree.leaves(new.params)
+  assert all(bool(jnp.all(jnp.isfinite(p))) for p in leaves)
+  assert bool(jnp.isfinite(info.loss))
+  nan_params = jax.tree.map(lambda p: jnp.full_like(p, jnp.nan), state.params)
+  _, info = jax.jit(s.step)(jax.random.PRNGKey(3), state._replace(params=nan_params))
+  assert bool(jnp.isnan(info.loss))
