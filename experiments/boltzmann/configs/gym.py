@@ -1,7 +1,7 @@
 """Inference Gym's posteriors with ground-truth moments, FAB and reverse KL against SMC.
 
-Eight Schools (centred, d = 10, exact log Z) and the synthetic Cox process (d = 102,
-whitened), each in
+Eight Schools (centred, d = 10, exact log Z) and stochastic volatility (d = 103, whitened
+AR(1) path), each in
 ``<workdir>/<target>``, with ``suite.md`` over all of them: the standardised errors of
 the posterior means and standard deviations against Inference Gym's Stan ground truth
 (root-mean-square over coordinates; flows importance-weighted, SMC by its particle
@@ -15,7 +15,7 @@ import dataclasses
 
 from experiments.boltzmann.configs import suite
 
-TARGETS = ("eight_schools", "synthetic_lgcp")
+TARGETS = ("eight_schools", "stochastic_volatility_whitened")
 
 
 def get_config():
