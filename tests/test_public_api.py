@@ -2,6 +2,7 @@
 
 import importlib
 import os
+import pkgutil
 import subprocess
 import sys
 
@@ -9,30 +10,15 @@ import pytest
 
 import fdiv_jax
 
-MODULES = [
-  "annealing",
-  "categorical",
-  "cauchy_schwarz",
-  "diffusion",
-  "distill",
-  "divergences",
-  "flows",
-  "gaussians",
-  "kernels",
-  "math",
-  "metrics",
-  "parallel",
-  "preference",
-  "targets",
-  "monte_carlo",
-  "transport",
-  "variational",
-]
+# Every public module of the package, read from the package itself.
+MODULES = sorted(m.name for m in pkgutil.iter_modules(fdiv_jax.__path__) if m.name[0] != "_")
 
 
-def test_every_name_in_all_imports():
+def test_every_name_in_all_imports_and_every_module_is_exported():
   for name in fdiv_jax.__all__:
-    assert getattr(fdiv_jax, name) is not None, name
+    getattr(fdiv_jax, name)  # raises AttributeError if the name does not resolve
+  assert set(MODULES) <= set(fdiv_jax.__all__), sorted(set(MODULES) - set(fdiv_jax.__all__))
+  assert {"fab", "smc", "targets", "flows"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("module", MODULES)
