@@ -98,6 +98,18 @@ def integer(name: str, value, minimum: int) -> int:
   return int(value)
 
 
+def samples(name: str, x: ArrayLike, sample_axis: int) -> jax.Array:
+  """``x`` as a floating array with at least one sample on ``sample_axis`` (a user's
+  ``axis=``), that axis moved last; raises naming ``name`` or ``axis``."""
+  x = floating(name, x, min_ndim=1)
+  sample_axis = axis("axis", sample_axis, x.ndim)
+  if x.shape[sample_axis] == 0:
+    raise ValueError(
+      f"{name} needs at least one sample on the sample axis {sample_axis}, got shape {x.shape}"
+    )
+  return jnp.moveaxis(x, sample_axis, -1)
+
+
 def axis(name: str, value, ndim: int) -> int:
   """``value`` as a non-negative axis of an ``ndim``-dimensional array; raises naming ``name``."""
   if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -90,11 +90,7 @@ def eubo(log_p_at_target: ArrayLike, log_q_at_target: ArrayLike, *, axis: int = 
 
 
 def _target_pair(lp: ArrayLike, lq: ArrayLike, axis: int) -> tuple[jax.Array, jax.Array]:
-  lp = _checks.floating("log_p_at_target", lp, min_ndim=1)
-  lq = _checks.floating("log_q_at_target", lq, min_ndim=1)
-  _checks.same_shape("log_p_at_target", lp, "log_q_at_target", lq)
-  axis = _checks.axis("axis", axis, lp.ndim)
-  return jnp.moveaxis(lp, axis, -1), jnp.moveaxis(lq, axis, -1)
+  return monte_carlo._pair(lp, lq, axis, names=("log_p_at_target", "log_q_at_target"))
 
 
 def mode_coverage(

@@ -71,17 +71,15 @@ class ImportanceWeights(NamedTuple):
   ess_fraction: jax.Array
 
 
-def _pair(log_p: ArrayLike, log_q: ArrayLike, axis: int = -1) -> tuple[jax.Array, jax.Array]:
-  """``log_p``, ``log_q`` checked, with the sample axis ``axis`` moved last."""
-  log_p = _checks.floating("log_p", log_p, min_ndim=1)
-  log_q = _checks.floating("log_q", log_q, min_ndim=1)
-  _checks.same_shape("log_p", log_p, "log_q", log_q)
-  axis = _checks.axis("axis", axis, log_p.ndim)
-  if log_p.shape[axis] == 0:
-    raise ValueError(
-      f"log_p and log_q need at least one sample on the sample axis {axis}, got shape {log_p.shape}"
-    )
-  return jnp.moveaxis(log_p, axis, -1), jnp.moveaxis(log_q, axis, -1)
+def _pair(
+  log_p: ArrayLike, log_q: ArrayLike, axis: int = -1, names: tuple[str, str] = ("log_p", "log_q")
+) -> tuple[jax.Array, jax.Array]:
+  """``log_p``, ``log_q`` checked (errors use ``names``), with the sample axis ``axis``
+  moved last."""
+  log_p = _checks.floating(names[0], log_p, min_ndim=1)
+  log_q = _checks.floating(names[1], log_q, min_ndim=1)
+  _checks.same_shape(names[0], log_p, names[1], log_q)
+  return _checks.samples(names[0], log_p, axis), _checks.samples(names[1], log_q, axis)
 
 
 def importance_weights(log_p: ArrayLike, log_q: ArrayLike, *, axis: int = -1) -> ImportanceWeights:

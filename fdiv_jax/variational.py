@@ -43,17 +43,9 @@ __all__ = [
 ]
 
 
-def _samples(name: str, x: ArrayLike, axis: int) -> jax.Array:
-  """``x`` checked, non-empty on the sample axis ``axis``, with that axis moved last."""
-  x = _checks.floating(name, x, min_ndim=1)
-  axis = _checks.axis("axis", axis, x.ndim)
-  if x.shape[axis] == 0:
-    raise ValueError(f"{name} needs at least one sample on the sample axis {axis}, got {x.shape}")
-  return jnp.moveaxis(x, axis, -1)
-
-
 def _critics(critic_p: ArrayLike, critic_q: ArrayLike, axis: int = -1):
-  critic_p, critic_q = _samples("critic_p", critic_p, axis), _samples("critic_q", critic_q, axis)
+  critic_p = _checks.samples("critic_p", critic_p, axis)
+  critic_q = _checks.samples("critic_q", critic_q, axis)
   _checks.same_batch("critic_p", critic_p, "critic_q", critic_q)
   return critic_p, critic_q
 
@@ -132,7 +124,7 @@ def f_gan_generator_loss(
     The loss, ``[...]`` (the batch shape).
   """
   div = resolve(divergence)
-  critic_q = _samples("critic_q", critic_q, axis)
+  critic_q = _checks.samples("critic_q", critic_q, axis)
   if non_saturating:
     return -jnp.mean(div.activation(critic_q), axis=-1)
   return -jnp.mean(div.conjugate_of_activation(critic_q), axis=-1)

@@ -247,6 +247,7 @@ def real_nvp(
       inverse pass to saturated log-scales (``log q`` off by 1e3 and more, the
       forward ESS 0; ``experiments/boltzmann``).
   """
+  config = _config("real_nvp", locals())  # first: the arguments only
   if scale_max <= 0:
     raise ValueError(f"scale_max must be > 0, got {scale_max}")
 
@@ -256,21 +257,6 @@ def real_nvp(
       shift, log_scale = shift + p[..., 2], log_scale + p[..., 3]
     return distrax.ScalarAffine(shift=shift, log_scale=log_scale)
 
-  config = _config(
-    "real_nvp",
-    dim,
-    dict(
-      num_layers=num_layers,
-      hidden=tuple(hidden),
-      scale_max=scale_max,
-      base_scale=base_scale,
-      marginal_bins=marginal_bins,
-      marginal_bound=marginal_bound,
-      masks=masks,
-      linear_skip=linear_skip,
-      squash_inputs=squash_inputs,
-    ),
-  )
   return _make_flow(
     dim,
     num_layers,
@@ -313,6 +299,7 @@ def spline_flow(
     masks: ``"parity"`` or ``"binary"`` (see :func:`real_nvp`).
     squash_inputs: Conditioners see ``arcsinh(x_kept)`` (see :func:`real_nvp`).
   """
+  config = _config("spline_flow", locals())  # first: the arguments only
   if num_bins < 1:
     raise ValueError(f"num_bins must be >= 1, got {num_bins}")
   if bound <= 0:
@@ -325,19 +312,6 @@ def spline_flow(
       p, range_min=-bound, range_max=bound, boundary_slopes="identity"
     )
 
-  config = _config(
-    "spline_flow",
-    dim,
-    dict(
-      num_layers=num_layers,
-      hidden=tuple(hidden),
-      num_bins=num_bins,
-      bound=bound,
-      base_scale=base_scale,
-      masks=masks,
-      squash_inputs=squash_inputs,
-    ),
-  )
   return _make_flow(
     dim,
     num_layers,
@@ -350,8 +324,11 @@ def spline_flow(
   )._replace(config=config)
 
 
-def _config(kind: str, dim: int, options: dict) -> FlowConfig:
-  return FlowConfig(kind, int(dim), tuple(sorted(options.items())))
+def _config(kind: str, arguments: dict) -> FlowConfig:
+  """The :class:`FlowConfig` of a constructor's ``arguments`` (its ``locals()`` on entry),
+  so that every keyword it takes is recorded."""
+  options = {k: tuple(v) if k == "hidden" else v for k, v in arguments.items() if k != "dim"}
+  return FlowConfig(kind, int(arguments["dim"]), tuple(sorted(options.items())))
 
 
 def make(config: FlowConfig) -> Flow:
