@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from fdiv_jax import _checks
@@ -39,8 +40,6 @@ __all__ = [
   "kd_loss",
   "mutual_kd_loss",
 ]
-
-REDUCTIONS = ("mean", "sum", "none")
 
 
 def f_divergence(
@@ -95,8 +94,8 @@ def kd_loss(
   *,
   divergence: str | Divergence = "kl",
   temperature: ArrayLike = 1.0,
-  mask: ArrayLike | None = None,
-  reduction: str = "mean",
+  where: ArrayLike | None = None,
+  axis: int | tuple[int, ...] | None = None,
   scale_by_temperature_squared: bool = True,
 ) -> jax.Array:
   r"""Distillation loss :math:`T^2\, D_f(p_T\,\|\,p_S)` on temperature-softened logits.
@@ -111,25 +110,34 @@ def kd_loss(
   al., 2015) keeps gradient magnitudes comparable across temperatures; turn it
   off with ``scale_by_temperature_squared=False``.
 
-  Reductions over the token / example axes ``[...]``:
+  Axes: the class axis is the last; the example (token) axes ``[...]`` before it are
+  averaged over ``axis`` with weights :math:`w_i` = ``where``,
+  :math:`\sum_i w_i \mathcal L_i / \sum_i w_i` (0 when every weight is 0). For LM logits
+  ``[B, L, V]`` with a padding mask ``[B, L]``: ``axis=None`` is the mean over every real
+  token, ``axis=-1`` the per-sequence means ``[B]``, ``axis=()`` the per-token values
+  ``[B, L]`` (0 at padding); per-sequence sums are
+  ``(where * kd_loss(..., where=where, axis=())).sum(-1)``.
 
-  * ``"mean"``: the weighted mean :math:`\sum_i m_i \mathcal L_i / \sum_i m_i` (0 when
-    every weight is 0);
-  * ``"sum"``: :math:`\sum_i m_i \mathcal L_i`;
-  * ``"none"``: :math:`m_i \mathcal L_i`, shape ``[...]``.
+  Example:
+    >>> import jax.numpy as jnp
+    >>> s, t = jnp.zeros((2, 3, 4)), jnp.ones((2, 3, 4)).at[..., 0].set(3.0)
+    >>> pad = jnp.array([[1, 1, 0], [1, 0, 0]], bool)
+    >>> kd_loss(s, t, where=pad, axis=-1).shape
+    (2,)
 
   Args:
     student_logits: ``[..., C]``.
     teacher_logits: ``[..., C]``.
     divergence: Registry name or record (P = teacher, Q = student).
     temperature: > 0.
-    mask: ``[...]`` of 0/1 or non-negative weights; all ones if None. Rows of weight 0
+    where: ``[...]`` booleans or non-negative weights; all ones if None. Rows of weight 0
       (padding) are dropped before the loss: their logits may be ``-inf`` or NaN.
-    reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+    axis: The example axes of ``[...]`` to average over; None for all of them, ``()`` for
+      none (per-example values).
     scale_by_temperature_squared: Multiply by :math:`T^2`.
 
   Returns:
-    A scalar, or ``[...]`` for ``reduction="none"``.
+    ``[...]`` without the axes in ``axis`` (a scalar for ``axis=None``).
 
   References:
     Hinton, Vinyals, Dean. Distilling the Knowledge in a Neural Network. 2015.
@@ -137,51 +145,58 @@ def kd_loss(
     Models. ICLR 2024. Wen et al. f-Divergence Minimization for
     Sequence-Level Knowledge Distillation. ACL 2023.
   """
-  _checks.one_of("reduction", reduction, REDUCTIONS)
   student = _checks.floating("student_logits", student_logits, min_ndim=1)
   teacher = jax.lax.stop_gradient(_checks.floating("teacher_logits", teacher_logits, min_ndim=1))
-  mask = _token_mask(mask, student.shape[:-1], student.dtype)
-  student, teacher = _drop_masked_rows(mask, student), _drop_masked_rows(mask, teacher)
+  axes = _example_axes(axis, student.ndim - 1)
+  where = _weights(where, student.shape[:-1], student.dtype)
+  student, teacher = _drop_masked_rows(where, student), _drop_masked_rows(where, teacher)
   per_token = f_divergence(teacher, student, divergence=divergence, temperature=temperature)
   if scale_by_temperature_squared:
     per_token = per_token * jnp.square(jnp.asarray(temperature, per_token.dtype))
-  return _reduce(per_token, mask, reduction)
+  return _weighted_mean(per_token, where, axes)
 
 
-def _token_mask(mask: ArrayLike | None, shape: tuple[int, ...], dtype) -> jax.Array | None:
-  """``mask`` as non-negative float weights of ``shape`` (the logits' leading axes)."""
-  if mask is None:
+def _example_axes(axis, ndim: int) -> tuple[int, ...]:
+  """``axis`` (None, an int or a tuple of ints) as sorted non-negative example axes."""
+  if axis is None:
+    return tuple(range(ndim))
+  axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+  axes = tuple(_checks.axis("axis", a, ndim) for a in axes)
+  if len(set(axes)) != len(axes):
+    raise ValueError(f"axis={axis!r} repeats an axis")
+  return tuple(sorted(axes))
+
+
+def _weights(where: ArrayLike | None, shape: tuple[int, ...], dtype) -> jax.Array | None:
+  """``where`` as non-negative float weights of ``shape`` (the logits' leading axes)."""
+  if where is None:
     return None
-  mask = _checks.floating("mask", mask).astype(dtype)
-  if mask.shape != shape:
+  where = jnp.asarray(where)
+  if not (jnp.issubdtype(where.dtype, jnp.bool_) or jnp.issubdtype(where.dtype, jnp.number)):
+    raise TypeError(f"where must be booleans or non-negative weights, got dtype {where.dtype}")
+  if where.shape != shape:
     raise ValueError(
-      f"mask must have shape {shape} (the logits without their class axis), got {mask.shape}"
+      f"where must have shape {shape} (the logits without their class axis), got {where.shape}"
     )
-  return mask
+  return where.astype(dtype)
 
 
-def _drop_masked_rows(mask: jax.Array | None, logits: jax.Array) -> jax.Array:
+def _drop_masked_rows(where: jax.Array | None, logits: jax.Array) -> jax.Array:
   """Zeros the rows of weight 0, so that padding (-inf or NaN logits) reaches neither the
   loss nor its gradient."""
-  if mask is None:
+  if where is None:
     return logits
-  return jnp.where((mask > 0)[..., None], logits, 0.0)
+  return jnp.where((where > 0)[..., None], logits, 0.0)
 
 
-def _reduce(per_token: jax.Array, mask: jax.Array | None, reduction: str) -> jax.Array:
-  """Weights per-token losses by ``mask`` and reduces them (see :func:`kd_loss`)."""
-  _checks.one_of("reduction", reduction, REDUCTIONS)
-  if mask is None:
-    weighted, total = per_token, jnp.asarray(per_token.size, per_token.dtype)
-  else:
-    weighted = jnp.where(mask > 0, per_token * mask, 0.0)
-    total = jnp.sum(mask)
-  if reduction == "none":
-    return weighted
-  if reduction == "sum":
-    return jnp.sum(weighted)
-  # The weighted mean; 0 when every weight is 0 (nothing to distil).
-  return jnp.sum(weighted) / jnp.where(total > 0, total, 1.0)
+def _weighted_mean(values: jax.Array, where: jax.Array | None, axes: tuple[int, ...]):
+  """The weighted mean sum_i w_i v_i / sum_i w_i over ``axes`` (0 where every weight is 0)."""
+  if where is None:
+    total = jnp.asarray(np.prod([values.shape[a] for a in axes]), values.dtype)
+    return jnp.sum(values, axis=axes) / total
+  weighted = jnp.where(where > 0, values * where, 0.0)
+  total = jnp.sum(where, axis=axes)
+  return jnp.sum(weighted, axis=axes) / jnp.where(total > 0, total, 1.0)
 
 
 def entropy(logits: ArrayLike, *, temperature: ArrayLike = 1.0) -> jax.Array:
@@ -204,8 +219,8 @@ def balanced_kd_loss(
   forward_weight: ArrayLike = 1.0,
   reverse_weight: ArrayLike = 1.0,
   balance: ArrayLike = 2.0,
-  mask: ArrayLike | None = None,
-  reduction: str = "mean",
+  where: ArrayLike | None = None,
+  axis: int | tuple[int, ...] | None = None,
 ) -> jax.Array:
   r"""BD-KD: forward and reverse KL, re-weighted per example by the entropy gap.
 
@@ -236,11 +251,11 @@ def balanced_kd_loss(
     reverse_weight: ``b`` >= 0.
     balance: ``beta`` >= 1 applied to the divergence chosen by the entropy gap
       (a concrete value below 1 raises ``ValueError``; a traced one is not checked).
-    mask: ``[...]`` weights; all ones if None.
-    reduction: ``"mean"``, ``"sum"`` or ``"none"`` (as :func:`kd_loss`).
+    where: ``[...]`` booleans or non-negative weights; all ones if None (as :func:`kd_loss`).
+    axis: The example axes to average over (as :func:`kd_loss`); None for all of them.
 
   Returns:
-    A scalar, or ``[...]`` for ``reduction="none"``.
+    ``[...]`` without the axes in ``axis`` (a scalar for ``axis=None``).
 
   References:
     Amara, Sepahvand, Meyer, Gross, Clark. BD-KD: Balancing the Divergences
@@ -248,9 +263,10 @@ def balanced_kd_loss(
   """
   student = _checks.floating("student_logits", student_logits, min_ndim=1)
   teacher = _checks.floating("teacher_logits", teacher_logits, min_ndim=1)
-  mask = _token_mask(mask, student.shape[:-1], student.dtype)
-  student, teacher = _drop_masked_rows(mask, student), _drop_masked_rows(mask, teacher)
-  kw = dict(temperature=temperature, reduction="none")
+  axes = _example_axes(axis, student.ndim - 1)
+  where = _weights(where, student.shape[:-1], student.dtype)
+  student, teacher = _drop_masked_rows(where, student), _drop_masked_rows(where, teacher)
+  kw = dict(temperature=temperature, axis=())
   fwd = kd_loss(student, teacher, divergence="kl", **kw)
   rev = kd_loss(student, teacher, divergence="reverse_kl", **kw)
   h_s = jax.lax.stop_gradient(entropy(student, temperature=temperature))
@@ -259,7 +275,7 @@ def balanced_kd_loss(
   balance = _checks.at_least("balance", balance, 1.0).astype(fwd.dtype)
   lam_f = forward_weight * jnp.where(flatter, 1.0, balance)
   lam_r = reverse_weight * jnp.where(flatter, balance, 1.0)
-  return _reduce(lam_f * fwd + lam_r * rev, mask, reduction)
+  return _weighted_mean(lam_f * fwd + lam_r * rev, where, axes)
 
 
 def mutual_kd_loss(

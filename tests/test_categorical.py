@@ -70,16 +70,16 @@ def test_finite_values_and_gradients_at_logits_1e4(name):
     assert 1e3 < float(val) < 1e5
 
 
-def test_kd_loss_reductions_masks_and_temperature():
+def test_kd_loss_where_axis_and_temperature():
   mask = jnp.array([1.0, 1.0, 0.0, 1.0, 0.0, 1.0])
-  per = categorical.kd_loss(ZQ, ZP, temperature=2.0, reduction="none", mask=mask)
+  per = categorical.kd_loss(ZQ, ZP, temperature=2.0, axis=(), where=mask)
   raw = categorical.f_divergence(ZP, ZQ, divergence="kl", temperature=2.0)
   np.testing.assert_allclose(per, 4.0 * raw * mask, rtol=1e-5)
   np.testing.assert_allclose(
-    categorical.kd_loss(ZQ, ZP, temperature=2.0, mask=mask), per.sum() / 4, rtol=1e-5
+    categorical.kd_loss(ZQ, ZP, temperature=2.0, where=mask), per.sum() / 4, rtol=1e-5
   )
   np.testing.assert_allclose(
-    categorical.kd_loss(ZQ, ZP, temperature=2.0, mask=mask, reduction="sum"), per.sum(), rtol=1e-5
+    categorical.kd_loss(ZQ, ZP, temperature=2.0, where=mask > 0), per.sum() / 4, rtol=1e-5
   )
   np.testing.assert_allclose(
     categorical.kd_loss(ZQ, ZP, temperature=2.0, scale_by_temperature_squared=False),
@@ -108,10 +108,14 @@ def test_errors():
     categorical.balanced_kd_loss(jnp.zeros((2, 3)), jnp.zeros((2, 3)), balance=0.5)
   with pytest.raises(ValueError, match="logits_p and logits_q must have the same shape"):
     categorical.f_divergence(jnp.zeros((2, 3)), jnp.zeros((2, 4)), divergence="kl")
-  with pytest.raises(ValueError, match="reduction must be one of"):
-    categorical.kd_loss(ZQ, ZP, reduction="avg")
-  with pytest.raises(ValueError, match="mask must have shape"):
-    categorical.kd_loss(ZQ, ZP, mask=jnp.ones(5))
+  with pytest.raises(ValueError, match="where must have shape"):
+    categorical.kd_loss(ZQ, ZP, where=jnp.ones(5))
+  with pytest.raises(ValueError, match="axis=1 is out of range"):
+    categorical.kd_loss(ZQ, ZP, axis=1)
+  with pytest.raises(ValueError, match="repeats an axis"):
+    categorical.kd_loss(ZQ, ZP, axis=(0, -1))
+  with pytest.raises(TypeError, match="unexpected keyword argument 'reduction'"):
+    categorical.kd_loss(ZQ, ZP, reduction="none")
   with pytest.raises(ValueError, match="temperature must be > 0"):
     categorical.kd_loss(ZQ, ZP, temperature=0.0)
 
@@ -128,15 +132,15 @@ def test_entropy_closed_form():
 
 
 def test_balanced_kd_loss_weights_by_entropy_gap():
-  fwd = categorical.kd_loss(ZQ, ZP, divergence="kl", reduction="none", temperature=2.0)
-  rev = categorical.kd_loss(ZQ, ZP, divergence="reverse_kl", reduction="none", temperature=2.0)
+  fwd = categorical.kd_loss(ZQ, ZP, divergence="kl", axis=(), temperature=2.0)
+  rev = categorical.kd_loss(ZQ, ZP, divergence="reverse_kl", axis=(), temperature=2.0)
   plain = categorical.balanced_kd_loss(
-    ZQ, ZP, temperature=2.0, balance=1.0, forward_weight=0.3, reduction="none"
+    ZQ, ZP, temperature=2.0, balance=1.0, forward_weight=0.3, axis=()
   )
   np.testing.assert_allclose(plain, 0.3 * fwd + rev, rtol=1e-5)
   flatter = categorical.entropy(ZQ, temperature=2.0) > categorical.entropy(ZP, temperature=2.0)
   assert 0 < int(flatter.sum()) < len(flatter)  # both branches exercised
-  got = categorical.balanced_kd_loss(ZQ, ZP, temperature=2.0, balance=3.0, reduction="none")
+  got = categorical.balanced_kd_loss(ZQ, ZP, temperature=2.0, balance=3.0, axis=())
   want = jnp.where(flatter, fwd + 3.0 * rev, 3.0 * fwd + rev)
   np.testing.assert_allclose(got, want, rtol=1e-5)
   np.testing.assert_allclose(
@@ -147,16 +151,16 @@ def test_balanced_kd_loss_weights_by_entropy_gap():
 
 
 def test_kd_loss_fractional_weights_give_the_weighted_mean():
-  raw = categorical.kd_loss(ZQ, ZP, reduction="none")
+  raw = categorical.kd_loss(ZQ, ZP, axis=())
   np.testing.assert_allclose(
-    categorical.kd_loss(ZQ, ZP, mask=0.2 * jnp.ones(6)), raw.mean(), rtol=1e-6
+    categorical.kd_loss(ZQ, ZP, where=0.2 * jnp.ones(6)), raw.mean(), rtol=1e-6
   )
   w = jnp.array([0.5, 2.0, 0.0, 1.0, 0.25, 3.0])
   np.testing.assert_allclose(
-    categorical.kd_loss(ZQ, ZP, mask=w), jnp.sum(w * raw) / jnp.sum(w), rtol=1e-6
+    categorical.kd_loss(ZQ, ZP, where=w), jnp.sum(w * raw) / jnp.sum(w), rtol=1e-6
   )
-  assert float(categorical.kd_loss(ZQ, ZP, mask=jnp.zeros(6))) == 0.0
-  balanced = categorical.balanced_kd_loss(ZQ, ZP, mask=0.2 * jnp.ones(6))
+  assert float(categorical.kd_loss(ZQ, ZP, where=jnp.zeros(6))) == 0.0
+  balanced = categorical.balanced_kd_loss(ZQ, ZP, where=0.2 * jnp.ones(6))
   np.testing.assert_allclose(balanced, categorical.balanced_kd_loss(ZQ, ZP), rtol=1e-6)
 
 
@@ -166,13 +170,41 @@ def test_masked_padding_rows_reach_neither_loss_nor_gradient(loss):
   mask = jnp.array([1.0, 1.0, 0.0, 1.0, 0.0, 1.0])
   padded_s = ZQ.at[2].set(-jnp.inf).at[4].set(jnp.nan)
   padded_t = ZP.at[2].set(jnp.nan).at[4].set(-jnp.inf)
-  want = fn(ZQ, ZP, mask=mask)
-  got, grad = jax.value_and_grad(lambda s: fn(s, padded_t, mask=mask))(padded_s)
+  want = fn(ZQ, ZP, where=mask)
+  got, grad = jax.value_and_grad(lambda s: fn(s, padded_t, where=mask))(padded_s)
   np.testing.assert_allclose(got, want, rtol=1e-6)
   assert bool(jnp.all(jnp.isfinite(grad))) and bool(jnp.all(grad[jnp.array([2, 4])] == 0))
   # A NaN in a row that counts is not hidden.
-  assert bool(jnp.isnan(fn(ZQ.at[0, 1].set(jnp.nan), ZP, mask=mask)))
-  assert bool(jnp.isnan(fn(ZQ, ZP.at[1, 0].set(jnp.nan), mask=mask)))
+  assert bool(jnp.isnan(fn(ZQ.at[0, 1].set(jnp.nan), ZP, where=mask)))
+  assert bool(jnp.isnan(fn(ZQ, ZP.at[1, 0].set(jnp.nan), where=mask)))
+
+
+@pytest.mark.parametrize("loss", ["kd", "balanced"])
+def test_lm_logits_token_sequence_and_batch_means(loss):
+  """``[B, L, V]`` logits with a ``[B, L]`` padding mask: the per-token values, the
+  per-sequence means and the batch mean equal a loop over the real tokens."""
+  fn = categorical.kd_loss if loss == "kd" else categorical.balanced_kd_loss
+  k1, k2 = jax.random.split(KEY)
+  zs, zt = 3.0 * jax.random.normal(k1, (3, 5, 17)), 3.0 * jax.random.normal(k2, (3, 5, 17))
+  lengths = np.array([5, 2, 3])
+  pad = jnp.arange(5)[None, :] < lengths[:, None]
+  zs_padded = jnp.where(pad[..., None], zs, -jnp.inf)
+  per_token = fn(zs_padded, zt, where=pad, temperature=2.0, axis=())
+  chex.assert_shape(per_token, (3, 5))
+  seq_means = fn(zs_padded, zt, where=pad, temperature=2.0, axis=-1)
+  batch_mean = fn(zs_padded, zt, where=pad, temperature=2.0)
+  rows = [fn(zs[b, : lengths[b]], zt[b, : lengths[b]], temperature=2.0, axis=()) for b in range(3)]
+  for b in range(3):
+    np.testing.assert_allclose(per_token[b, : lengths[b]], rows[b], rtol=1e-5)
+    np.testing.assert_allclose(per_token[b, lengths[b] :], 0.0)
+    np.testing.assert_allclose(seq_means[b], rows[b].mean(), rtol=1e-5)
+  np.testing.assert_allclose(batch_mean, np.concatenate(rows).mean(), rtol=1e-5)
+  # axis=0 averages over the batch position by position; jit and vmap agree.
+  chex.assert_shape(fn(zs, zt, axis=0), (5,))
+  jitted = jax.jit(lambda a, b, w: fn(a, b, where=w, temperature=2.0, axis=-1))
+  np.testing.assert_allclose(jitted(zs_padded, zt, pad), seq_means, rtol=1e-6)
+  vmapped = jax.vmap(lambda a, b, w: fn(a, b, where=w, temperature=2.0))(zs_padded, zt, pad)
+  np.testing.assert_allclose(vmapped, seq_means, rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["kl", "js", "squared_hellinger", "total_variation", "gan"])
