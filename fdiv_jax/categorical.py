@@ -203,6 +203,13 @@ def entropy(logits: ArrayLike, *, temperature: ArrayLike = 1.0) -> jax.Array:
   r"""Shannon entropy :math:`H = -\sum_c p_c \log p_c` of ``softmax(z / T)``, ``[...]``.
 
   Computed from ``log_softmax`` (classes with :math:`p_c = 0` contribute 0).
+
+  Args:
+    logits: Logits :math:`z`, ``[..., C]`` (classes on the last axis).
+    temperature: Softmax temperature :math:`T`, > 0.
+
+  Returns:
+    ``[...]``, one value per example (the class axis summed).
   """
   z = _checks.floating("logits", logits, min_ndim=1)
   temperature = _checks.positive("temperature", temperature)

@@ -101,8 +101,22 @@ class FABSampler(NamedTuple):
 def fab_target_evals(
   batch_size: int, *, num_levels: int, kernel: str, num_integration_steps: int, num_mcmc_steps: int
 ) -> int:
-  """Target evaluations of one AIS batch: per particle the start, then per intermediate
-  level every leapfrog / MALA gradient and one evaluation at the new point."""
+  r"""Target evaluations of one AIS batch of :func:`fab`: :math:`N\,(1 + L\,(M K + 1))`.
+
+  Per particle: one at the start, then per intermediate level every leapfrog / MALA /
+  random-walk move (:math:`K` = ``num_integration_steps`` for HMC, else 1, per
+  transition) and one evaluation at the new point.
+
+  Args:
+    batch_size: ``N``, the AIS particles.
+    num_levels: ``L``, the intermediate AIS levels.
+    kernel: The AIS transition, ``"hmc"``, ``"mala"`` or ``"rwm"``.
+    num_integration_steps: Leapfrog steps per HMC transition (ignored for the others).
+    num_mcmc_steps: ``M``, the transitions per intermediate level.
+
+  Returns:
+    The number of evaluations of the target (value or value and gradient), a Python int.
+  """
   per_move = num_integration_steps if kernel == "hmc" else 1
   return batch_size * (1 + num_levels * (num_mcmc_steps * per_move + 1))
 
@@ -126,7 +140,7 @@ def fab(
   max_weight: float = 10.0,
   ais_fn: Callable[[jax.Array, Any, jax.Array], annealing.AISResult] | None = None,
 ) -> FABSampler:
-  r"""FAB with a prioritised replay buffer (module docstring).
+  r"""FAB with a prioritised replay buffer (the algorithm is in the module docstring).
 
   Args:
     flow: Anything with ``log_prob(params, x [n, d]) -> [n]`` and
@@ -153,7 +167,12 @@ def fab(
       samples with the arguments above.
 
   Returns:
-    A :class:`FABSampler`.
+    A :class:`FABSampler` with fields ``init``, ``fill``, ``step`` and ``ais`` (pure,
+    jit-able functions).
+
+  References:
+    Midgley et al. Flow annealed importance sampling bootstrap. ICLR 2023 (reference
+    code lollcat/fab-jax).
   """
   for name, v in (
     ("batch_size", batch_size),

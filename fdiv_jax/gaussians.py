@@ -46,7 +46,25 @@ def _sum(x: jax.Array, event_ndims: int) -> jax.Array:
 def kl(
   mean_p: ArrayLike, scale_p: ArrayLike, mean_q: ArrayLike, scale_q: ArrayLike, *, event_ndims=0
 ) -> jax.Array:
-  """KL(P‖Q) between (diagonal) Gaussians given means and standard deviations."""
+  r"""KL(P‖Q) between (diagonal) Gaussians given means and standard deviations.
+
+  .. math::
+    \mathrm{KL}(P\|Q) = \log\frac{\sigma_q}{\sigma_p}
+      + \frac{\sigma_p^2 + (\mu_p - \mu_q)^2}{2\sigma_q^2} - \frac12,
+
+  per coordinate. The arguments broadcast against each other.
+
+  Args:
+    mean_p: Mean :math:`\mu_p` of P.
+    scale_p: Standard deviation :math:`\sigma_p` of P, > 0.
+    mean_q: Mean :math:`\mu_q` of Q.
+    scale_q: Standard deviation :math:`\sigma_q` of Q, > 0.
+    event_ndims: 0 (univariate, elementwise) or 1 (diagonal Gaussians: the last axis is
+      summed).
+
+  Returns:
+    The broadcast shape of the arguments, less the last axis when ``event_ndims=1``.
+  """
   mp, sp, mq, sq = (jnp.asarray(a) for a in (mean_p, scale_p, mean_q, scale_q))
   per_dim = jnp.log(sq / sp) + (sp**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5
   return _sum(per_dim, event_ndims)
@@ -87,9 +105,32 @@ def renyi(
   *,
   event_ndims: int = 0,
 ) -> jax.Array:
-  r"""Rényi divergence of order ``alpha`` between (diagonal) Gaussians, continuous in
-  ``alpha`` (KL(P‖Q) at 1, 0 at 0); +inf where
-  :math:`\alpha\sigma_q^2 + (1-\alpha)\sigma_p^2 \le 0`."""
+  r"""Rényi divergence of order ``alpha`` between (diagonal) Gaussians.
+
+  .. math::
+    D_\alpha^{\mathrm{R}}(P\|Q) = \frac{\alpha(\mu_p - \mu_q)^2}{2 s^2}
+      - \frac{1}{2(\alpha - 1)}\log\frac{s^2}{\sigma_p^{2(1-\alpha)}\sigma_q^{2\alpha}},
+    \quad s^2 = \alpha\sigma_q^2 + (1 - \alpha)\sigma_p^2,
+
+  per coordinate, continuous in ``alpha`` (KL(P‖Q) at 1, 0 at 0); +inf where
+  :math:`s^2 \le 0`. The arguments broadcast against each other.
+
+  Args:
+    alpha: The order :math:`\alpha`, scalar or broadcasting with the other arguments.
+    mean_p: Mean :math:`\mu_p` of P.
+    scale_p: Standard deviation :math:`\sigma_p` of P, > 0.
+    mean_q: Mean :math:`\mu_q` of Q.
+    scale_q: Standard deviation :math:`\sigma_q` of Q, > 0.
+    event_ndims: 0 (univariate, elementwise) or 1 (diagonal Gaussians: the last axis is
+      summed).
+
+  Returns:
+    The broadcast shape of the arguments, less the last axis when ``event_ndims=1``.
+
+  References:
+    Gil, Alajaji, Linder. Rényi divergence measures for commonly used univariate
+    continuous distributions. Information Sciences, 2013.
+  """
   a, mp, sp, mq, sq = _arrays(alpha, mean_p, scale_p, mean_q, scale_q)
   return _sum(a * _half_log_chernoff(a, mp, sp, mq, sq), event_ndims)
 
@@ -119,13 +160,28 @@ def f_divergence(
   alpha: ArrayLike | None = None,
   event_ndims: int = 0,
 ) -> jax.Array:
-  """D_f(P‖Q) in closed form for the registry entries in :data:`CLOSED_FORMS`.
+  r"""D_f(P‖Q) in closed form for the registry entries in :data:`CLOSED_FORMS`.
+
+  From :func:`kl` and :func:`renyi` (:math:`D^{\mathrm R}_\alpha`): ``"kl"`` is
+  :math:`\mathrm{KL}(P\|Q)`, ``"reverse_kl"`` :math:`\mathrm{KL}(Q\|P)`, ``"jeffreys"``
+  their sum, ``"squared_hellinger"`` :math:`2 - 2e^{-D^{\mathrm R}_{1/2}(P\|Q)/2}`,
+  ``"pearson"`` :math:`\mathrm{expm1}(D^{\mathrm R}_2(P\|Q))`, ``"neyman"``
+  :math:`\mathrm{expm1}(D^{\mathrm R}_2(Q\|P))` and ``"alpha"`` (Amari)
+  :math:`\mathrm{expm1}((\alpha-1)D^{\mathrm R}_\alpha(P\|Q))/(\alpha(\alpha-1))`.
+  The arguments broadcast against each other.
 
   Args:
     name: A registry name in :data:`CLOSED_FORMS` (``"alpha"`` needs ``alpha``).
-    mean_p, scale_p, mean_q, scale_q: Means and standard deviations.
-    alpha: The order of the ``"alpha"`` entry.
-    event_ndims: 0 (univariate, broadcasting) or 1 (diagonal: sum over the last axis).
+    mean_p: Mean :math:`\mu_p` of P.
+    scale_p: Standard deviation :math:`\sigma_p` of P, > 0.
+    mean_q: Mean :math:`\mu_q` of Q.
+    scale_q: Standard deviation :math:`\sigma_q` of Q, > 0.
+    alpha: The order :math:`\alpha` of the ``"alpha"`` entry (None for the other entries).
+    event_ndims: 0 (univariate, elementwise) or 1 (diagonal Gaussians: the last axis is
+      summed).
+
+  Returns:
+    The broadcast shape of the arguments, less the last axis when ``event_ndims=1``.
 
   Raises:
     ValueError: ``name`` has no closed form here, or ``"alpha"`` without ``alpha``.
@@ -159,6 +215,19 @@ _CLOSED = {
 
 
 def log_prob(x: ArrayLike, mean: ArrayLike, scale: ArrayLike) -> jax.Array:
-  """log N(x; mean, scale²), elementwise."""
+  r"""Gaussian log density :math:`\log N(x; \mu, \sigma^2)`, elementwise.
+
+  .. math::
+    \log N(x; \mu, \sigma^2) = -\frac{(x - \mu)^2}{2\sigma^2} - \log\sigma
+      - \tfrac12\log 2\pi.
+
+  Args:
+    x: Points, broadcasting with ``mean`` and ``scale``.
+    mean: Mean :math:`\mu`.
+    scale: Standard deviation :math:`\sigma`, > 0.
+
+  Returns:
+    The broadcast shape of the arguments (no axis summed).
+  """
   x, m, s = (jnp.asarray(v) for v in (x, mean, scale))
   return -0.5 * ((x - m) / s) ** 2 - jnp.log(s) - 0.5 * jnp.log(2 * jnp.pi)

@@ -15,8 +15,8 @@ over column blocks with a running ``logaddexp``), so memory is
 O(block_size^2 + n + m), never O(n m), and values stay finite when every
 kernel value underflows (tiles of 1024 on CPU, 4096 on accelerators:
 :func:`default_block_size`). The Gaussian kernel takes a faster path with the
-log-sum-exp shift in closed form (one matmul + one exp per pair, about 2x
-faster) and falls back to the running maximum only when a row underflows.
+log-sum-exp shift in closed form (one matmul and one exp per pair, no running
+maximum) and falls back to the running maximum only when a row underflows.
 """
 
 from __future__ import annotations
@@ -45,15 +45,10 @@ __all__ = [
 
 KERNELS = ("gaussian", "laplace", "inverse_multiquadric")
 
-# Inner products in the kernel sums run at full float32 precision. XLA's
-# default on GPUs since Ampere (and on TPUs) multiplies float32 matrices in
-# TF32 / bf16, whose ~1e-3 relative error in x.y becomes an absolute error of
-# ~1e-3 |x| |y| / sigma^2 in every log kernel value. On an H200, the
-# benchmark's CS estimates (benchmarks/kernels.py, precision check) had
-# relative errors up to 3.3e-4 at the default against at most 5.5e-5 at full
-# float32 (9-24x larger in 4 of 6 cases), and full float32 took 11-38% longer.
-# On CPU this is a no-op. A ``jax.default_matmul_precision(...)`` context or
-# config set by the user takes precedence.
+# Inner products in the kernel sums run at full float32 precision: XLA's default on GPUs
+# (TF32 / bf16 matmuls) puts an absolute error of ~1e-3 |x| |y| / sigma^2 into every log
+# kernel value (measured in benchmarks/README.md). A user-set
+# ``jax.default_matmul_precision`` takes precedence; on CPU this is a no-op.
 _PRECISION = jax.lax.Precision.HIGHEST
 
 
@@ -64,18 +59,22 @@ def _inner(x: jax.Array, y: jax.Array) -> jax.Array:
   return jnp.matmul(x, y.T, precision=None if user_set else _PRECISION)
 
 
-# Tile sides used when none is given, measured with benchmarks/kernels.py: on a
-# 2-core CPU, 1024 beats 4096 / 16384 (0.24 / 0.36 / 0.72 s, n = 1e4, d = 2);
-# on an H200, 1024 leaves the GPU idle between scan steps: 4096 is 2.3-3.0x
-# faster at n = 1e5 (d = 2, 16, 64) and within 11% of 16384, at a sixteenth of
-# its 1 GiB tile.
+# Tile sides used when none is given, chosen with benchmarks/kernels.py (benchmarks/README.md):
+# small tiles suit the CPU's caches, larger ones keep an accelerator busy between scan steps.
 _CPU_BLOCK_SIZE = 1024
 _ACCELERATOR_BLOCK_SIZE = 4096
 
 
 def default_block_size(backend: str | None = None) -> int:
-  """Tile side of the blocked kernel sums when none is given: 1024 on CPU, 4096
-  on GPU / TPU (``backend``: a JAX platform name; None: the default backend)."""
+  """Tile side of the blocked kernel sums when none is given.
+
+  Args:
+    backend: A JAX platform name (``"cpu"``, ``"gpu"``, ``"tpu"``); None for JAX's
+      default backend.
+
+  Returns:
+    ``1024`` on CPU, ``4096`` on GPU / TPU (an ``int``).
+  """
   cpu = (backend or jax.default_backend()) == "cpu"
   return _CPU_BLOCK_SIZE if cpu else _ACCELERATOR_BLOCK_SIZE
 
@@ -96,7 +95,7 @@ def _block_size(block_size: int | None) -> int:
 
 
 def squared_distances(x: ArrayLike, y: ArrayLike, *, form: str = "matmul") -> jax.Array:
-  r"""Pairwise :math:`\|x_i - y_j\|^2`, ``[n, m]``.
+  r"""Pairwise squared Euclidean distances :math:`\|x_i - y_j\|^2` of two point clouds.
 
   ``form="matmul"``: :math:`\|x_i\|^2 + \|y_j\|^2 - 2 x_i^\top y_j`, at matrix-multiply
   speed (at full float32 precision, also on GPU / TPU, unless a
@@ -104,6 +103,14 @@ def squared_distances(x: ArrayLike, y: ArrayLike, *, form: str = "matmul") -> ja
   for near points (the kernel sums do not mind). ``form="difference"``: the sum of
   squared coordinate differences, exact (0 for equal points) but ``O(n m d)`` memory;
   what distances themselves need (energy distance, nearest centres).
+
+  Args:
+    x: Points ``[n, d]`` (samples first).
+    y: Points ``[m, d]``.
+    form: ``"matmul"`` (default) or ``"difference"``.
+
+  Returns:
+    ``[n, m]``, the squared distance of every pair, :math:`\ge 0`.
   """
   _checks.one_of("form", form, ("matmul", "difference"))
   x, y = jnp.asarray(x), jnp.asarray(y)
@@ -114,7 +121,24 @@ def squared_distances(x: ArrayLike, y: ArrayLike, *, form: str = "matmul") -> ja
 
 
 def log_kernel(sq_dist: ArrayLike, *, kernel: str, bandwidth: ArrayLike) -> jax.Array:
-  """Log kernel value from squared distances (elementwise; see module docstring)."""
+  r"""Log kernel value :math:`\log k` from squared distances :math:`d^2`, elementwise.
+
+  .. math::
+    \log k = -\frac{d^2}{2\sigma^2} \ (\text{gaussian}), \qquad
+    -\frac{d}{\sigma} \ (\text{laplace}), \qquad
+    -\tfrac12 \log\Big(1 + \frac{d^2}{\sigma^2}\Big) \ (\text{inverse multiquadric}).
+
+  The Laplace kernel's gradient at :math:`d = 0` is 0 (double-where), not ``inf``.
+
+  Args:
+    sq_dist: Squared distances :math:`d^2 \ge 0`, ``[...]`` (e.g. ``[n, m]`` from
+      :func:`squared_distances`).
+    kernel: One of :data:`KERNELS`.
+    bandwidth: :math:`\sigma > 0`, broadcastable with ``sq_dist`` (may be traced).
+
+  Returns:
+    ``[...]``, the shape of ``sq_dist``.
+  """
   _checks.one_of("kernel", kernel, KERNELS)
   sq_dist = jnp.asarray(sq_dist)
   bandwidth = jnp.asarray(bandwidth, sq_dist.dtype)
@@ -136,13 +160,27 @@ def blocked_row_logsumexp(
   *,
   block_size: int,
 ) -> jax.Array:
-  r"""``out[i] = logsumexp_j log_terms(I, J)[i, j]`` over index blocks ``I``, ``J``.
+  r"""Row-wise ``logsumexp`` of a ``rows x cols`` matrix of log terms built tile by tile.
 
-  ``log_terms(row_idx [b], col_idx [c]) -> [b, c]`` builds one tile of log
-  terms from integer indices (out-of-range column indices are masked to
-  ``-inf`` here; out-of-range rows are dropped). Memory: one ``b x c`` tile for
-  the value; reverse mode recomputes each row block's tiles (``jax.checkpoint``),
-  so the gradient holds O(``rows * b``) at a time, not the ``rows x cols`` tiles.
+  .. math::
+    \mathrm{out}_i = \log\sum_{j=1}^{\mathrm{cols}} e^{\ell_{ij}},
+
+  with each ``b x c`` tile of :math:`\ell` built by ``log_terms`` from integer indices
+  (``b = min(block_size, rows)``, ``c = min(block_size, cols)``). The last blocks are
+  filled with in-range indices (``log_terms`` only sees valid ones); the filler columns
+  are masked to ``-inf`` here and the filler rows dropped. Memory: one ``b x c`` tile for
+  the value; reverse mode recomputes each row block's tiles (``jax.checkpoint``), so the
+  gradient holds O(``rows * b``) at a time, not the ``rows x cols`` tiles.
+
+  Args:
+    log_terms: ``log_terms(row_idx, col_idx) -> [b, c]``, one tile of log terms from
+      integer indices ``row_idx`` ``[b]`` and ``col_idx`` ``[c]``.
+    rows: Number of rows.
+    cols: Number of columns.
+    block_size: Tile side, a positive int.
+
+  Returns:
+    ``[rows]``, the row log-sum-exps (``-inf`` for a row whose terms are all ``-inf``).
   """
   b = min(block_size, rows)
   c = min(block_size, cols)
@@ -235,15 +273,15 @@ def log_kernel_sum(
   (:func:`fdiv_jax.parallel.map_rows`).
 
   Args:
-    x: ``[n, dim]``.
-    y: ``[m, dim]``.
+    x: Points ``[n, d]`` (samples first).
+    y: Points ``[m, d]``.
     bandwidth: Kernel bandwidth, > 0 (may be traced).
     kernel: One of :data:`KERNELS`.
     log_weights: Log weights of ``y``, ``[m]`` (all ones if None).
     block_size: Tile side (None: :func:`default_block_size`).
 
   Returns:
-    ``[n]`` log kernel sums.
+    ``[n]``, the log kernel sum of every row of ``x``.
   """
   return _product_sum(
     (x,),
@@ -281,7 +319,7 @@ def log_product_kernel_sum(
     block_size: Tile side (None: :func:`default_block_size`).
 
   Returns:
-    ``[n]`` log kernel sums.
+    ``[n]``, the log kernel sum of every row of ``xs``.
   """
   if not xs or len(xs) != len(ys) or len(bandwidths) != len(xs):
     raise ValueError(
@@ -345,9 +383,20 @@ def median_bandwidth(
 ) -> jax.Array:
   r"""Median heuristic: the median pairwise distance of the pooled sample.
 
-  Uses the first ``max_points`` pooled points (O(max_points^2) memory) and is
-  under ``stop_gradient`` (a bandwidth is a hyperparameter, not a path for
-  gradients).
+  .. math::
+    \sigma = \sqrt{\operatorname{median}_{i < j} \|z_i - z_j\|^2}
+
+  over the first ``max_points`` points :math:`z` of ``x`` followed by ``y``
+  (O(max_points^2) memory), under ``stop_gradient`` (a bandwidth is a hyperparameter,
+  not a path for gradients).
+
+  Args:
+    x: Points ``[n, d]`` (samples first).
+    y: Optional second sample ``[m, d]``, pooled after ``x``.
+    max_points: Number of leading pooled points used.
+
+  Returns:
+    The bandwidth, a scalar.
 
   References:
     Gretton et al. A Kernel Two-Sample Test. JMLR 2012.
@@ -365,6 +414,12 @@ def silverman_bandwidth(x: ArrayLike) -> jax.Array:
 
   :math:`\bar s` is the mean per-dimension standard deviation of ``x`` ``[n, d]``;
   optimal for a Gaussian KDE of Gaussian data. Under ``stop_gradient``.
+
+  Args:
+    x: Points ``[n, d]`` (samples first).
+
+  Returns:
+    The bandwidth :math:`\sigma`, a scalar.
 
   References:
     Silverman. Density Estimation for Statistics and Data Analysis. 1986, eq. 4.14.

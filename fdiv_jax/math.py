@@ -32,9 +32,11 @@ _TAYLOR_EPS = 1e-4
 def double_where(
   condition: ArrayLike, fn, x: ArrayLike, *, safe: ArrayLike, otherwise: ArrayLike
 ) -> jax.Array:
-  """``fn(x)`` where ``condition`` holds, else ``otherwise``, with ``fn`` never evaluated
-  outside ``condition`` (it sees ``safe`` there): the double-where trick, so that neither
-  the value nor the gradient picks up the ``inf`` / ``NaN`` of the untaken branch.
+  """``fn(x)`` where ``condition`` holds, else ``otherwise``, never evaluating ``fn`` elsewhere.
+
+  The double-where trick: outside ``condition`` ``fn`` sees ``safe`` instead of ``x``, so
+  that neither the value nor the gradient picks up the ``inf`` / ``NaN`` of the untaken
+  branch.
 
   Example:
     >>> import jax, jax.numpy as jnp
@@ -42,6 +44,19 @@ def double_where(
     >>> f = lambda d2: double_where(d2 > 0, jnp.sqrt, d2, safe=1.0, otherwise=0.0)
     >>> float(jax.grad(f)(0.0))  # jnp.where(d2 > 0, jnp.sqrt(d2), 0.0) gives NaN
     0.0
+
+  Args:
+    condition: Boolean array, broadcastable with ``x``.
+    fn: Elementwise function (e.g. ``jnp.sqrt``), called once, on ``x`` where ``condition``
+      holds and on ``safe`` elsewhere.
+    x: Array ``[...]``, the argument of ``fn``.
+    safe: Stand-in for ``x`` where ``condition`` is false, a point where ``fn`` and its
+      derivative are finite; broadcastable with ``x``.
+    otherwise: The result where ``condition`` is false; broadcastable with ``x``.
+
+  Returns:
+    ``fn(x)`` where ``condition`` holds and ``otherwise`` elsewhere, of the broadcast shape
+    of ``condition``, ``fn(x)`` and ``otherwise``.
   """
   return jnp.where(condition, fn(jnp.where(condition, x, safe)), otherwise)
 
@@ -102,25 +117,44 @@ def log1p_over(x: ArrayLike, a: ArrayLike) -> jax.Array:
 
 
 def log_mean_exp(x: ArrayLike, axis: int = -1) -> jax.Array:
-  r"""Returns :math:`\log \frac{1}{N} \sum_i e^{x_i}` along ``axis`` (reduces)."""
+  r"""Log of the mean of ``exp(x)`` over the sample axis, computed with ``logsumexp``.
+
+  .. math::
+    \operatorname{lme}(x) = \log\frac1N\sum_{i=1}^N e^{x_i}
+    = \operatorname{logsumexp}_i(x_i) - \log N.
+
+  Args:
+    x: Array ``[..., N]``.
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax).
+
+  Returns:
+    ``[...]``, the batch axes (the sample axis reduced).
+  """
   x = jnp.asarray(x)
   n = x.shape[axis]
   return jax.nn.logsumexp(x, axis=axis) - jnp.log(n).astype(x.dtype)
 
 
 def cumulant(x: ArrayLike, a: ArrayLike, axis: int = -1) -> jax.Array:
-  r"""Scaled cumulant generating function :math:`\frac{1}{a}\log\frac1N\sum_i e^{a x_i}`.
+  r"""Scaled cumulant generating function of the samples ``x``, continuous at ``a = 0``.
 
-  Continuous in ``a`` with limit the sample mean at ``a = 0`` (where a
-  second-order expansion, mean + a * variance / 2, is used). Reduces ``axis``.
+  .. math::
+    \Lambda(a) = \frac{1}{a}\log\frac1N\sum_{i=1}^N e^{a x_i}
+    \approx \bar x + \frac{a}{2}\,\widehat{\mathrm{Var}}[x] \quad (|a| < 10^{-4}),
+
+  so its limit at ``a = 0`` is the sample mean :math:`\bar x` (with the biased sample
+  variance :math:`\widehat{\mathrm{Var}}` in the second-order expansion).
 
   Args:
-    x: Samples ``[..., n]``.
-    a: Scale (scalar, may be traced).
-    axis: Sample axis.
+    x: Samples ``[..., N]``.
+    a: Scale, a scalar (may be traced).
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax).
 
   Returns:
-    Array with ``axis`` removed.
+    ``[...]``, the batch axes (the sample axis reduced).
+
+  References:
+    Pantazis et al. Cumulant GAN. IEEE TNNLS 2022 (arXiv:2006.06625).
   """
   x = jnp.asarray(x)
   a = jnp.asarray(a, dtype=x.dtype)
@@ -145,7 +179,7 @@ def lambertw_exp(s: ArrayLike) -> jax.Array:
     s: Array ``[...]``.
 
   Returns:
-    ``W(exp(s))``, same shape.
+    :math:`W(e^s)`, ``[...]`` (the shape of ``s``).
   """
   s = jnp.asarray(s)
   dtype = jnp.result_type(s, float)
@@ -176,6 +210,15 @@ def pad_rows(x: jax.Array, multiple: int, *, value: ArrayLike | None = None) -> 
   The new rows are copies of ``x[0]`` (finite, so they cannot put NaN into a
   blocked computation whose padded outputs are then dropped), or ``value``
   when given (e.g. ``-inf`` log weights, which make padded columns vanish).
+
+  Args:
+    x: Array ``[n, ...]``, non-empty when ``value`` is None.
+    multiple: Positive int; the leading axis is padded to the next multiple of it.
+    value: Fill of the new rows; None copies ``x[0]``.
+
+  Returns:
+    ``[n + pad, ...]`` with ``pad = (-n) % multiple`` rows appended (``x`` itself when
+    ``n`` is already a multiple).
   """
   pad = (-x.shape[0]) % multiple
   if not pad:

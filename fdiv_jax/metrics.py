@@ -54,22 +54,76 @@ __all__ = [
 
 
 def log_z_estimate(log_p: ArrayLike, log_q: ArrayLike, *, axis: int = -1) -> jax.Array:
-  r""":math:`\log\frac1N\sum_i \tilde p(x_i)/q(x_i)` for ``x ~ q``; reduces the sample
-  axis ``axis`` (default the last)."""
+  r"""Importance-sampling estimate of the log normaliser :math:`\log Z` from flow samples.
+
+  .. math::
+    \log\hat Z = \log\frac1N\sum_{i=1}^N \frac{\tilde p(x_i)}{q(x_i)}, \qquad x_i \sim q,
+
+  a lower bound on :math:`\log Z` in expectation (:math:`\hat Z` is unbiased).
+
+  Args:
+    log_p: Unnormalised target log density :math:`\log\tilde p(x_i)` at flow samples
+      :math:`x_i \sim q`, ``[..., N]``.
+    log_q: Flow log density :math:`\log q(x_i)` at the same samples, ``[..., N]``.
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax).
+
+  Returns:
+    ``[...]``, the batch axes (the sample axis reduced).
+
+  References:
+    Midgley et al. Flow Annealed Importance Sampling Bootstrap. ICLR 2023.
+  """
   return monte_carlo.importance_weights(log_p, log_q, axis=axis).log_normalizer
 
 
 def reverse_ess(log_p: ArrayLike, log_q: ArrayLike, *, axis: int = -1) -> jax.Array:
-  """ESS fraction ``(sum w)^2 / (N sum w^2)`` in ``(0, 1]`` of flow samples; reduces the
-  sample axis ``axis`` (default the last)."""
+  r"""Reverse effective sample size fraction of flow samples, in ``(0, 1]``.
+
+  .. math::
+    \frac{\mathrm{ESS}}{N} = \frac{(\sum_i w_i)^2}{N\sum_i w_i^2}, \qquad
+    w_i = \frac{\tilde p(x_i)}{q(x_i)}, \quad x_i \sim q.
+
+  Args:
+    log_p: Unnormalised target log density :math:`\log\tilde p(x_i)` at flow samples
+      :math:`x_i \sim q`, ``[..., N]``.
+    log_q: Flow log density :math:`\log q(x_i)` at the same samples, ``[..., N]``.
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax).
+
+  Returns:
+    ``[...]``, the batch axes (the sample axis reduced).
+
+  References:
+    Kong. A note on importance sampling using standardized weights. 1992.
+    Midgley et al. Flow Annealed Importance Sampling Bootstrap. ICLR 2023.
+  """
   return monte_carlo.importance_weights(log_p, log_q, axis=axis).ess_fraction
 
 
 def forward_ess(
   log_p_at_target: ArrayLike, log_q_at_target: ArrayLike, *, axis: int = -1
 ) -> jax.Array:
-  r"""ESS fraction from exact target samples: :math:`1/(\overline{w}\,\overline{w^{-1}})`;
-  reduces the sample axis ``axis`` (default the last)."""
+  r"""Forward effective sample size fraction from exact target samples, in ``(0, 1]``.
+
+  .. math::
+    \frac{\mathrm{ESS}}{N} = \frac{1}{\overline{w}\;\overline{w^{-1}}}
+    = \frac{N^2}{\sum_j w(y_j) \sum_j w(y_j)^{-1}}, \qquad
+    w = \frac{\tilde p}{q}, \quad y_j \sim p,
+
+  invariant to the scale of :math:`\tilde p`; unlike :func:`reverse_ess` it sees the
+  modes the flow misses.
+
+  Args:
+    log_p_at_target: Unnormalised target log density :math:`\log\tilde p(y_j)` at exact
+      target samples :math:`y_j \sim p`, ``[..., N]``.
+    log_q_at_target: Flow log density :math:`\log q(y_j)` at the same samples, ``[..., N]``.
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax).
+
+  Returns:
+    ``[...]``, the batch axes (the sample axis reduced).
+
+  References:
+    Midgley et al. Flow Annealed Importance Sampling Bootstrap. ICLR 2023, App. B.
+  """
   lp, lq = _target_pair(log_p_at_target, log_q_at_target, axis)
   lw = lp - lq
   n = math.log(lw.shape[-1])
@@ -77,14 +131,46 @@ def forward_ess(
 
 
 def elbo(log_p: ArrayLike, log_q: ArrayLike, *, axis: int = -1) -> jax.Array:
-  r""":math:`\mathbb E_q[\log\tilde p - \log q]` from flow samples; reduces the sample axis
-  ``axis`` (default the last)."""
+  r"""Evidence lower bound :math:`\mathbb E_q[\log\tilde p - \log q]` from flow samples.
+
+  .. math::
+    \mathrm{ELBO} = \frac1N\sum_{i=1}^N \big(\log\tilde p(x_i) - \log q(x_i)\big),
+    \qquad x_i \sim q,
+
+  an unbiased estimate of :math:`\mathbb E_q[\log\tilde p - \log q] \le \log Z`.
+
+  Args:
+    log_p: Unnormalised target log density :math:`\log\tilde p(x_i)` at flow samples
+      :math:`x_i \sim q`, ``[..., N]``.
+    log_q: Flow log density :math:`\log q(x_i)` at the same samples, ``[..., N]``.
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax).
+
+  Returns:
+    ``[...]``, the batch axes (the sample axis reduced).
+  """
   return jnp.mean(monte_carlo.log_ratio(log_p, log_q, axis=axis), axis=axis)
 
 
 def eubo(log_p_at_target: ArrayLike, log_q_at_target: ArrayLike, *, axis: int = -1) -> jax.Array:
-  r""":math:`\mathbb E_p[\log\tilde p - \log q]` from exact target samples; reduces the
-  sample axis ``axis`` (default the last)."""
+  r"""Evidence upper bound :math:`\mathbb E_p[\log\tilde p - \log q]` from exact target samples.
+
+  .. math::
+    \mathrm{EUBO} = \frac1N\sum_{j=1}^N \big(\log\tilde p(y_j) - \log q(y_j)\big),
+    \qquad y_j \sim p,
+
+  an unbiased estimate of :math:`\mathbb E_p[\log\tilde p - \log q] \ge \log Z`;
+  :math:`\mathrm{EUBO} - \mathrm{ELBO}` estimates
+  :math:`\mathrm{KL}(q\|p) + \mathrm{KL}(p\|q)`, large for a flow that misses modes.
+
+  Args:
+    log_p_at_target: Unnormalised target log density :math:`\log\tilde p(y_j)` at exact
+      target samples :math:`y_j \sim p`, ``[..., N]``.
+    log_q_at_target: Flow log density :math:`\log q(y_j)` at the same samples, ``[..., N]``.
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax).
+
+  Returns:
+    ``[...]``, the batch axes (the sample axis reduced).
+  """
   lp, lq = _target_pair(log_p_at_target, log_q_at_target, axis)
   return jnp.mean(lp - lq, axis=-1)
 
@@ -96,13 +182,26 @@ def _target_pair(lp: ArrayLike, lq: ArrayLike, axis: int) -> tuple[jax.Array, ja
 def mode_coverage(
   x: ArrayLike, means: ArrayLike, *, radius: float | None = None, min_count: int = 1
 ) -> dict:
-  r"""Modes visited by samples ``x [n, d]`` given mode centres ``means [K, d]``.
+  r"""Modes visited by samples, by nearest-centre assignment.
 
-  Each sample goes to its nearest centre (if within ``radius``, when given).
+  Each sample goes to its nearest centre (if within ``radius``, when given). With
+  :math:`\bar h` the histogram of the assigned samples normalised to sum to 1,
+  the mode entropy is
+
+  .. math::
+    \frac{\exp H(\bar h)}{K} \in (0, 1], \qquad H(\bar h) = -\sum_k \bar h_k \log\bar h_k.
+
+  Args:
+    x: Samples ``[n, d]`` (samples first).
+    means: Mode centres ``[K, d]``.
+    radius: Largest distance at which a sample is assigned to its nearest centre; None
+      assigns every sample.
+    min_count: Number of samples a mode needs to count as covered.
 
   Returns:
-    ``{"modes_covered": #modes with >= min_count samples, "mode_entropy":
-    exp(H(hist)) / K in (0, 1], "histogram": [K] fractions}`` (arrays).
+    A ``dict`` of arrays: ``"modes_covered"`` (scalar, the number of modes with at least
+    ``min_count`` samples), ``"mode_entropy"`` (scalar, as above) and ``"histogram"``
+    (``[K]``, the fraction of all ``n`` samples assigned to each mode).
   """
   x = _checks.floating("x", x)
   means = _checks.floating("means", means)
@@ -123,7 +222,22 @@ def mode_coverage(
 
 
 def sign_patterns(x: ArrayLike, *, coordinates: slice = slice(0, None, 2)) -> int:
-  """Distinct sign patterns of the double-well coordinates (Many-Well modes visited)."""
+  """Number of distinct sign patterns of the double-well coordinates (Many-Well modes visited).
+
+  Runs on the host (NumPy), outside ``jit``.
+
+  Args:
+    x: Samples ``[n, d]`` (samples first).
+    coordinates: The double-well coordinates, a slice of the last axis (default every
+      other one from the first).
+
+  Returns:
+    The number of distinct patterns of ``x[:, coordinates] > 0``, a Python ``int`` (at
+    most :math:`2^k` for :math:`k` double-well coordinates).
+
+  References:
+    Midgley et al. Flow Annealed Importance Sampling Bootstrap. ICLR 2023 (Many Well).
+  """
   import numpy as np
 
   signs = np.asarray(jnp.asarray(x)[:, coordinates] > 0)
@@ -131,8 +245,25 @@ def sign_patterns(x: ArrayLike, *, coordinates: slice = slice(0, None, 2)) -> in
 
 
 def energy_distance(x: ArrayLike, y: ArrayLike) -> jax.Array:
-  r"""Energy distance :math:`2\mathbb E\|X-Y\| - \mathbb E\|X-X'\| - \mathbb E\|Y-Y'\|`
-  (V-statistic, dense: O(n m) memory; use a few thousand points)."""
+  r"""Energy distance between two samples (V-statistic).
+
+  .. math::
+    2\mathbb E\|X-Y\| - \mathbb E\|X-X'\| - \mathbb E\|Y-Y'\|
+    \approx \frac{2}{nm}\sum_{i,j}\|x_i - y_j\| - \frac{1}{n^2}\sum_{i,i'}\|x_i - x_{i'}\|
+    - \frac{1}{m^2}\sum_{j,j'}\|y_j - y_{j'}\|.
+
+  Dense: O(n m d) memory; use a few thousand points.
+
+  Args:
+    x: Samples ``[n, d]`` (samples first).
+    y: Samples ``[m, d]``.
+
+  Returns:
+    The energy distance, a scalar :math:`\ge 0`.
+
+  References:
+    Szekely & Rizzo. Energy statistics: A class of statistics based on distances. 2013.
+  """
   x, y = _checks.floating("x", x), _checks.floating("y", y)
 
   def mean_dist(a, b):
@@ -175,7 +306,7 @@ def moment_errors(
     log_weights: Optional importance log weights ``[n]``.
 
   Returns:
-    :class:`MomentErrors` with ``mean`` and ``std`` of shape ``[m]``.
+    A :class:`MomentErrors` with fields ``mean`` and ``std``, each ``[m]``.
   """
   x = _checks.floating("x", x, min_ndim=2)
   if x.ndim != 2:

@@ -55,13 +55,13 @@ _RENYI_TAYLOR = 1e-2
 
 
 class ImportanceWeights(NamedTuple):
-  """Importance weights :math:`w_i = p(x_i)/q(x_i)` of a batch ``x ~ Q``.
+  r"""Importance weights :math:`w_i = p(x_i)/q(x_i)` of a batch ``x ~ Q``.
 
   Attributes:
     log_weights: Self-normalised log weights ``[..., N]``
-      (:math:`\\log w_i - \\log\\sum_j w_j`; they logsumexp to 0).
-    log_normalizer: :math:`\\log\\hat Z = \\log\\frac1N\\sum_i w_i`, ``[...]``.
-    ess: Effective sample size :math:`(\\sum w)^2/\\sum w^2 \\in [1, N]`, ``[...]``.
+      (:math:`\log w_i - \log\sum_j w_j`; they logsumexp to 0).
+    log_normalizer: :math:`\log\hat Z = \log\frac1N\sum_i w_i`, ``[...]``.
+    ess: Effective sample size :math:`(\sum w)^2/\sum w^2 \in [1, N]`, ``[...]``.
     ess_fraction: ``ess / N`` in ``(0, 1]``, ``[...]``.
   """
 
@@ -99,11 +99,12 @@ def importance_weights(log_p: ArrayLike, log_q: ArrayLike, *, axis: int = -1) ->
   Args:
     log_p: Possibly unnormalised target log density at ``x ~ Q``, ``[..., N]``.
     log_q: Proposal log density at the same points, ``[..., N]``.
-    axis: The sample axis (default the last).
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax).
 
   Returns:
-    :class:`ImportanceWeights`: ``log_weights`` of the input's shape, the other fields
-    with the sample axis reduced.
+    An :class:`ImportanceWeights` with fields ``log_weights`` (the input's shape, one value
+    per sample: not reduced), ``log_normalizer``, ``ess`` and ``ess_fraction`` (``[...]``,
+    the batch axes: the sample axis reduced).
 
   References:
     Kish (1965) effective sample size; Owen (2013), ch. 9.
@@ -124,12 +125,22 @@ def importance_weights(log_p: ArrayLike, log_q: ArrayLike, *, axis: int = -1) ->
 def log_ratio(
   log_p: ArrayLike, log_q: ArrayLike, *, self_normalize: bool = False, axis: int = -1
 ) -> jax.Array:
-  r"""Per-sample :math:`\log u_i = \log p(x_i) - \log q(x_i)`, the input's shape.
+  r"""Per-sample log density ratio :math:`\log u_i = \log p(x_i) - \log q(x_i)`.
 
-  With ``self_normalize=True`` the batch estimate :math:`\log\hat Z` over the sample axis
-  ``axis`` (see :func:`importance_weights`) is subtracted, under ``stop_gradient``: the
-  true normaliser does not depend on the model, so its estimate only adds noise to the
-  gradient.
+  With ``self_normalize=True`` the batch estimate
+  :math:`\log\hat Z = \log\frac1N\sum_i u_i` over the sample axis (see
+  :func:`importance_weights`) is subtracted, under ``stop_gradient``: the true normaliser
+  does not depend on the model, so its estimate only adds noise to the gradient.
+
+  Args:
+    log_p: Target log density at ``x ~ Q``, ``[..., N]``; may be unnormalised when
+      ``self_normalize=True``.
+    log_q: Sampling log density at the same points, ``[..., N]``.
+    self_normalize: Subtract the in-batch estimate :math:`\log\hat Z`.
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax).
+
+  Returns:
+    ``[..., N]``, the input's shape: one value per sample (not reduced).
   """
   log_p, log_q = _pair(log_p, log_q, axis)
   return jnp.moveaxis(_log_ratio(log_p, log_q, self_normalize), -1, axis)
@@ -196,7 +207,7 @@ def f_divergence(
     axis: The sample axis (default the last; ``0`` for samples from TFP / distrax).
 
   Returns:
-    The estimate, the input's shape without the sample axis.
+    ``[...]``, the batch axes (the sample axis reduced).
 
   References:
     Nowozin et al. f-GAN, NeurIPS 2016; Williams (1992) REINFORCE; Kool et
@@ -258,7 +269,7 @@ def renyi_divergence(
     axis: The sample axis (default the last; ``0`` for samples from TFP / distrax).
 
   Returns:
-    The estimate, the input's shape without the sample axis.
+    ``[...]``, the batch axes (the sample axis reduced).
 
   Raises:
     ValueError: a concrete ``alpha <= 0``.

@@ -63,6 +63,14 @@ def data_mesh(devices: Sequence[jax.Device] | None = None, *, axis_name: str = D
 
   The axis is of type ``Auto``: shardings are hints the SPMD partitioner
   propagates, so unannotated code runs unchanged.
+
+  Args:
+    devices: The devices, in mesh order (not empty); None (the default) for
+      ``jax.devices()``, every device of every host.
+    axis_name: The name of the mesh axis (default ``"data"``).
+
+  Returns:
+    A ``jax.sharding.Mesh`` of shape ``(len(devices),)`` with the one axis ``axis_name``.
   """
   devices = jax.devices() if devices is None else list(devices)
   if not devices:
@@ -71,7 +79,15 @@ def data_mesh(devices: Sequence[jax.Device] | None = None, *, axis_name: str = D
 
 
 def data_axis_size(axis_name: str = DATA_AXIS) -> int:
-  """Number of devices along ``axis_name`` in the current mesh context (1 if none)."""
+  """Number of devices along ``axis_name`` in the current mesh context (1 if none).
+
+  Args:
+    axis_name: The mesh axis (default ``"data"``).
+
+  Returns:
+    An ``int``: the size of ``axis_name`` in the current ``jax.set_mesh`` context; 1
+    outside a mesh context or when its mesh has no axis ``axis_name``.
+  """
   mesh = jax.sharding.get_abstract_mesh()
   if mesh.empty or axis_name not in mesh.axis_names:
     return 1
@@ -84,6 +100,16 @@ def shard_batch(tree: Any, *, axis_name: str = DATA_AXIS) -> Any:
   Works inside ``jit`` (a sharding constraint) and outside (a transfer). The
   leading axis must divide evenly among the devices: a clear error otherwise.
   The identity outside a mesh context.
+
+  Args:
+    tree: An array or a pytree of arrays, each ``[n, ...]`` with a leading (sample) axis
+      whose length ``n`` is divisible by the number of devices along ``axis_name``.
+    axis_name: The mesh axis to split over (default ``"data"``).
+
+  Returns:
+    ``tree`` with the same structure, shapes and values, every array split along its
+    leading axis over ``axis_name``; ``tree`` itself outside a mesh context or on one
+    device.
   """
   size = data_axis_size(axis_name)
   if size == 1:
@@ -108,6 +134,16 @@ def replicate(tree: Any, mesh: Mesh | None = None) -> Any:
 
   ``mesh`` defaults to the current ``jax.set_mesh`` context; the identity when
   there is none (or it has one device).
+
+  Args:
+    tree: An array or a pytree of arrays.
+    mesh: The mesh to replicate over; None (the default) for the current
+      ``jax.set_mesh`` context.
+
+  Returns:
+    ``tree`` with the same structure and values, every array placed whole on every device
+    of the mesh (``PartitionSpec()``); ``tree`` itself when ``mesh`` is None and there is
+    no mesh context or a one-device one.
   """
   if mesh is not None:
     return jax.device_put(tree, NamedSharding(mesh, P()))
@@ -128,6 +164,16 @@ def map_rows(
   is gathered once per device), and the result stays split along its leading
   axis. Rows that do not divide evenly are padded with copies of the first row
   and the padding is dropped. Without a mesh context: ``fn(rows, *replicated)``.
+
+  Args:
+    fn: ``fn(rows, *replicated) -> [n, ...]``, row-wise in ``rows``.
+    rows: An array ``[n, ...]``, or a pytree of arrays with a common leading axis ``n``.
+    *replicated: Further arguments (arrays or pytrees), passed whole to every device.
+    axis_name: The mesh axis to split the rows over (default ``"data"``).
+
+  Returns:
+    ``fn(rows, *replicated)``, an array ``[n, ...]`` split along its leading axis over
+    ``axis_name``.
   """
   size = data_axis_size(axis_name)
   if size == 1:

@@ -72,6 +72,17 @@ def tempered_smc_target_evals(
   Per particle and step: one for the ESS bisection, one to start HMC (value and
   gradient), ``num_mcmc_steps * num_integration_steps`` leapfrog gradients and one for
   the incremental weight: :math:`N\,S\,(M L + 3)`.
+
+  Args:
+    num_particles: ``N``, the particles.
+    num_steps: ``S``, the tempering steps (an int or an integer array, e.g.
+      :attr:`TemperedSMCResult.num_steps`; traced).
+    num_mcmc_steps: ``M``, the HMC transitions per tempering step.
+    num_integration_steps: ``L``, the leapfrog steps per HMC transition.
+
+  Returns:
+    The number of evaluations of :math:`\log\gamma`, an integer array of the shape of
+    ``num_steps`` (int64 under ``jax_enable_x64``, else int32).
   """
   per_step = num_mcmc_steps * num_integration_steps + 3
   return jnp.asarray(num_steps, jnp.int64 if jax.config.jax_enable_x64 else jnp.int32) * (
@@ -93,8 +104,13 @@ def tempered_smc(
   max_steps: int = 500,
   mass_matrix: str = "diagonal",
 ) -> TemperedSMCResult:
-  r"""Adaptive tempered SMC with HMC moves from ``x0 ~ q`` to ``log_target`` (module docstring).
+  r"""Adaptive tempered SMC with HMC moves from ``x0 ~ q`` to ``log_target``.
 
+  Along :math:`\log\pi_\beta = \log q + \beta(\log\gamma - \log q)`, each step picks
+  the next :math:`\beta'` so that the ESS of the incremental weights
+  :math:`(\beta' - \beta)(\log\gamma - \log q)` is ``target_ess`` :math:`\cdot N`,
+  resamples, and moves the particles by HMC; :math:`\log Z_\gamma - \log Z_q` is the
+  sum of the steps' log mean incremental weights (details in the module docstring).
   Jit-able (``log_base`` / ``log_target`` closed over) and vmappable over keys and
   ``x0``. A particle whose log density is NaN counts as :math:`-\infty` (weight 0).
 
@@ -113,7 +129,15 @@ def tempered_smc(
       weighted variances) or ``"identity"``.
 
   Returns:
-    :class:`TemperedSMCResult`.
+    A :class:`TemperedSMCResult` with fields ``particles`` ``[N, d]``, ``log_weights``
+    ``[N]``, the scalars ``log_normalizer``, ``num_steps`` and ``num_target_evals``, and
+    the per-step histories ``tempering``, ``acceptance_rate`` and ``step_size``
+    ``[max_steps]``.
+
+  References:
+    Del Moral, Doucet & Jasra. Sequential Monte Carlo samplers. JRSS B 2006.
+    Jasra, Stephens, Doucet & Tsagaris. Inference for Lévy-driven stochastic volatility
+    models via adaptive sequential Monte Carlo. Scand. J. Stat. 2011.
   """
   _extras.require("samplers", "fdiv_jax.smc.tempered_smc")
   from blackjax.mcmc import hmc

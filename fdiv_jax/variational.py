@@ -71,11 +71,12 @@ def f_gan_bound(
   Args:
     critic_p: Critic outputs on samples of P, ``[..., N]``.
     critic_q: Critic outputs on samples of Q, ``[..., M]``.
-    divergence: Registry name or record.
-    axis: The sample axis of both inputs (default the last).
+    divergence: Registry name or :class:`~fdiv_jax.divergences.Divergence`.
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax), the
+      same for both inputs; their other (batch) axes must agree.
 
   Returns:
-    The bound, ``[...]`` (the batch shape).
+    ``[...]``, the batch axes (the sample axes reduced).
 
   References:
     Nowozin, Cseke, Tomioka. f-GAN. NeurIPS 2016, eq. (6) and Table 6.
@@ -90,8 +91,26 @@ def f_gan_bound(
 def f_gan_critic_loss(
   critic_p: ArrayLike, critic_q: ArrayLike, *, divergence: str | Divergence, axis: int = -1
 ) -> jax.Array:
-  """Critic loss: the negative f-GAN bound (minimise to tighten it), ``[...]``; the sample
-  axis ``axis`` (default the last) reduced."""
+  r"""Critic loss of f-GAN: the negative f-GAN bound (minimise it to tighten the bound).
+
+  .. math::
+    \mathcal{L}(V) = -F(V) = -\frac1N\sum_i g_f(V(x_i)) + \frac1M\sum_j f^*(g_f(V(y_j))),
+
+  with :math:`F` the bound of :func:`f_gan_bound`.
+
+  Args:
+    critic_p: Critic outputs on samples of P, ``[..., N]``.
+    critic_q: Critic outputs on samples of Q, ``[..., M]``.
+    divergence: Registry name or :class:`~fdiv_jax.divergences.Divergence`.
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax), the
+      same for both inputs; their other (batch) axes must agree.
+
+  Returns:
+    ``[...]``, the batch axes (the sample axes reduced).
+
+  References:
+    Nowozin, Cseke, Tomioka. f-GAN. NeurIPS 2016, eq. (6).
+  """
   return -f_gan_bound(critic_p, critic_q, divergence=divergence, axis=axis)
 
 
@@ -116,12 +135,16 @@ def f_gan_generator_loss(
 
   Args:
     critic_q: Critic outputs on generator samples, ``[..., M]``.
-    divergence: Registry name or record.
+    divergence: Registry name or :class:`~fdiv_jax.divergences.Divergence`.
     non_saturating: Use the non-saturating form.
-    axis: The sample axis (default the last).
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax).
 
   Returns:
-    The loss, ``[...]`` (the batch shape).
+    ``[...]``, the batch axes (the sample axis reduced).
+
+  References:
+    Nowozin, Cseke, Tomioka. f-GAN. NeurIPS 2016, eq. (6) and Sec. 3.2.
+    Goodfellow et al. Generative Adversarial Nets. NeurIPS 2014.
   """
   div = resolve(divergence)
   critic_q = _checks.samples("critic_q", critic_q, axis)
@@ -140,9 +163,16 @@ def donsker_varadhan_bound(
 
   computed with ``logsumexp``; invariant to adding a constant to ``T`` and
   tight at :math:`T = \log(p/q)`. The log makes the minibatch estimate (and
-  its gradient) biased; see :func:`mine_loss` for the EMA correction. Inputs
-  ``[..., N]`` and ``[..., M]`` with the sample axis ``axis`` (default the last); returns
-  ``[...]``.
+  its gradient) biased; see :func:`mine_loss` for the EMA correction.
+
+  Args:
+    critic_p: Critic outputs :math:`T(x_i)` on samples of P, ``[..., N]``.
+    critic_q: Critic outputs :math:`T(y_j)` on samples of Q, ``[..., M]``.
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax), the
+      same for both inputs; their other (batch) axes must agree.
+
+  Returns:
+    ``[...]``, the batch axes (the sample axes reduced).
 
   References:
     Donsker & Varadhan (1983); Belghazi et al. MINE. ICML 2018.
@@ -158,7 +188,16 @@ def nwj_bound(critic_p: ArrayLike, critic_q: ArrayLike, *, axis: int = -1) -> ja
     \mathrm{KL}(P\|Q) \ge \frac1N\sum_i T(x_i) - \frac1M\sum_j e^{T(y_j) - 1},
 
   the f-GAN bound of ``"kl"``; unbiased in minibatches, tight at
-  :math:`T = 1 + \log(p/q)`. Sample axis ``axis`` (default the last); returns ``[...]``.
+  :math:`T = 1 + \log(p/q)`.
+
+  Args:
+    critic_p: Critic outputs :math:`T(x_i)` on samples of P, ``[..., N]``.
+    critic_q: Critic outputs :math:`T(y_j)` on samples of Q, ``[..., M]``.
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax), the
+      same for both inputs; their other (batch) axes must agree.
+
+  Returns:
+    ``[...]``, the batch axes (the sample axes reduced).
 
   References:
     Nguyen, Wainwright, Jordan. Estimating divergence functionals and the
@@ -168,7 +207,7 @@ def nwj_bound(critic_p: ArrayLike, critic_q: ArrayLike, *, axis: int = -1) -> ja
 
 
 class MineState(NamedTuple):
-  """Running log of the EMA of :math:`\\mathbb{E}_Q[e^T]` used by MINE, ``[...]``."""
+  r"""Running log of the EMA of :math:`\mathbb{E}_Q[e^T]` used by MINE, ``[...]``."""
 
   log_ema: jax.Array
 
@@ -180,6 +219,12 @@ def mine_init(batch_shape: tuple[int, ...] = (), *, dtype=None) -> MineState:
     batch_shape: Leading shape of the critic batches.
     dtype: Of the running estimate; JAX's default float if ``None`` (float32, or
       float64 under ``jax_enable_x64``).
+
+  Returns:
+    A :class:`MineState` with field ``log_ema``, zeros of shape ``batch_shape``.
+
+  References:
+    Belghazi et al. Mutual Information Neural Estimation. ICML 2018, Sec. 3.2.
   """
   return MineState(log_ema=jnp.zeros(batch_shape, dtype or _checks.float_dtype()))
 
@@ -202,12 +247,15 @@ def mine_loss(
   Args:
     critic_p: Critic outputs on P samples, ``[..., N]``.
     critic_q: Critic outputs on Q samples, ``[..., M]``.
-    state: Previous :class:`MineState`.
+    state: Previous :class:`MineState` (``log_ema`` ``[...]``; :func:`mine_init` at the
+      first step).
     decay: EMA decay in ``[0, 1)``.
-    axis: The sample axis of both inputs (default the last).
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax), the
+      same for both inputs; their other (batch) axes must agree.
 
   Returns:
-    ``(loss, new_state)`` with ``loss`` of shape ``[...]``.
+    A tuple ``(loss, new_state)``: ``loss`` ``[...]``, the batch axes (the sample axes
+    reduced), and the updated :class:`MineState`.
 
   References:
     Belghazi et al. Mutual Information Neural Estimation. ICML 2018, Sec. 3.2.
@@ -236,8 +284,18 @@ def cumulant_gan_bound(
   continuous in both parameters (:math:`\Lambda(0)` is the mean).
   ``(0, 0)`` gives the Wasserstein-GAN form :math:`\mathbb{E}_P V - \mathbb{E}_Q V`,
   ``(0, 1)`` Donsker-Varadhan, and ``(1 - a, a)`` the Renyi form of
-  :func:`renyi_bound` divided by ``a``. ``beta``, ``gamma`` may be traced. Sample axis
-  ``axis`` (default the last); returns ``[...]``.
+  :func:`renyi_bound` divided by ``a``.
+
+  Args:
+    critic_p: Critic outputs :math:`V(x_i)` on samples of P, ``[..., N]``.
+    critic_q: Critic outputs :math:`V(y_j)` on samples of Q, ``[..., M]``.
+    beta: :math:`\beta`, a scalar (may be traced).
+    gamma: :math:`\gamma`, a scalar (may be traced).
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax), the
+      same for both inputs; their other (batch) axes must agree.
+
+  Returns:
+    ``[...]``, the batch axes (the sample axes reduced).
 
   References:
     Pantazis, Paul, Birrell, Katsoulakis, Tsourdos, Kalogeropoulos.
@@ -265,8 +323,20 @@ def renyi_bound(
     = \alpha\,\big(\Lambda_P(\alpha-1) - \Lambda_Q(\alpha)\big),
 
   tight at :math:`V = \log(p/q)` (+ any constant); :math:`\alpha \to 1`
-  recovers Donsker-Varadhan. ``alpha`` (> 0) may be traced. Sample axis ``axis``
-  (default the last); returns ``[...]``.
+  recovers Donsker-Varadhan.
+
+  Args:
+    critic_p: Critic outputs :math:`V(x_i)` on samples of P, ``[..., N]``.
+    critic_q: Critic outputs :math:`V(y_j)` on samples of Q, ``[..., M]``.
+    alpha: Order :math:`\alpha > 0`, a scalar (may be traced).
+    axis: The sample axis (default the last; ``0`` for samples from TFP / distrax), the
+      same for both inputs; their other (batch) axes must agree.
+
+  Returns:
+    ``[...]``, the batch axes (the sample axes reduced).
+
+  Raises:
+    ValueError: a concrete ``alpha <= 0``.
 
   References:
     Birrell, Dupuis, Katsoulakis, Rey-Bellet, Wang. Variational

@@ -27,7 +27,7 @@ def test_readme_and_docs_have_both_examples():
   examples = _examples()
   assert len(examples) == 2
   assert "f_gan_critic_loss" in examples[0][0]
-  assert "denoiser_generator_loss" in examples[1][0]
+  assert "fd.distill.f_distill" in examples[1][0]
 
 
 @pytest.mark.parametrize("index", [0, 1], ids=["f_gan_step", "f_distill_step"])

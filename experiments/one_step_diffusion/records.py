@@ -19,7 +19,7 @@ def sample_seeds(student, gen_params, keys, n):
 
 def evaluate_seeds(student, state, task, config, key, final=False):
   xs = sample_seeds(
-    student, state.gen_ema, jax.random.split(key, config.seeds), config.eval_samples
+    student, state.generator_ema, jax.random.split(key, config.seeds), config.eval_samples
   )
   return [task.evaluate(x, final) for x in distributed.to_host(xs)]
 

@@ -59,7 +59,7 @@ def reevaluate(config, workdir: str, samples: int) -> dict:
         f"no checkpoint of {spec!r} under {workdir}/ckpt: run the config first"
       )
     xs = records.sample_seeds(
-      student, state.gen_ema, jax.random.split(jax.random.PRNGKey(7), config.seeds), samples
+      student, state.generator_ema, jax.random.split(jax.random.PRNGKey(7), config.seeds), samples
     )
     evals = [evaluate(np.asarray(x)) for x in xs]
     out["jobs"][spec] = {

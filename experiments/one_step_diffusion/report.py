@@ -83,7 +83,10 @@ def write_reports(out, workdir, task, student, *, verbose):
     if state is not None:
       samples[spec] = distributed.to_host(
         sample_seeds(
-          student, jax.tree.map(lambda a: a[:1], state.gen_ema), jax.random.PRNGKey(5)[None], 1500
+          student,
+          jax.tree.map(lambda a: a[:1], state.generator_ema),
+          jax.random.PRNGKey(5)[None],
+          1500,
         )[0]
       )
   if config["dataset"] == "ring":

@@ -249,15 +249,7 @@ TEACHER_FIELDS = (
 )
 
 
-class State(NamedTuple):
-  gen: Any
-  gen_ema: Any  # EMA of the generator (evaluated); equals gen when ema_decay is None
-  fake: Any
-  disc: Any
-  gen_opt: Any
-  fake_opt: Any
-  disc_opt: Any
-  step: jax.Array
+State = distill.FDistillState
 
 
 WEIGHTINGS = ("dmd", "score_dmd", "none")
@@ -293,11 +285,14 @@ class Student(NamedTuple):
   def sample(self, gen_params, key, n: int) -> jax.Array:
     return sample(self, gen_params, key, n)
 
+  def trainer(self, divergence) -> distill.FDistill:
+    return make_trainer(self, divergence)
+
   def train_step(self, state: State, key, teacher, divergence):
     return train_step(self, state, key, teacher, divergence)
 
   def generator_grads(self, state: State, key, teacher, divergence):
-    return generator_grads(self, state, key, teacher, divergence)
+    return self.trainer(divergence).generator_gradient(key, state, teacher)
 
 
 def make_student(config, *, dim: int = 2) -> Student:
@@ -337,16 +332,7 @@ def init_state(student: Student, key, teacher_params=None) -> State:
   if teacher_params is not None:
     pf = teacher_params
     pg = {"params": {"denoiser": teacher_params["params"]}}
-  return State(
-    pg,
-    pg,
-    pf,
-    pd,
-    student.gen_opt.init(pg),
-    student.critic_opt.init(pf),
-    student.critic_opt.init(pd),
-    jnp.zeros((), jnp.int32),
-  )
+  return student.trainer("reverse_kl").init(pg, pf, pd)
 
 
 def sample(student: Student, gen_params, key, n: int) -> jax.Array:
@@ -355,141 +341,51 @@ def sample(student: Student, gen_params, key, n: int) -> jax.Array:
   return student.gen.apply(gen_params, z)
 
 
-def noise_levels(student: Student, key) -> jax.Array:
-  """A batch of training noise levels drawn by ``config.sigma_distribution``."""
+def make_trainer(student: Student, divergence) -> distill.FDistill:
+  """The library's f-distill step (:func:`fdiv_jax.distill.f_distill`) on the student's
+  networks, with the config's noise law and stabilisers; batches split over the data mesh."""
   c = student.config
-  return parallel.shard_batch(
-    D.sample_sigmas(
-      key,
-      c.batch_size,
-      sigma_min=c.sigma_min,
-      sigma_max=c.sigma_max,
-      distribution=c.sigma_distribution,
-    )
-  )
-
-
-def critic_update(student: Student, state: State, key, teacher):
-  """One Adam step of the fake denoiser (DSM on student samples) and of the ratio
-  discriminator (teacher vs student samples, both noised); returns their losses."""
-  c, b = student.config, student.config.batch_size
-  k = jax.random.split(key, 6)
-  x_q = jax.lax.stop_gradient(sample(student, state.gen, k[0], b))
-  x_p = parallel.shard_batch(teacher.sample(k[1], b))
-  sig_q, sig_p = noise_levels(student, k[2]), noise_levels(student, k[3])
-  e_q, e_p = parallel.shard_batch(
-    (jax.random.normal(k[4], x_q.shape), jax.random.normal(k[5], x_p.shape))
-  )
-  xt_q = D.add_noise(x_q, e_q, sigma=sig_q)
-  xt_p = D.add_noise(x_p, e_p, sigma=sig_p)
-
-  def fake_loss(pf):
-    denoised = student.fake.apply(pf, xt_q, sig_q)
-    if c.fake_loss == "fastgen":
-      return distill.fake_score_loss(denoised, x_q).mean()
-    w = D.edm_loss_weight(sig_q, sigma_data=c.sigma_data)
-    return D.denoising_score_matching_loss(denoised, x_q, weight=w).mean()
-
-  def disc_loss(pd):
-    lp, lq = distill.discriminator_loss(
-      student.disc.apply(pd, xt_p, sig_p), student.disc.apply(pd, xt_q, sig_q)
-    )
-    return lp.mean() + lq.mean()
-
-  lf, gf = jax.value_and_grad(fake_loss)(state.fake)
-  ld, gd = jax.value_and_grad(disc_loss)(state.disc)
-  uf, new_fake_opt = student.critic_opt.update(gf, state.fake_opt, state.fake)
-  ud, new_disc_opt = student.critic_opt.update(gd, state.disc_opt, state.disc)
-  state = state._replace(
-    fake=optax.apply_updates(state.fake, uf),
-    disc=optax.apply_updates(state.disc, ud),
-    fake_opt=new_fake_opt,
-    disc_opt=new_disc_opt,
-  )
-  return state, (lf, ld)
-
-
-def generator_loss(
-  student: Student, gen_params, state: State, keys, sig, eps, bins, teacher, divergence
-):
-  """The f-distill generator loss on one batch (FastGen's x0-space step by default, the
-  score-space variants by ``config.weighting``) plus the GAN term, with ``(raw h, logit)``."""
-  c = student.config
-  x0 = sample(student, gen_params, keys[0], c.batch_size)
-  xt = D.add_noise(x0, eps, sigma=sig)
-  xs = jax.lax.stop_gradient(xt)
-  d_p = teacher.denoiser(xs, sig)
-  d_q = student.fake.apply(state.fake, xs, sig)
-  logit = student.disc.apply(state.disc, xt, sig)
-  h = distill.weights(
-    logit,
+  return distill.f_distill(
+    teacher_denoiser=lambda t, x, sigma: t.denoiser(x, sigma),
+    sample_real=lambda t, key, n: t.sample(key, n),
+    generator=student.gen.apply,
+    fake_denoiser=student.fake.apply,
+    discriminator=student.disc.apply,
+    generator_optimizer=student.gen_opt,
+    critic_optimizer=student.critic_opt,
     divergence=divergence,
+    latent_shape=(student.latent,),
+    batch_size=c.batch_size,
+    sigma_min=c.sigma_min,
+    sigma_max=c.sigma_max,
+    sigma_distribution=c.sigma_distribution,
+    critic_updates=c.critic_updates,
+    gan_weight=c.gan_weight,
     logit_clip=c.logit_clip,
     ratio_clip=c.ratio_clip,
-    bins=bins,
-    num_bins=c.ratio_bins or 1,
-    normalize=c.normalize_weight,
+    ratio_bins=c.ratio_bins,
+    normalize_weight=c.normalize_weight,
+    weighting=c.weighting,
+    fake_loss=c.fake_loss,
+    sigma_data=c.sigma_data,
+    ema_decay=c.ema_decay,
+    constrain=parallel.shard_batch,
   )
-  raw_h = distill.weights(
-    logit, divergence=divergence, logit_clip=c.logit_clip, ratio_clip=c.ratio_clip
-  )
-  if c.weighting == "dmd":  # FastGen: x0-space MSE, w = c sigma^2 / dim
-    f_loss = distill.denoiser_generator_loss(x0, d_p, d_q, h).mean()
-  else:  # score space: "score_dmd" (w = c) or "none" (w = 1)
-    s_p = D.score_from_denoiser(xs, d_p, sigma=sig)
-    s_q = D.score_from_denoiser(xs, d_q, sigma=sig)
-    scale = distill.dmd_scale(x0, d_p) if c.weighting == "score_dmd" else 1.0
-    f_loss = distill.generator_loss(xt, s_p, s_q, h, scale=scale).mean()
-  gan = distill.gan_generator_loss(logit).mean()
-  return f_loss + c.gan_weight * gan, (raw_h, logit)
-
-
-def generator_grads(student: Student, state: State, key, teacher, divergence):
-  """Gradient of :func:`generator_loss` on one batch, and ``(raw h, logit)``."""
-  c = student.config
-  k = jax.random.split(key, 3)
-  sig = noise_levels(student, k[1])
-  eps = parallel.shard_batch(jax.random.normal(k[2], (c.batch_size, student.dim)))
-  bins = (
-    distill.noise_level_bins(
-      sig, sigma_min=c.sigma_min, sigma_max=c.sigma_max, num_bins=c.ratio_bins
-    )
-    if c.ratio_bins
-    else None
-  )
-  loss = lambda pg: generator_loss(student, pg, state, k, sig, eps, bins, teacher, divergence)
-  return jax.grad(loss, has_aux=True)(state.gen)
-
-
-def generator_update(student: Student, state: State, key, teacher, divergence):
-  """One Adam step of the generator (and its EMA), with the weights' statistics."""
-  c = student.config
-  grads, (raw_h, logit) = generator_grads(student, state, key, teacher, divergence)
-  updates, new_opt = student.gen_opt.update(grads, state.gen_opt, state.gen)
-  gen = optax.apply_updates(state.gen, updates)
-  ema = (
-    gen if c.ema_decay is None else optax.incremental_update(gen, state.gen_ema, 1.0 - c.ema_decay)
-  )
-  state = state._replace(gen=gen, gen_ema=ema, gen_opt=new_opt)
-  return state, {
-    "h_min": raw_h.min(),
-    "h_mean": raw_h.mean(),
-    "h_max": raw_h.max(),
-    "log_r_mean": logit.mean(),
-    "grad_norm": optax.tree.norm(grads),
-  }
 
 
 def train_step(student: Student, state: State, key, teacher, divergence):
   """``config.critic_updates`` critic steps, then one generator step (FastGen's ratio)."""
-  key = jax.random.fold_in(key, state.step)
-  keys = jax.random.split(key, student.config.critic_updates + 1)
-  state, (lf, ld) = jax.lax.scan(
-    lambda s, k: critic_update(student, s, k, teacher), state, keys[:-1]
-  )
-  state, metrics = generator_update(student, state, keys[-1], teacher, divergence)
-  metrics = dict(metrics, fake_loss=lf[-1], disc_loss=ld[-1])
-  return state._replace(step=state.step + 1), metrics
+  state, info = student.trainer(divergence).step(key, state, teacher)
+  metrics = {
+    "h_min": info.weight_min,
+    "h_mean": info.weight_mean,
+    "h_max": info.weight_max,
+    "log_r_mean": info.log_ratio_mean,
+    "grad_norm": info.grad_norm,
+    "fake_loss": info.fake_loss,
+    "disc_loss": info.discriminator_loss,
+  }
+  return state, metrics
 
 
 def gradient_noise(

@@ -146,12 +146,11 @@ def ais(
 
   Transitions are blackjax's HMC (``num_integration_steps`` leapfrog steps),
   MALA or Gaussian random-walk Metropolis (``"rwm"``, proposal standard
-  deviation ``step_size``; no gradients, fab-jax's choice for GMM-40) kernels,
-  one step size per intermediate level. A proposal whose log
-  density or gradient is NaN / :math:`\pm\infty` is rejected (the particle
-  stays); a particle whose density is :math:`-\infty` or NaN at any level gets
-  log weight :math:`-\infty` and never a NaN. Everything is jit-able and
-  vmappable over independent runs (keys, ``x0``, step sizes).
+  deviation ``step_size``; no gradients) kernels, one step size per intermediate
+  level. A proposal whose log density or gradient is NaN / :math:`\pm\infty` is
+  rejected (the particle stays); a particle whose density is :math:`-\infty` or
+  NaN at any level gets log weight :math:`-\infty` and never a NaN. Everything is
+  jit-able and vmappable over independent runs (keys, ``x0``, step sizes).
 
   Args:
     key: PRNG key.
@@ -171,7 +170,16 @@ def ais(
       traced array or registry entry, :func:`alpha_of`); 1: ``log_target`` itself.
 
   Returns:
-    :class:`AISResult` (``log_target`` holds :math:`\log\gamma`, not :math:`\log\gamma_\alpha`).
+    An :class:`AISResult` with fields ``samples`` ``[N, d]``, ``log_weights``,
+    ``log_base`` and ``log_target`` ``[N]`` (one value per particle),
+    ``acceptance_rate`` ``[L - 2]``, and the scalars ``log_normalizer`` and
+    ``ess_fraction`` (the particle axis reduced). ``log_target`` holds
+    :math:`\log\gamma`, not :math:`\log\gamma_\alpha`.
+
+  References:
+    Neal. Annealed importance sampling. Statistics and Computing 2001.
+    Midgley et al. Flow annealed importance sampling bootstrap. ICLR 2023 (the
+    :math:`\alpha` target and fab-jax's weight increments).
   """
   _checks.one_of("kernel", kernel, KERNELS)
   x0 = _checks.floating("x0", x0, min_ndim=2)
@@ -286,6 +294,21 @@ def adapt_step_size(
   :math:`\epsilon \leftarrow \epsilon\cdot c` where the level's acceptance rate
   exceeds ``target``, else :math:`\epsilon / c` (fab-jax: ``c = 1.02``, target
   0.65). Pure; use it on :attr:`AISResult.acceptance_rate` after each call.
+
+  Args:
+    step_size: Scalar or ``[L - 2]`` per-level step sizes.
+    acceptance_rate: ``[L - 2]`` mean acceptance rate per intermediate level
+      (:attr:`AISResult.acceptance_rate`); broadcasts with ``step_size``.
+    target: Acceptance rate to adapt towards, in ``(0, 1)``.
+    factor: The factor :math:`c > 1`.
+
+  Returns:
+    ``[L - 2]`` (the broadcast shape of ``step_size`` and ``acceptance_rate``), the new
+    step sizes.
+
+  References:
+    Midgley et al. Flow annealed importance sampling bootstrap. ICLR 2023 (reference
+    code lollcat/fab-jax).
   """
   if not 0.0 < target < 1.0:
     raise ValueError(f"target must be in (0, 1), got {target!r}")

@@ -37,10 +37,17 @@ class ReplayBuffer(NamedTuple):
 
 
 def buffer_init(capacity: int, dim: int, *, dtype=None) -> ReplayBuffer:
-  """An empty buffer of ``capacity`` samples of dimension ``dim``.
+  r"""An empty buffer of ``capacity`` samples of dimension ``dim``.
 
-  ``dtype`` (of samples and log weights) defaults to JAX's default float: float32, or
-  float64 under ``jax_enable_x64``.
+  Args:
+    capacity: ``C``, the number of slots (a positive int).
+    dim: ``d``, the samples' dimension (a positive int).
+    dtype: Dtype of the samples and log weights; default JAX's default float (float32, or
+      float64 under ``jax_enable_x64``).
+
+  Returns:
+    A :class:`ReplayBuffer` with fields ``x`` ``[C, d]`` (zeros), ``log_w`` ``[C]``
+    (:math:`-\infty`: empty), ``log_q`` ``[C]`` (zeros), ``index`` and ``size`` (0).
   """
   dtype = dtype or _checks.float_dtype()
   for name, v in (("capacity", capacity), ("dim", dim)):
@@ -63,6 +70,17 @@ def buffer_add(
   Samples with a non-finite ``x``, ``log_w`` or ``log_q`` are stored with
   :math:`\log w = -\infty` (never sampled), so a NaN from the sampler cannot
   reach the loss.
+
+  Args:
+    buffer: The buffer, of capacity ``C`` and dimension ``d``.
+    x: ``[B, d]`` samples, ``B <= C``.
+    log_w: ``[B]`` their log weights (e.g. :attr:`AISResult.log_weights`).
+    log_q: ``[B]`` the flow's log density at ``x`` (e.g. :attr:`AISResult.log_base`).
+
+  Returns:
+    A :class:`ReplayBuffer` with the ``B`` slots from ``index`` on (modulo ``C``)
+    overwritten, ``index`` advanced by ``B`` (modulo ``C``) and ``size`` increased by
+    ``B`` up to ``C``.
   """
   x = _checks.floating("x", x, min_ndim=2)
   log_w, log_q = jnp.asarray(log_w, buffer.log_w.dtype), jnp.asarray(log_q, buffer.log_q.dtype)
@@ -104,13 +122,22 @@ def buffer_sample(key: jax.Array, buffer: ReplayBuffer, num_samples: int) -> Buf
   r"""Draw ``num_samples`` distinct slots with probability :math:`\propto w` (Gumbel top-k).
 
   Sampling without replacement in proportion to the weights (the Gumbel
-  top-k trick, as fab-jax). Fill the buffer with at least ``num_samples``
-  valid samples before sampling (FAB keeps a minimum length); otherwise empty
-  slots may be drawn.
+  top-k trick, as fab-jax): the ``M`` largest :math:`\log w_i + g_i`,
+  :math:`g_i \sim \mathrm{Gumbel}(0, 1)`, in a random order. Fill the buffer with
+  at least ``num_samples`` valid samples before sampling (FAB keeps a minimum
+  length); otherwise empty slots may be drawn.
+
+  Args:
+    key: PRNG key.
+    buffer: The buffer, of capacity ``C``.
+    num_samples: ``M``, the number of slots to draw, an int in ``[1, C]`` (static).
 
   Returns:
-    :class:`BufferDraw` ``(x [M, d], log_q [M], indices [M])``, ``log_q`` being the
-    stored (old) flow log density needed by :func:`fab_buffer_loss`.
+    A :class:`BufferDraw` with fields ``x`` ``[M, d]``, ``log_q`` ``[M]`` (the stored,
+    old flow log density that :func:`fab_buffer_loss` needs) and ``indices`` ``[M]``.
+
+  References:
+    Midgley et al. Flow annealed importance sampling bootstrap. ICLR 2023, Alg. 2.
   """
   capacity = buffer.log_w.shape[0]
   if not isinstance(num_samples, (int, np.integer)) or not 1 <= num_samples <= capacity:
@@ -141,6 +168,10 @@ def buffer_adjust(
     indices: ``[M]`` slots (from :func:`buffer_sample`).
     log_q: ``[M]`` the current flow's log density at those samples.
     alpha: The order (number, traced array or registry entry, :func:`alpha_of`).
+
+  Returns:
+    A :class:`ReplayBuffer` with ``log_w`` and ``log_q`` of the slots ``indices``
+    updated (the other slots, ``x``, ``index`` and ``size`` unchanged).
   """
   a = alpha_of(alpha)
   indices = jnp.asarray(indices)

@@ -43,6 +43,12 @@ def fab_loss(log_q: ArrayLike, log_weights: ArrayLike) -> jax.Array:
   Args:
     log_q: ``[N]`` flow log density at the AIS samples (differentiable in θ).
     log_weights: ``[N]`` AIS log weights (held constant).
+
+  Returns:
+    The scalar loss (the sample axis reduced; inputs ``[..., N]`` give ``[...]``).
+
+  References:
+    Midgley et al. Flow annealed importance sampling bootstrap. ICLR 2023.
   """
   log_q = _checks.floating("log_q", log_q, min_ndim=1)
   log_w = jax.lax.stop_gradient(
@@ -76,8 +82,13 @@ def fab_buffer_loss(
     max_weight: Clip ``c`` of the adjustment.
 
   Returns:
-    :class:`FABBufferLoss` ``(loss, log_adjust)``; pass ``log_q`` (held constant) to
-    :func:`buffer_adjust`.
+    A :class:`FABBufferLoss` with fields ``loss``, a scalar (the sample axis reduced;
+    inputs ``[..., M]`` give ``[...]``), and ``log_adjust`` ``[M]`` (not reduced);
+    pass ``log_q`` (held constant) to :func:`buffer_adjust`.
+
+  References:
+    Midgley et al. Flow annealed importance sampling bootstrap. ICLR 2023 (reference
+    code lollcat/fab-jax).
   """
   a = alpha_of(alpha)
   log_q = _checks.floating("log_q", log_q, min_ndim=1)

@@ -19,12 +19,13 @@ def geometric_path(log_base: ArrayLike, log_target: ArrayLike, beta: ArrayLike) 
 
   Args:
     log_base: :math:`\log q` at the points, ``[...]``.
-    log_target: (Unnormalised) :math:`\log\gamma` at the same points.
+    log_target: (Unnormalised) :math:`\log\gamma` at the same points, ``[...]``.
     beta: Level in ``[0, 1]`` (broadcasts; traced).
 
   Returns:
-    The unnormalised log density of level ``beta``. A target that is
-    :math:`-\infty` stays :math:`-\infty` for ``beta > 0`` (no ``0 * inf``).
+    ``[...]`` (the broadcast shape of the inputs), the unnormalised log density of
+    level ``beta``. A target that is :math:`-\infty` stays :math:`-\infty` for
+    ``beta > 0`` (no ``0 * inf``).
   """
   log_base, log_target = jnp.asarray(log_base), jnp.asarray(log_target)
   beta = jnp.asarray(beta, jnp.result_type(log_base, log_target))
@@ -34,7 +35,19 @@ def geometric_path(log_base: ArrayLike, log_target: ArrayLike, beta: ArrayLike) 
 
 
 def temperature_path(log_p: ArrayLike, temperature: ArrayLike) -> jax.Array:
-  r"""Tempered log density :math:`\log p(x) / T` (TA-BG; ``T = 1`` is the target)."""
+  r"""Tempered log density :math:`\log p(x) / T` (TA-BG; ``T = 1`` is the target).
+
+  Args:
+    log_p: (Unnormalised) target log density :math:`\log p` at the points, ``[...]``.
+    temperature: :math:`T > 0`, a scalar or an array that broadcasts with ``log_p``
+      (traced).
+
+  Returns:
+    ``[...]`` (the broadcast shape), the unnormalised tempered log density.
+
+  References:
+    Schopmans & Friederich. Temperature-annealed Boltzmann generators. ICML 2025.
+  """
   return jnp.asarray(log_p) / _checks.positive("temperature", temperature)
 
 
@@ -44,6 +57,14 @@ def alpha_of(divergence: _divergences.Divergence | str | ArrayLike) -> jax.Array
   Accepts a number / array (returned as an array, traced values pass through),
   the registry's ``alpha`` family (its ``params["alpha"]``), ``"kl"``
   (:math:`\alpha = 1`, forward KL) or ``"reverse_kl"`` (:math:`\alpha = 0`).
+
+  Args:
+    divergence: A number or array, a :class:`fdiv_jax.divergences.Divergence` or its
+      registry name.
+
+  Returns:
+    :math:`\alpha` as a floating JAX array (the input's shape for an array, else a
+    scalar). Raises ``ValueError`` for a divergence that is not an alpha-divergence.
   """
   if isinstance(divergence, str):
     divergence = _divergences.get(divergence)
@@ -71,8 +92,15 @@ def alpha_target(
 
   Args:
     log_p: (Unnormalised) target log density, ``[...]``.
-    log_q: Flow log density at the same points.
+    log_q: Flow log density at the same points, ``[...]``.
     alpha: The order: a number, a traced array or a registry entry (:func:`alpha_of`).
+
+  Returns:
+    ``[...]`` (the broadcast shape of the inputs), the unnormalised :math:`\log\gamma`;
+    with ``alpha = 1`` it is ``log_p`` even where ``log_q`` is :math:`-\infty`.
+
+  References:
+    Midgley et al. Flow annealed importance sampling bootstrap. ICLR 2023.
   """
   a = alpha_of(alpha)
   log_p, log_q = jnp.asarray(log_p), jnp.asarray(log_q)

@@ -62,13 +62,20 @@ def resample(
 
   Args:
     key: PRNG key.
-    log_weights: Unnormalised log weights ``[N]``.
+    log_weights: ``[N]`` unnormalised log weights.
     num_samples: ``M``, number of indices to draw (static).
     method: ``"multinomial"`` or ``"systematic"``.
     clip_quantile: Quantile in ``(0, 1]`` above which log weights are clipped, or None.
 
   Returns:
-    :class:`Resampled`: the indices and the ESS of the weights used.
+    A :class:`Resampled` with fields ``indices`` ``[M]`` (int32, in ``[0, N)``) and the
+    scalars ``ess``, ``ess_fraction`` and ``clipped_fraction`` of the weights used (the
+    sample axis reduced).
+
+  References:
+    Kitagawa. Monte Carlo filter and smoother for non-Gaussian nonlinear state space
+    models. JCGS 1996 (systematic resampling).
+    Schopmans & Friederich. Temperature-annealed Boltzmann generators. ICML 2025 (clipping).
   """
   _checks.one_of("method", method, RESAMPLING)
   log_w = _checks.floating("log_weights", log_weights, min_ndim=1)

@@ -33,13 +33,13 @@ def tabg_level(
   weights them by :math:`\log w = \log\pi_{\rm next}(x) - \log q_\theta(x)`,
   clips the weights above ``clip_quantile``, resamples a buffer by
   :func:`resample` (multinomial) and takes ``num_steps`` optimiser steps of
-  maximum likelihood :math:`-\frac1B\sum\log q_\theta(x_b)` on minibatches drawn
-  uniformly from it (Schopmans & Friederich, 2025, Alg. 1).
+  maximum likelihood :math:`-\frac1B\sum_b\log q_\theta(x_b)` on minibatches of
+  ``B = batch_size`` drawn uniformly (with replacement) from it.
 
   Args:
     key: PRNG key.
-    params: Flow parameters.
-    opt_state: ``optimizer`` state.
+    params: The flow's parameters (a pytree).
+    opt_state: The state of ``optimizer`` for ``params``.
     sample_and_log_prob: ``(params, key, n) -> (x [n, d], log_q [n])``.
     log_prob: ``(params, x [B, d]) -> [B]``.
     log_target: ``x [n, d] -> [n]``, the next level's unnormalised log density.
@@ -47,11 +47,17 @@ def tabg_level(
     buffer_size: Samples drawn and resampled (static).
     batch_size: Maximum-likelihood minibatch (static).
     num_steps: Optimiser steps (static).
-    clip_quantile: Log-weight clipping quantile (TA-BG: 0.999-ish), or None.
+    clip_quantile: Quantile in ``(0, 1]`` above which log weights are clipped (TA-BG
+      uses one close to 1), or None.
 
   Returns:
-    ``(params, opt_state, info)``, ``info`` holding ``loss [num_steps]``,
-    ``buffer_ess`` (fraction) and ``clipped_fraction``.
+    ``(params, opt_state, info)``: the parameters and optimiser state after
+    ``num_steps`` steps, and a dict ``info`` with ``loss`` ``[num_steps]`` (each step's
+    minibatch loss, before its update), ``buffer_ess`` (the Kish ESS fraction of the
+    clipped weights) and ``clipped_fraction`` (the fraction of log weights clipped).
+
+  References:
+    Schopmans & Friederich. Temperature-annealed Boltzmann generators. ICML 2025, Alg. 1.
   """
   k_s, k_r, k_t = jax.random.split(key, 3)
   x, log_q = jax.lax.stop_gradient(

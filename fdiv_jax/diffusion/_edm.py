@@ -22,7 +22,16 @@ def karras_sigmas(
     \sigma_i = \Big(\sigma_{\max}^{1/\rho} + \tfrac{i}{N-1}
       (\sigma_{\min}^{1/\rho} - \sigma_{\max}^{1/\rho})\Big)^{\rho}
 
-  (Karras et al., 2022, eq. 5).
+  for :math:`i = 0, \dots, N - 1`, :math:`N` = ``num`` (Karras et al., 2022, eq. 5).
+
+  Args:
+    num: Number of levels :math:`N`, >= 2.
+    sigma_min: Smallest level :math:`\sigma_{\min}` (the last entry), > 0.
+    sigma_max: Largest level :math:`\sigma_{\max}` (the first entry), > ``sigma_min``.
+    rho: Grid exponent :math:`\rho`, > 0; larger values put more levels near ``sigma_min``.
+
+  Returns:
+    ``[num]`` noise levels, decreasing from ``sigma_max`` to ``sigma_min``.
   """
   if num < 2:
     raise ValueError(f"num must be >= 2, got {num}")
@@ -122,6 +131,11 @@ def vp_alpha_sigma(
   (Song et al., 2021, eq. 33), computed with ``expm1`` so :math:`\sigma_t` is
   accurate as :math:`t \to 0`.
 
+  Args:
+    t: Diffusion times in [0, 1], any shape.
+    beta_min: :math:`\beta_{\min}` of the linear schedule :math:`\beta(t)`.
+    beta_max: :math:`\beta_{\max}` of the linear schedule :math:`\beta(t)`.
+
   Returns:
     ``(alpha_t, sigma_t)``, each of the shape of ``t``.
   """
@@ -133,8 +147,20 @@ def vp_alpha_sigma(
 def add_noise(
   x0: ArrayLike, noise: ArrayLike, *, sigma: ArrayLike, alpha: ArrayLike = 1.0
 ) -> jax.Array:
-  r"""``alpha * x0 + sigma * noise``; ``alpha``/``sigma`` are ``[...]`` or scalars
-  and broadcast over the trailing data axis of ``x0`` ``[..., dim]``."""
+  r"""Forward process :math:`x_t = \alpha x_0 + \sigma\varepsilon`, ``[..., dim]``.
+
+  ``alpha`` and ``sigma`` are scalars or ``[...]`` (one per example) and broadcast
+  over the trailing data axis of ``x0``.
+
+  Args:
+    x0: Clean data :math:`x_0`, ``[..., dim]``.
+    noise: Standard normal draws :math:`\varepsilon`, ``[..., dim]`` (the shape of ``x0``).
+    sigma: Noise level :math:`\sigma`, scalar or ``[...]``.
+    alpha: Signal scale :math:`\alpha`, scalar or ``[...]`` (1 for EDM / VE).
+
+  Returns:
+    Noised samples :math:`x_t`, ``[..., dim]``.
+  """
   x0 = _checks.floating("x0", x0, min_ndim=1)
   noise = _checks.floating("noise", noise)
   _checks.same_shape("x0", x0, "noise", noise)
@@ -150,7 +176,17 @@ def _col(v: ArrayLike, like: jax.Array) -> jax.Array:
 def score_from_denoiser(
   x_t: ArrayLike, denoised: ArrayLike, *, sigma: ArrayLike, alpha: ArrayLike = 1.0
 ) -> jax.Array:
-  r"""Tweedie: :math:`\nabla\log p_t = (\alpha D - x_t) / \sigma^2`, ``[..., dim]``."""
+  r"""Tweedie: :math:`\nabla\log p_t = (\alpha D - x_t) / \sigma^2`, ``[..., dim]``.
+
+  Args:
+    x_t: Noised samples :math:`x_t`, ``[..., dim]``.
+    denoised: Denoiser output :math:`D(x_t) \approx \mathbb E[x_0 \mid x_t]`, ``[..., dim]``.
+    sigma: Noise level :math:`\sigma`, scalar or ``[...]``.
+    alpha: Signal scale :math:`\alpha`, scalar or ``[...]`` (1 for EDM / VE).
+
+  Returns:
+    The score :math:`\nabla_{x_t}\log p_t(x_t)`, ``[..., dim]``.
+  """
   x_t = jnp.asarray(x_t)
   return (_col(alpha, x_t) * denoised - x_t) / _col(sigma, x_t) ** 2
 
@@ -158,7 +194,17 @@ def score_from_denoiser(
 def denoiser_from_score(
   x_t: ArrayLike, score: ArrayLike, *, sigma: ArrayLike, alpha: ArrayLike = 1.0
 ) -> jax.Array:
-  r""":math:`D = (x_t + \sigma^2 \nabla\log p_t) / \alpha`, ``[..., dim]``."""
+  r"""Denoiser from the score, :math:`D = (x_t + \sigma^2 \nabla\log p_t) / \alpha`, ``[..., dim]``.
+
+  Args:
+    x_t: Noised samples :math:`x_t`, ``[..., dim]``.
+    score: The score :math:`\nabla_{x_t}\log p_t(x_t)`, ``[..., dim]``.
+    sigma: Noise level :math:`\sigma`, scalar or ``[...]``.
+    alpha: Signal scale :math:`\alpha`, scalar or ``[...]`` (1 for EDM / VE).
+
+  Returns:
+    The denoiser output :math:`D(x_t)`, ``[..., dim]``.
+  """
   x_t = jnp.asarray(x_t)
   return (x_t + _col(sigma, x_t) ** 2 * score) / _col(alpha, x_t)
 
@@ -166,7 +212,17 @@ def denoiser_from_score(
 def eps_from_denoiser(
   x_t: ArrayLike, denoised: ArrayLike, *, sigma: ArrayLike, alpha: ArrayLike = 1.0
 ) -> jax.Array:
-  r""":math:`\hat\varepsilon = (x_t - \alpha D) / \sigma`, ``[..., dim]``."""
+  r"""Noise prediction from the denoiser, :math:`\hat\varepsilon = (x_t - \alpha D) / \sigma`.
+
+  Args:
+    x_t: Noised samples :math:`x_t`, ``[..., dim]``.
+    denoised: Denoiser output :math:`D(x_t)`, ``[..., dim]``.
+    sigma: Noise level :math:`\sigma`, scalar or ``[...]``.
+    alpha: Signal scale :math:`\alpha`, scalar or ``[...]`` (1 for EDM / VE).
+
+  Returns:
+    The predicted noise :math:`\hat\varepsilon(x_t)`, ``[..., dim]``.
+  """
   x_t = jnp.asarray(x_t)
   return (x_t - _col(alpha, x_t) * denoised) / _col(sigma, x_t)
 
@@ -174,13 +230,34 @@ def eps_from_denoiser(
 def denoiser_from_eps(
   x_t: ArrayLike, eps: ArrayLike, *, sigma: ArrayLike, alpha: ArrayLike = 1.0
 ) -> jax.Array:
-  r""":math:`D = (x_t - \sigma\hat\varepsilon) / \alpha`, ``[..., dim]``."""
+  r"""Denoiser from a noise prediction, :math:`D = (x_t - \sigma\hat\varepsilon) / \alpha`.
+
+  Args:
+    x_t: Noised samples :math:`x_t`, ``[..., dim]``.
+    eps: Predicted noise :math:`\hat\varepsilon(x_t)`, ``[..., dim]``.
+    sigma: Noise level :math:`\sigma`, scalar or ``[...]``.
+    alpha: Signal scale :math:`\alpha`, scalar or ``[...]`` (1 for EDM / VE).
+
+  Returns:
+    The denoiser output :math:`D(x_t)`, ``[..., dim]``.
+  """
   x_t = jnp.asarray(x_t)
   return (x_t - _col(sigma, x_t) * eps) / _col(alpha, x_t)
 
 
 def edm_loss_weight(sigma: ArrayLike, *, sigma_data: float = 0.5) -> jax.Array:
-  r"""EDM weighting :math:`\lambda(\sigma) = (\sigma^2 + \sigma_d^2) / (\sigma\sigma_d)^2`."""
+  r"""EDM weighting :math:`\lambda(\sigma) = (\sigma^2 + \sigma_d^2) / (\sigma\sigma_d)^2`.
+
+  It equals :math:`1 / c_\text{out}^2` of :func:`edm_preconditioning` (Karras et al.,
+  2022, Table 1).
+
+  Args:
+    sigma: Noise levels ``[...]``, > 0.
+    sigma_data: Standard deviation of the data :math:`\sigma_d`.
+
+  Returns:
+    ``[...]``, the weight of each noise level (the shape of ``sigma``).
+  """
   sigma = jnp.asarray(sigma)
   return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
 
@@ -270,7 +347,8 @@ def denoising_score_matching_loss(
     weight: :math:`\lambda`, scalar or ``[...]`` (e.g. :func:`edm_loss_weight`).
 
   Returns:
-    ``[...]`` (the data axis summed); the caller reduces.
+    ``[...]``, one value per example (not reduced; the data axis summed); the caller
+    reduces.
   """
   denoised = _checks.floating("denoised", denoised, min_ndim=1)
   x0 = _checks.floating("x0", x0, min_ndim=1)

@@ -38,7 +38,11 @@ _REGISTRY: dict[str, Callable[..., Divergence]] = {
 
 
 def available() -> tuple[str, ...]:
-  """Names accepted by :func:`get`, sorted."""
+  """Names accepted by :func:`get`, sorted.
+
+  Returns:
+    A sorted tuple of the registry names (``"alpha"``, ``"gan"``, ``"kl"``, ...).
+  """
   return tuple(sorted(_REGISTRY))
 
 
@@ -60,6 +64,9 @@ def get(name: str, **params: ArrayLike) -> Divergence:
   Args:
     name: One of :func:`available`, or ``"<family>:<value>"``.
     **params: Family parameters (``alpha`` for ``"alpha"``); may be traced.
+
+  Returns:
+    The :class:`Divergence` record of the entry, its family parameters in ``params``.
 
   Raises:
     ValueError: unknown ``name`` (the message lists the valid names), a family without
@@ -114,7 +121,20 @@ def _from_spec(spec: str, params: dict) -> Divergence:
 
 
 def resolve(divergence: str | Divergence, **params: ArrayLike) -> Divergence:
-  """A :class:`Divergence` from a name (via :func:`get`) or a record itself."""
+  """A :class:`Divergence` from a name (via :func:`get`) or a record itself.
+
+  Args:
+    divergence: A name or spec string accepted by :func:`get`, or a :class:`Divergence`
+      record (returned unchanged).
+    **params: Family parameters passed to :func:`get`; only with a name.
+
+  Returns:
+    The :class:`Divergence` record.
+
+  Raises:
+    TypeError: ``params`` given with a record.
+    ValueError: as for :func:`get`.
+  """
   if isinstance(divergence, Divergence):
     if params:
       raise TypeError(

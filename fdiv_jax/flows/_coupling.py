@@ -211,13 +211,11 @@ def real_nvp(
 ) -> Flow:
   r"""RealNVP: affine couplings :math:`y = x e^{a} + b` with :math:`|a| \le` ``scale_max``.
 
-  Example:
-    >>> import jax
-    >>> flow = real_nvp(2, num_layers=4, hidden=(8,))
-    >>> params = flow.init(jax.random.PRNGKey(0))
-    >>> x, log_q = flow.sample_and_log_prob(params, jax.random.PRNGKey(1), 3)
-    >>> x.shape, log_q.shape
-    ((3, 2), (3,))
+  Each of the ``num_layers`` layers keeps the masked coordinates :math:`x_{kept}` and maps
+  the others by :math:`y = x e^{a} + b`, with :math:`(\tilde a, b)` from an MLP of
+  :math:`x_{kept}` and :math:`a = a_{\max}\tanh(\tilde a / a_{\max})`; the log-det is
+  :math:`\sum a`. The flow starts as the identity on :math:`N(0, s^2 I)`, ``s`` being
+  ``base_scale``.
 
   Args:
     dim: Event dimension ``d >= 2``.
@@ -229,7 +227,7 @@ def real_nvp(
       with this many bins on every coordinate (unconditional parameters
       ``[dim, 3K+1]``; identity at init). Affine couplings can only make a
       coordinate multimodal through other, dependent coordinates; this layer
-      makes it directly (Many-Well's independent double wells need it).
+      makes it directly.
     marginal_bound: Half-width of that spline's interval (data units).
     masks: ``"parity"`` (even / odd coordinates) or ``"binary"`` (a pair of
       complementary masks per bit of the coordinate index; see the module).
@@ -237,15 +235,27 @@ def real_nvp(
       coordinates to the shift and, outside the bound, to the log-scale:
       :math:`a = a_{\max}\tanh(\tilde a / a_{\max}) + l_a(x_{kept})`, so the
       log-scale extrapolates linearly past the region the flow was trained on
-      (Neal's funnel: the log-scale of ``x_i`` is ``x_0 / 2`` out to the tails,
-      which one such coupling represents exactly).
+      (e.g. Neal's funnel, where the log-scale of ``x_i`` is ``x_0 / 2``).
     squash_inputs: Feed the conditioners :math:`\operatorname{arcsinh}(x_{kept})`
       instead of :math:`x_{kept}` (a bijection, so nothing is lost; the flow is
       still exactly invertible). Inputs far outside the training range then move
-      the MLPs only logarithmically: on Neal's funnel the exact samples deep in
-      the mouth have ``x_i`` in the hundreds, and raw inputs there drive the
-      inverse pass to saturated log-scales (``log q`` off by 1e3 and more, the
-      forward ESS 0; ``experiments/boltzmann``).
+      the MLPs only logarithmically.
+
+  Returns:
+    A :class:`Flow` on :math:`\mathbb R^{d}` with its :class:`FlowConfig`; ``flow.init(key)``
+    gives the parameters, each conditioner's stacked on a leading axis of length
+    ``num_layers`` (with ``marginal_bins > 0``: ``{"couplings": ..., "marginal": [d, 3K+1]}``).
+
+  Example:
+    >>> import jax
+    >>> flow = real_nvp(2, num_layers=4, hidden=(8,))
+    >>> params = flow.init(jax.random.PRNGKey(0))
+    >>> x, log_q = flow.sample_and_log_prob(params, jax.random.PRNGKey(1), 3)
+    >>> x.shape, log_q.shape
+    ((3, 2), (3,))
+
+  References:
+    Dinh, Sohl-Dickstein & Bengio. Density estimation using Real NVP. ICLR 2017.
   """
   config = _config("real_nvp", locals())  # first: the arguments only
   if scale_max <= 0:
@@ -298,6 +308,14 @@ def spline_flow(
     base_scale: Standard deviation of the Gaussian base.
     masks: ``"parity"`` or ``"binary"`` (see :func:`real_nvp`).
     squash_inputs: Conditioners see ``arcsinh(x_kept)`` (see :func:`real_nvp`).
+
+  Returns:
+    A :class:`Flow` on :math:`\mathbb R^{d}` with its :class:`FlowConfig`; ``flow.init(key)``
+    gives the parameters, each conditioner's stacked on a leading axis of length
+    ``num_layers``.
+
+  References:
+    Durkan, Bekasov, Murray & Papamakarios. Neural spline flows. NeurIPS 2019.
   """
   config = _config("spline_flow", locals())  # first: the arguments only
   if num_bins < 1:
@@ -332,7 +350,15 @@ def _config(kind: str, arguments: dict) -> FlowConfig:
 
 
 def make(config: FlowConfig) -> Flow:
-  """The flow a :class:`FlowConfig` describes (``real_nvp`` or ``spline_flow``)."""
+  """The flow a :class:`FlowConfig` describes (``real_nvp`` or ``spline_flow``).
+
+  Args:
+    config: A :class:`FlowConfig`, e.g. ``flow.config`` or one read back from disk.
+
+  Returns:
+    The :class:`Flow` that ``config.kind`` builds with ``config.dim`` and
+    ``config.options`` (options left out take the constructor's defaults).
+  """
   makers = {"real_nvp": real_nvp, "spline_flow": spline_flow}
   if config.kind not in makers:
     raise ValueError(f"config.kind must be one of {sorted(makers)}, got {config.kind!r}")

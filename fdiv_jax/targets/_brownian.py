@@ -41,7 +41,26 @@ def _normal_logpdf(x, loc, scale):
 
 
 def brownian() -> Target:
-  """The Brownian-motion posterior (module docstring), ``log_prob: z [..., 32] -> [...]``."""
+  r"""The Brownian-motion posterior with missing middle observations, d = 32.
+
+  .. math::
+    s_i, s_o \sim \mathrm{LogNormal}(0, 2),\quad x_0 \sim N(0, s_i^2),\quad
+    x_t \sim N(x_{t-1}, s_i^2),\quad y_t \sim N(x_t, s_o^2),\ t \notin \{10..19\},
+
+  for :math:`t = 0..29`, over :math:`z = (z_i, z_o, x_0, \dots, x_{29})` with
+  :math:`s = \mathrm{softplus}(z)` and its Jacobian included; every density is normalised.
+
+  Returns:
+    A :class:`Target` named ``"brownian"`` with ``log_prob: z [..., 32] -> [...]``, the
+    stored reference ``log_z`` (the log marginal likelihood) and its standard error (None
+    if not stored), no sampler, and Inference Gym's ground-truth :class:`PosteriorMoments`
+    of :math:`(s_i, s_o, x_0, \dots, x_{29})`.
+
+  References:
+    Inference Gym, ``BrownianMotionUnknownScalesMissingMiddleObservations`` (TensorFlow
+    Probability).
+    Blessing et al. Beyond ELBOs. ICML 2024.
+  """
   observed = ~np.isnan(BROWNIAN_OBSERVATIONS)
   y = np.where(observed, BROWNIAN_OBSERVATIONS, 0.0)
   steps = BROWNIAN_OBSERVATIONS.shape[0]

@@ -31,7 +31,24 @@ _MEAN_ABILITY = 0.75
 
 
 def item_response() -> Target:
-  """The item-response posterior (module docstring), ``log_prob: x [..., 501] -> [...]``."""
+  r"""The synthetic one-parameter item-response posterior, d = 501.
+
+  .. math::
+    \delta \sim N(0.75, 1),\quad \alpha_i \sim N(0, 1),\quad \beta_j \sim N(0, 1),\quad
+    y_{ij} \sim \mathrm{Bernoulli}\big(\mathrm{sigmoid}(\alpha_i - \beta_j + \delta)\big),
+
+  for 400 students :math:`i`, 100 questions :math:`j` and the 30 012 observed pairs, over
+  :math:`x = (\alpha_1..\alpha_{400}, \delta, \beta_1..\beta_{100})`; every density is
+  normalised.
+
+  Returns:
+    A :class:`Target` named ``"item_response"`` with ``log_prob: x [..., 501] -> [...]``, no
+    ``log_z``, no sampler, and Inference Gym's ground-truth :class:`PosteriorMoments` of
+    :math:`x`.
+
+  References:
+    Inference Gym, ``SyntheticItemResponseTheory`` (TensorFlow Probability).
+  """
   table = load_csv("synthetic_irt.csv").astype(np.int64)
   students, questions = int(table[:, 0].max()) + 1, int(table[:, 1].max()) + 1
   observed = np.zeros((students, questions), bool)

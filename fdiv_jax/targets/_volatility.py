@@ -82,7 +82,17 @@ _PARAMETERIZATIONS = ("latent", "whitened")
 
 
 def stochastic_volatility(parameterization: str = "latent") -> Target:
-  r"""The stochastic-volatility posterior (module docstring), ``log_prob: x [..., 103] -> [...]``.
+  r"""The centred stochastic-volatility posterior of the S&P 500 returns, d = 103.
+
+  .. math::
+    \tfrac{\phi + 1}{2} \sim \mathrm{Beta}(20, 1.5),\quad
+    \mu \sim \mathrm{Cauchy}(0, 5),\quad \sigma \sim \mathrm{HalfCauchy}(0, 2),\quad
+    h_0 \sim N\!\big(\mu, \sigma^2 / (1 - \phi^2)\big),\quad
+    h_t \sim N\big(\mu + \phi (h_{t-1} - \mu), \sigma^2\big),\quad
+    r_t \sim N\big(0, e^{h_t}\big),
+
+  for :math:`t = 0..99`, with :math:`\phi = 2\,\mathrm{sigmoid}(u) - 1`,
+  :math:`\sigma = \mathrm{softplus}(v)` and their Jacobians; every density is normalised.
 
   Args:
     parameterization: ``"latent"`` (Inference Gym's, ``x = (u, mu, v, h)``) or
@@ -91,6 +101,15 @@ def stochastic_volatility(parameterization: str = "latent") -> Target:
       :math:`h_t = \mu + \phi(h_{t-1} - \mu) + \sigma\varepsilon_t`,
       :math:`s_0 = \sigma/\sqrt{1-\phi^2}`; the Jacobian cancels the path prior's
       normalisers, so log Z is the same).
+
+  Returns:
+    A :class:`Target` named ``"stochastic_volatility"`` with
+    ``log_prob: x [..., 103] -> [...]``, no ``log_z``, no sampler, and Inference Gym's
+    ground-truth :class:`PosteriorMoments` of :math:`(\phi, \mu, \sigma, h_0..h_{99})`.
+
+  References:
+    Inference Gym, ``StochasticVolatilitySP500Small`` (TensorFlow Probability); Stan
+    User's Guide, stochastic volatility.
   """
   if parameterization not in _PARAMETERIZATIONS:
     raise ValueError(

@@ -1,63 +1,4 @@
-r"""f-distill: one-step diffusion students by f-divergence distribution matching.
-
-For a one-step generator :math:`x_0 = G_\theta(z)`, noised as
-:math:`x_t = \alpha_t x_0 + \sigma_t\varepsilon`, Xu et al. (2025) show that
-
-.. math::
-  \nabla_\theta D_f(p_t \,\|\, q_{\theta,t}) = -\,\mathbb E_{z,\varepsilon}\Big[
-    h\big(r_t(x_t)\big)\,\big(\nabla\log p_t(x_t) - \nabla\log q_{\theta,t}(x_t)\big)
-    \cdot \frac{\partial x_t}{\partial\theta}\Big],\qquad
-  h(r) = r^2 f''(r),\quad r_t = \frac{p_t}{q_{\theta,t}},
-
-(the registry's :meth:`~fdiv_jax.divergences.Divergence.weight`), where the
-teacher score :math:`\nabla\log p_t` comes from the pretrained diffusion model,
-the student score :math:`\nabla\log q_{\theta,t}` from a "fake" denoiser trained
-by denoising score matching on student samples, and :math:`\log r_t` from a
-discriminator on noised samples (:func:`discriminator_loss`). Reverse KL has
-:math:`h = 1`, and the gradient is variational score distillation / DMD;
-forward KL has :math:`h = r`, JS :math:`h = r/(1+r)`, squared Hellinger
-:math:`h = \sqrt r / 2`, Jeffreys :math:`h = 1 + r`.
-
-:func:`generator_loss` is a surrogate whose gradient is exactly the formula
-above: :math:`-\sum_d \mathrm{sg}[w\,h\,(s_p - s_q)]_d\, x_{t,d}`.
-:func:`denoiser_generator_loss` is the same step in the form of the reference
-implementation (NVlabs/FastGen, ``variational_score_distillation_loss``): an
-MSE of :math:`x_0` to the target
-:math:`\mathrm{sg}[x_0 - c\,h\,(D_q - D_p)]` in denoiser (:math:`x_0`) space,
-with DMD's normaliser :math:`c = 1/\mathrm{mean}_d|x_0 - D_p|`.
-
-Noise-level weighting. Since :math:`D_p - D_q = \sigma^2 (s_p - s_q)/\alpha` and
-:math:`\partial x_t/\partial\theta = \alpha\,\partial x_0/\partial\theta`, the
-denoiser-space step at one noise level is the score-space step with the
-per-example scale
-
-.. math::
-  w(\sigma) = \frac{c\,\sigma^2}{\alpha^2\, d}
-  \qquad\text{(} d \text{: data dimension, from the MSE's mean over dimensions)},
-
-which :func:`dmd_score_scale` returns for :func:`generator_loss`. Without the
-:math:`\sigma^2`, :func:`dmd_scale` applied to a *score* difference weighs a
-sample at :math:`\sigma` by an extra :math:`1/\sigma^2` (25 600 times more at
-:math:`\sigma = 0.05` than at :math:`\sigma = 8`) and discards the large-noise
-levels that move mass between modes. Integrated over the training
-distribution :math:`\pi(\sigma)` (:func:`fdiv_jax.diffusion.sample_sigmas`),
-the generator follows
-
-.. math::
-  \nabla_\theta \int \pi(\sigma)\, \mathbb E[w]\, D_f(p_\sigma \,\|\, q_{\theta,\sigma})\,d\sigma
-
-when :math:`w` depends on :math:`\sigma` only (``normalize=False``: the DMD
-normaliser varies per sample and only approximately so).
-:func:`weights` implements the stabilisers of the public reference
-implementation as explicit options (logit clamp, ratio clipping, per-noise-bin
-ratio normalisation, weight normalisation).
-
-References:
-  Xu, Nie, Wang, Vahdat, et al. One-step Diffusion Models with f-Divergence
-  Distribution Matching. arXiv:2502.15681, 2025.
-  Yin et al. One-step Diffusion with Distribution Matching Distillation
-  (DMD). CVPR 2024. Wang et al. ProlificDreamer (VSD). NeurIPS 2023.
-"""
+"""The f-distill losses and weights (see :mod:`fdiv_jax.distill`)."""
 
 from __future__ import annotations
 
@@ -72,24 +13,28 @@ from fdiv_jax import _checks
 from fdiv_jax.diffusion import denoising_score_matching_loss
 from fdiv_jax.divergences import Divergence, resolve
 
-__all__ = [
-  "DiscriminatorLoss",
-  "denoiser_generator_loss",
-  "discriminator_loss",
-  "dmd_scale",
-  "dmd_score_scale",
-  "fake_score_loss",
-  "gan_generator_loss",
-  "generator_loss",
-  "noise_level_bins",
-  "weights",
-]
-
 
 def noise_level_bins(
   sigma: ArrayLike, *, sigma_min: float, sigma_max: float, num_bins: int = 10
 ) -> jax.Array:
-  r"""Integer bin of each noise level, equal-width in :math:`\log\sigma`, ``[...]``."""
+  r"""Integer bin of each noise level, equal-width in :math:`\log\sigma`, ``[...]``.
+
+  .. math::
+    b = \mathrm{clip}\Big(\Big\lfloor K\,\frac{\log\sigma - \log\sigma_{\min}}
+      {\log\sigma_{\max} - \log\sigma_{\min}}\Big\rfloor,\ 0,\ K - 1\Big),
+
+  with :math:`K` = ``num_bins``: the bins of the per-noise-level ratio normalisation of
+  :func:`weights`.
+
+  Args:
+    sigma: Noise levels ``[...]``, > 0.
+    sigma_min: Lower edge of the first bin (smaller levels fall in bin 0).
+    sigma_max: Upper edge of the last bin (larger levels fall in bin ``num_bins - 1``).
+    num_bins: Number of bins :math:`K`, >= 1.
+
+  Returns:
+    ``[...]`` int32 bin indices in ``[0, num_bins)``, one per noise level.
+  """
   if num_bins < 1:
     raise ValueError(f"num_bins must be >= 1, got {num_bins}")
   log_s = jnp.log(_checks.positive("sigma", sigma))
@@ -185,7 +130,7 @@ def dmd_scale(x0: ArrayLike, teacher_denoised: ArrayLike, *, eps: float = 1e-6) 
     eps: Added to the mean absolute error.
 
   Returns:
-    ``[...]``.
+    ``[...]``, one value per example.
   """
   x0 = _checks.floating("x0", x0, min_ndim=1)
   teacher_denoised = _checks.floating("teacher_denoised", teacher_denoised)
@@ -217,7 +162,7 @@ def dmd_score_scale(
     eps: Added to the mean absolute error.
 
   Returns:
-    ``[...]``.
+    ``[...]``, one value per example.
   """
   c = dmd_scale(x0, teacher_denoised, eps=eps)
   sigma = jnp.asarray(_checks.positive("sigma", sigma), c.dtype)
@@ -256,8 +201,9 @@ def denoiser_generator_loss(
     eps: Added to the normaliser's mean absolute error.
 
   Returns:
-    ``[B]``; the caller takes the mean. As in the reference, the value is
-    :math:`\tfrac12\mathrm{mean}_d (c h (D_q - D_p))^2`, not a divergence.
+    ``[B]``, one value per example (not reduced); the caller takes the mean. As in the
+    reference, the value is :math:`\tfrac12\mathrm{mean}_d (c h (D_q - D_p))^2`, not a
+    divergence.
 
   References:
     NVlabs/FastGen, ``fastgen/methods/common_loss.py``:
@@ -278,7 +224,7 @@ def denoiser_generator_loss(
 
 
 def fake_score_loss(fake_denoised: ArrayLike, x0: ArrayLike) -> jax.Array:
-  r"""Per-example DSM loss of the fake denoiser as FastGen trains it, ``[B]``.
+  r"""Per-example DSM loss of the fake denoiser as FastGen trains it, ``[...]``.
 
   .. math::
     \ell_i = \mathrm{mean}_d\big(D_q(x_{t,i}, \sigma_i) - x_{0,i}\big)^2
@@ -289,6 +235,15 @@ def fake_score_loss(fake_denoised: ArrayLike, x0: ArrayLike) -> jax.Array:
   :math:`D_q` gives the student score by Tweedie's formula. For EDM's
   weighting use :func:`fdiv_jax.diffusion.denoising_score_matching_loss` with
   :func:`fdiv_jax.diffusion.edm_loss_weight`.
+
+  Args:
+    fake_denoised: :math:`D_q(x_t, \sigma)` of the fake denoiser at the noised student
+      samples, ``[..., dim]``.
+    x0: Clean student samples :math:`x_0` (stopped here), ``[..., dim]``.
+
+  Returns:
+    ``[...]``, one value per example (not reduced; the data axis averaged); the caller
+    takes the mean.
   """
   fake_denoised = _checks.floating("fake_denoised", fake_denoised, min_ndim=1)
   x0 = _checks.floating("x0", x0, min_ndim=1)
@@ -325,7 +280,7 @@ def generator_loss(
     scale: :math:`c`, scalar or ``[B]``.
 
   Returns:
-    ``[B]``; the caller takes the mean.
+    ``[B]``, one value per example (not reduced); the caller takes the mean.
   """
   x_t = _checks.floating("x_t", x_t, min_ndim=1)
   sp = _checks.floating("teacher_score", teacher_score)
@@ -361,6 +316,12 @@ def discriminator_loss(logits_teacher: ArrayLike, logits_student: ArrayLike) -> 
   with equal numbers of each, the minimiser is :math:`d^\star = \log p_t - \log q_t`
   (Goodfellow et al., 2014), so ``log_r = d(x_t)`` feeds :func:`weights`.
 
+  Args:
+    logits_teacher: Discriminator logits :math:`d(x^p_t)` on noised teacher samples,
+      ``[B_p]``.
+    logits_student: Discriminator logits :math:`d(x^q_t)` on noised student samples,
+      ``[B_q]``.
+
   Returns:
     :class:`DiscriminatorLoss` ``(teacher [B_p], student [B_q])``; the caller averages
     each side separately, then sums.
@@ -375,6 +336,13 @@ def gan_generator_loss(logits_student: ArrayLike) -> jax.Array:
 
   The reference implementation adds it to the generator with a small weight
   (about 1e-3) to sharpen samples; the discriminator is the one of
-  :func:`discriminator_loss`.
+  :func:`discriminator_loss` (Goodfellow et al., 2014).
+
+  Args:
+    logits_student: Discriminator logits :math:`d(x^q_t)` on noised student samples,
+      ``[B]``, carrying the generator's gradient.
+
+  Returns:
+    ``[B]``, one value per example (not reduced); the caller takes the mean.
   """
   return jax.nn.softplus(-_checks.floating("logits_student", logits_student))
