@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-core lint docs bench install clean
+.PHONY: demo test test-slow test-core lint docs bench install clean fashion-mnist
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,8 @@ test: $(STAMP)
 CORE_VENV ?= .venv-core
 CORE_TESTS := tests/test_core_install.py tests/test_divergences.py tests/test_monte_carlo.py \
   tests/test_variational.py tests/test_categorical.py tests/test_gaussians.py \
-  tests/test_cauchy_schwarz.py tests/test_preference.py tests/test_distill.py tests/test_diffusion.py
+  tests/test_cauchy_schwarz.py tests/test_preference.py tests/test_distill.py tests/test_distill_step.py \
+  tests/test_diffusion.py
 test-core:
 	test -x $(CORE_VENV)/bin/python || $(PYTHON) -m venv $(CORE_VENV)
 	$(CORE_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -39,6 +40,19 @@ test-core:
 	$(CORE_VENV)-flax/bin/python -m pip install --quiet --upgrade pip
 	$(CORE_VENV)-flax/bin/python -m pip install --quiet . "flax>=0.12.0,<0.13" "pytest>=8" "chex>=0.1.90" "scipy>=1.12"
 	$(CORE_VENV)-flax/bin/python -m pytest -q -p no:cacheprovider "tests/test_readme.py::test_readme_example_runs_and_output_matches[f_gan_step]"
+
+# Fashion-MNIST's IDX files from Debian's dataset-fashion-mnist (apt's own mirror; nothing
+# from a model hub) into .data/fashion-mnist, for `experiments.one_step_diffusion --config
+# fashion`; skipped where the package is installed system-wide.
+FASHION := .data/fashion-mnist
+fashion-mnist:
+	@if [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || \
+	  [ -e $(FASHION)/train-images-idx3-ubyte.gz ]; then echo "Fashion-MNIST present"; else \
+	  mkdir -p .data/deb && cd .data/deb && \
+	  (apt-get download dataset-fashion-mnist || (apt-get update -qq && apt-get download dataset-fashion-mnist)) && \
+	  dpkg-deb -x dataset-fashion-mnist_*.deb root && cd ../.. && mkdir -p $(FASHION) && \
+	  cp .data/deb/root/usr/share/datasets/fashion-mnist/*-ubyte.gz $(FASHION)/ && \
+	  rm -rf .data/deb && echo "Fashion-MNIST in $(FASHION)"; fi
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m slow

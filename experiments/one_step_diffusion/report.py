@@ -10,7 +10,7 @@ import numpy as np
 
 from experiments.common import checkpoint, cli, distributed
 from experiments.common import results as R
-from experiments.one_step_diffusion import digits
+from experiments.one_step_diffusion import images
 from experiments.one_step_diffusion.records import sample_seeds
 
 
@@ -26,6 +26,7 @@ def steps_to_cover_all(job, modes):
 METRICS = {
   "ring": ("modes_covered", "mode_tv", "off_mode_fraction", "mmd", "sinkhorn", "log_p_teacher"),
   "digits": ("fd", "class_tv", "classes_present"),
+  "fashion": ("fd", "precision", "recall", "class_tv", "classes_present"),
 }
 
 
@@ -134,10 +135,13 @@ def plot_digit_samples(out, samples, x_teacher, path):
   ]
   fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9), squeeze=False)
   for ax, (name, x, fd_val) in zip(axes[0], panels):
-    ax.imshow(digits.image_grid(x, 8, 8), cmap="gray_r", vmin=0, vmax=1)
+    ax.imshow(images.image_grid(x, 8, 8), cmap="gray_r", vmin=0, vmax=1)
     ax.set_title(f"{name}\nFD {fd_val:.3g}", fontsize=8)
     ax.axis("off")
-  fig.suptitle("Digits: one-step students (1 NFE, seed 0) vs the multi-step teacher")
+  fig.suptitle(
+    f"{out['config']['dataset'].capitalize()}: one-step students (1 NFE, seed 0) vs the "
+    "multi-step teacher"
+  )
   fig.tight_layout()
   R.save_figure(fig, path)
 

@@ -17,7 +17,7 @@ from tqdm import tqdm
 import fdiv_jax as fd
 from experiments.common import checkpoint
 from experiments.common import results as R
-from experiments.one_step_diffusion import digits
+from experiments.one_step_diffusion import images
 from experiments.one_step_diffusion import train as T
 
 
@@ -50,17 +50,18 @@ def make_task(config, workdir, verbose) -> Task:
       )
       summary["teacher_network"] = _network_summary(config, init, evaluate, restored)
     return Task(2, T.mixture_teacher(gmm), init, evaluate, summary, gmm)
-  if config.dataset == "digits":
-    data = digits.load()
-    model, params, restored = digits.train_teacher(config, data, workdir, verbose)
-    evaluator = digits.make_evaluator(config, data)
+  if config.dataset in images.DATASETS:
+    data = images.load(config)
+    dim = data.x_train.shape[1]
+    model, params, restored = images.train_teacher(config, data, workdir, verbose)
+    evaluator = images.make_evaluator(config, data, workdir)
     sigmas = fd.diffusion.karras_sigmas(
       config.teacher_heun_steps, sigma_min=config.teacher_sigma_min, sigma_max=config.sigma_max
     )
     x_teacher = jax.jit(
       lambda k: fd.diffusion.heun_sample(
         lambda x, s: model.apply(params, x, s),
-        jax.random.normal(k, (config.eval_samples, 64)),
+        jax.random.normal(k, (config.eval_samples, dim)),
         sigmas=sigmas,
       )
     )(jax.random.PRNGKey(3))
@@ -69,17 +70,17 @@ def make_task(config, workdir, verbose) -> Task:
       nfe=2 * config.teacher_heun_steps - 1,
       restored_from_checkpoint=restored,
       classifier_test_accuracy=evaluator.accuracy,
-      train_vs_test=evaluator(data.x_train),
+      train_vs_test=evaluator(data.x_train[: images.FLOOR_SAMPLES]),
     )
     return Task(
-      64,
-      digits.teacher_pytree(model, params, data),
+      dim,
+      images.teacher_pytree(model, params, data),
       params,
       evaluator,
       summary,
       (data, np.asarray(x_teacher)),
     )
-  raise ValueError(f"dataset must be 'ring' or 'digits', got {config.dataset!r}")
+  raise ValueError(f"dataset must be 'ring' or one of {images.DATASETS}, got {config.dataset!r}")
 
 
 def gmm_draw(gmm):

@@ -26,7 +26,10 @@ class Config:
   disc_hidden: tuple[int, ...] | None = (128, 128)  # None: same as hidden
   generator: str = "denoiser"  # "denoiser" (teacher's net, its weights) or "mlp" (random MLP)
   sigma_init: float = 8.0  # "denoiser" generator: G(z) = D(sigma_init z, sigma_init)
-  dataset: str = "ring"  # "ring" (exact mixture teacher) or "digits" (trained teacher)
+  # "ring" (exact mixture teacher), "digits" or "fashion" (teachers trained here).
+  dataset: str = "ring"
+  data_dir: str | None = None  # Fashion-MNIST IDX files; None: searched (make fashion-mnist)
+  pool: int = 2  # Fashion-MNIST average pooling, 28 / pool pixels a side
   generator_lr: float = 3e-3
   generator_lr_final: float | None = 1e-4  # cosine decay to it over `steps`; None: constant
   critic_lr: float = 1e-3
@@ -56,7 +59,11 @@ class Config:
   # Mode recovery: pretrain on these modes only (reverse KL), then switch teacher.
   init_modes: tuple[int, ...] | None = None
   init_steps: int = 0
-  # Evaluation.
+  # Evaluation (image configs: an MLP classifier's last hidden layer gives the features).
+  classifier_hidden: tuple[int, ...] = (128, 128)
+  classifier_steps: int = 2000
+  classifier_batch: int = 128
+  classifier_lr: float = 2e-3
   log_every: int = 250
   eval_samples: int = 4000
   cover_fraction: float = 0.2  # mode k covered if it holds >= this * w_k of samples
