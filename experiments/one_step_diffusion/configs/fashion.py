@@ -21,7 +21,7 @@ def get_config() -> digits.DigitsConfig:
     pool=2,
     hidden=(1024, 1024, 1024),
     disc_hidden=(512, 512),
-    teacher_steps=30_000,
+    teacher_steps=40_000,
     teacher_batch=256,
     teacher_lr=5e-4,
     sigma_data=0.5,
