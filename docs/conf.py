@@ -2,6 +2,7 @@
 Google style, MathJax for the formulas) and the Markdown pages through MyST."""
 
 import os
+import shutil
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,6 +37,11 @@ myst_heading_anchors = 3
 # (configs, the top-level README) that are not pages of this site.
 suppress_warnings = ["myst.xref_missing"]
 
+# MathJax 3 served from the built site itself, not a CDN: the docs extra installs it
+# (django-static-mathjax ships MathJax's files and has no dependencies), and the SVG
+# output needs no font files. Autoloaded TeX extensions come from input/tex/extensions.
+mathjax_path = "mathjax/tex-svg.js"
+
 html_theme = "furo"
 html_title = "fdiv_jax"
 
@@ -49,5 +55,31 @@ def _skip_namedtuple_fields(app, what, name, obj, skip, options):
   return skip
 
 
+def _mathjax_source() -> str:
+  """The ``es5`` directory of the installed MathJax 3 distribution."""
+  try:
+    import mathjax
+  except ImportError as err:
+    raise RuntimeError(
+      "MathJax is not installed: `pip install -e '.[docs]'` (or `make docs`) installs it"
+    ) from err
+  return os.path.join(os.path.dirname(mathjax.__file__), "static", "mathjax", "es5")
+
+
+def _copy_mathjax(app, exception):
+  """Puts MathJax into the built site's ``_static/mathjax`` (HTML builds)."""
+  if exception is not None or app.builder.format != "html":
+    return
+  source, target = _mathjax_source(), os.path.join(app.outdir, "_static", "mathjax")
+  os.makedirs(target, exist_ok=True)
+  shutil.copy2(os.path.join(source, "tex-svg.js"), target)
+  extensions = os.path.join("input", "tex", "extensions")
+  shutil.copytree(
+    os.path.join(source, extensions), os.path.join(target, extensions), dirs_exist_ok=True
+  )
+
+
 def setup(app):
+  _mathjax_source()  # fail at the start of the build, not after it
   app.connect("autodoc-skip-member", _skip_namedtuple_fields)
+  app.connect("build-finished", _copy_mathjax)

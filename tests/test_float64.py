@@ -236,7 +236,7 @@ def test_targets_and_metrics_in_float64(target):
   assert_float64(M.energy_distance(x, x + 0.1), "energy_distance")
   if target == "gmm40":
     cov = M.mode_coverage(x, t.means, radius=1.0)
-    assert_float64((cov["histogram"], cov["mode_entropy"]), "mode_coverage")
+    assert_float64((cov.histogram, cov.mode_entropy), "mode_coverage")
 
 
 def test_preference_losses_in_float64():

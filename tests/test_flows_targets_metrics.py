@@ -180,9 +180,9 @@ def test_mode_coverage_and_sign_patterns_and_energy_distance():
     ]
   )
   cov = M.mode_coverage(x, means, radius=1.0, min_count=10)
-  assert int(cov["modes_covered"]) == 2
+  assert int(cov.modes_covered) == 2
   p = np.array([0.25, 0.75])
-  np.testing.assert_allclose(cov["mode_entropy"], np.exp(-(p * np.log(p)).sum()) / 3, rtol=1e-5)
+  np.testing.assert_allclose(cov.mode_entropy, np.exp(-(p * np.log(p)).sum()) / 3, rtol=1e-5)
   s = jnp.array([[1.0, 0, -1.0, 0], [2.0, 0, -3.0, 0], [-1.0, 0, 1.0, 0]])
   assert M.sign_patterns(s) == 2
   y = jax.random.normal(KEY, (300, 2))

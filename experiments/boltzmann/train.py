@@ -427,7 +427,7 @@ def evaluate(setup: Setup, params, key) -> dict:
       radius=radius,
       min_count=max(1, int(0.2 * config.eval_samples / target.means.shape[0])),
     )
-    out.update(modes_covered=cov["modes_covered"], mode_entropy=cov["mode_entropy"])
+    out.update(modes_covered=cov.modes_covered, mode_entropy=cov.mode_entropy)
   out["_samples"] = x[:2000]
   return out
 

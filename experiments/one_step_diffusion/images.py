@@ -48,8 +48,8 @@ def _teacher_denoiser(model, params, x, sigma):
 def train_teacher(config, data: Data, workdir: str, verbose: bool = True):
   """DSM with EDM weighting and (truncated) log-normal noise levels (Karras et
   al., 2022, Table 1); returns ``(denoiser module, params, restored_from_checkpoint)``."""
-  model = T.FakeDenoiser(tuple(config.hidden), config.sigma_data)
   x = jnp.asarray(data.x_train)
+  model = T.denoiser_module(config, x.shape[1])
   draw = lambda k, n: x[jax.random.randint(k, (n,), 0, x.shape[0])]
   return model, *T.fit_or_restore_teacher(
     config, draw, x.shape[1], workdir, jax.random.PRNGKey(2024), verbose

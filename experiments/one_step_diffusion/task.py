@@ -90,7 +90,7 @@ def gmm_draw(gmm):
 def _network_summary(config, params, evaluate, restored):
   """The teacher network's own metrics: its Heun samples (35 NFE) and its one-step
   output D(sigma_max z, sigma_max), the student's starting point."""
-  model = T.FakeDenoiser(tuple(config.hidden), config.sigma_data)
+  model = T.denoiser_module(config, 2)
   sigmas = fd.diffusion.karras_sigmas(
     18, sigma_min=config.teacher_sigma_min, sigma_max=config.sigma_max
   )

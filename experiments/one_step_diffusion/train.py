@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -34,6 +35,7 @@ from flax.training.train_state import TrainState
 import fdiv_jax as fd
 from experiments.common import checkpoint, training
 from experiments.common import results as R
+from experiments.one_step_diffusion import unet
 from fdiv_jax import diffusion as D
 from fdiv_jax import distill, parallel
 
@@ -147,14 +149,32 @@ class DenoiserGenerator(nn.Module):
   teacher's architecture, so it can start from the teacher's weights (the
   usual initialisation of DMD / f-distill students). ``z`` has the data's dim."""
 
-  hidden: Sequence[int]
-  sigma_data: float
+  denoiser: nn.Module
   sigma_init: float
 
   @nn.compact
   def __call__(self, z):
     sigma = jnp.full(z.shape[:-1], self.sigma_init, z.dtype)
-    return FakeDenoiser(self.hidden, self.sigma_data, name="denoiser")(self.sigma_init * z, sigma)
+    return self.denoiser(self.sigma_init * z, sigma)
+
+
+def denoiser_module(config, dim: int) -> nn.Module:
+  """The teacher's architecture (also the fake denoiser's and the generator's):
+  ``config.network`` = ``"mlp"`` (:class:`FakeDenoiser`, ``config.hidden``) or ``"unet"``
+  (:class:`~experiments.one_step_diffusion.unet.UNetDenoiser`, ``config.channels``, on
+  square one-channel images of ``dim`` pixels)."""
+  if config.network == "mlp":
+    return FakeDenoiser(tuple(config.hidden), config.sigma_data)
+  if config.network == "unet":
+    return unet.UNetDenoiser(_side(dim), tuple(config.channels), config.sigma_data)
+  raise ValueError(f"network must be 'mlp' or 'unet', got {config.network!r}")
+
+
+def _side(dim: int) -> int:
+  side = math.isqrt(dim)
+  if side * side != dim:
+    raise ValueError(f"network='unet' needs square images, got dim={dim}")
+  return side
 
 
 class Discriminator(nn.Module):
@@ -174,7 +194,7 @@ def train_teacher_denoiser(config, draw_x0: Callable, *, dim: int, key: jax.Arra
   from ``config.teacher_sigma_distribution`` over
   ``[config.teacher_sigma_min, config.sigma_max]``. Returns ``(params, losses)``;
   jit it."""
-  model = FakeDenoiser(tuple(config.hidden), config.sigma_data)
+  model = denoiser_module(config, dim)
   opt = optax.adam(optax.cosine_decay_schedule(config.teacher_lr, config.teacher_steps))
   n = config.teacher_batch
 
@@ -209,7 +229,7 @@ def fit_or_restore_teacher(
 ):
   """:func:`train_teacher_denoiser` once, checkpointed under ``workdir/ckpt/teacher``;
   returns ``(params, restored_from_checkpoint)``."""
-  model = FakeDenoiser(tuple(config.hidden), config.sigma_data)
+  model = denoiser_module(config, dim)
 
   def init():
     return jax.jit(model.init)(key, jnp.zeros((1, dim)), jnp.ones((1,)))
@@ -234,6 +254,10 @@ def fit_or_restore_teacher(
 # data read (a checkpoint made with other values is retrained, not reused).
 TEACHER_FIELDS = (
   "dataset",
+  "data_dir",
+  "pool",
+  "network",
+  "channels",
   "modes",
   "radius",
   "mode_scale",
@@ -304,12 +328,15 @@ def make_student(config, *, dim: int = 2) -> Student:
     gen = Generator(tuple(config.hidden), config.sigma_data, dim)
     latent = config.latent_dim
   elif config.generator == "denoiser":
-    gen = DenoiserGenerator(tuple(config.hidden), config.sigma_data, config.sigma_init)
+    gen = DenoiserGenerator(denoiser_module(config, dim), config.sigma_init)
     latent = dim
   else:
     raise ValueError(f"generator must be 'mlp' or 'denoiser', got {config.generator!r}")
-  fake = FakeDenoiser(tuple(config.hidden), config.sigma_data)
-  disc = Discriminator(tuple(config.disc_hidden or config.hidden), config.sigma_data)
+  fake = denoiser_module(config, dim)
+  if config.network == "unet":
+    disc = unet.ConvDiscriminator(_side(dim), tuple(config.disc_channels), config.sigma_data)
+  else:
+    disc = Discriminator(tuple(config.disc_hidden or config.hidden), config.sigma_data)
   gen_lr = (
     config.generator_lr
     if config.generator_lr_final is None
@@ -428,7 +455,7 @@ def _sample_statistics(x, reference, bandwidth, teacher: D.GaussianMixture, *, f
   """The array part of :func:`evaluate`, compiled once per sample count."""
   # Within 4 scales of a mean the nearest mean is the most responsible component.
   radius = 4 * teacher.scales[0, 0]
-  hist = fd.metrics.mode_coverage(x, teacher.means, radius=radius)["histogram"]
+  hist = fd.metrics.mode_coverage(x, teacher.means, radius=radius).histogram
   ref = reference[:2000]
   mmd = fd.mmd(x[:2000], ref, bandwidth=bandwidth)
   sink = fd.sinkhorn_divergence(x[:1000], reference[:1000], epsilon=1.0)[0] if final else jnp.nan

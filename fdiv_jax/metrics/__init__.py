@@ -30,7 +30,7 @@ References:
 """
 
 from fdiv_jax.metrics._features import PrecisionRecall, frechet_distance, precision_recall
-from fdiv_jax.metrics._modes import mode_coverage, sign_patterns
+from fdiv_jax.metrics._modes import ModeCoverage, mode_coverage, sign_patterns
 from fdiv_jax.metrics._samples import MomentErrors, energy_distance, moment_errors
 from fdiv_jax.metrics._weights import elbo, eubo, forward_ess, log_z_estimate, reverse_ess
 
@@ -42,6 +42,7 @@ __all__ = [
   "frechet_distance",
   "log_z_estimate",
   "MomentErrors",
+  "ModeCoverage",
   "mode_coverage",
   "moment_errors",
   "precision_recall",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
@@ -9,9 +12,23 @@ from fdiv_jax import _checks, kernels
 from fdiv_jax import math as fmath
 
 
+class ModeCoverage(NamedTuple):
+  r"""Modes visited by samples (:func:`mode_coverage`).
+
+  Attributes:
+    modes_covered: Scalar, the number of modes with at least ``min_count`` samples.
+    mode_entropy: Scalar :math:`\exp H(\bar h) / K \in (0, 1]`.
+    histogram: ``[K]``, the fraction of all ``n`` samples assigned to each mode.
+  """
+
+  modes_covered: jax.Array
+  mode_entropy: jax.Array
+  histogram: jax.Array
+
+
 def mode_coverage(
   x: ArrayLike, means: ArrayLike, *, radius: float | None = None, min_count: int = 1
-) -> dict:
+) -> ModeCoverage:
   r"""Modes visited by samples, by nearest-centre assignment.
 
   Each sample goes to its nearest centre (if within ``radius``, when given). With
@@ -29,8 +46,8 @@ def mode_coverage(
     min_count: Number of samples a mode needs to count as covered.
 
   Returns:
-    A ``dict`` of arrays: ``"modes_covered"`` (scalar, the number of modes with at least
-    ``min_count`` samples), ``"mode_entropy"`` (scalar, as above) and ``"histogram"``
+    A :class:`ModeCoverage` with fields ``modes_covered`` (scalar, the number of modes with
+    at least ``min_count`` samples), ``mode_entropy`` (scalar, as above) and ``histogram``
     (``[K]``, the fraction of all ``n`` samples assigned to each mode).
   """
   x = _checks.floating("x", x)
@@ -44,11 +61,11 @@ def mode_coverage(
   entropy = -jnp.sum(
     fmath.double_where(p > 0, lambda p: p * jnp.log(p), p, safe=1.0, otherwise=0.0)
   )
-  return {
-    "modes_covered": jnp.sum(counts >= min_count),
-    "mode_entropy": jnp.exp(entropy) / means.shape[0],
-    "histogram": hist,
-  }
+  return ModeCoverage(
+    modes_covered=jnp.sum(counts >= min_count),
+    mode_entropy=jnp.exp(entropy) / means.shape[0],
+    histogram=hist,
+  )
 
 
 def sign_patterns(x: ArrayLike, *, coordinates: slice = slice(0, None, 2)) -> int:

@@ -22,7 +22,10 @@ class Config:
   critic_updates: int = 2  # fake-score + discriminator updates per generator update
   batch_size: int = 256
   latent_dim: int = 8  # "mlp" generator only ("denoiser": z has the data's dim)
-  hidden: tuple[int, ...] = (256, 256, 256)  # teacher, fake denoiser and generator
+  network: str = "mlp"  # "mlp" or "unet" (square images): teacher, fake denoiser, generator
+  hidden: tuple[int, ...] = (256, 256, 256)  # "mlp": teacher, fake denoiser and generator
+  channels: tuple[int, ...] = (32, 64, 64)  # "unet": channels per resolution
+  disc_channels: tuple[int, ...] = (32, 64)  # "unet": the convolutional discriminator
   disc_hidden: tuple[int, ...] | None = (128, 128)  # None: same as hidden
   generator: str = "denoiser"  # "denoiser" (teacher's net, its weights) or "mlp" (random MLP)
   sigma_init: float = 8.0  # "denoiser" generator: G(z) = D(sigma_init z, sigma_init)
