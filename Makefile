@@ -29,7 +29,7 @@ CORE_VENV ?= .venv-core
 CORE_TESTS := tests/test_core_install.py tests/test_divergences.py tests/test_monte_carlo.py \
   tests/test_variational.py tests/test_categorical.py tests/test_gaussians.py \
   tests/test_cauchy_schwarz.py tests/test_preference.py tests/test_distill.py tests/test_distill_step.py \
-  tests/test_diffusion.py
+  tests/test_diffusion.py tests/test_kernels.py tests/test_targets.py tests/test_metrics.py
 test-core:
 	test -x $(CORE_VENV)/bin/python || $(PYTHON) -m venv $(CORE_VENV)
 	$(CORE_VENV)/bin/python -m pip install --quiet --upgrade pip

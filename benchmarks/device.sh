@@ -36,7 +36,7 @@ unset XLA_PYTHON_CLIENT_MEM_FRACTION
 step ${T_TRAINING:-70} training
 echo "== tests on the GPU" | tee -a "$LOG"
 XLA_PYTHON_CLIENT_PREALLOCATE=false timeout ${T_TESTS:-80} python3 -m pytest -q -n 4 \
-  -p no:cacheprovider tests/test_cauchy_schwarz.py tests/test_divergences.py \
+  -p no:cacheprovider tests/test_cauchy_schwarz.py tests/test_kernels.py tests/test_divergences.py \
   tests/test_monte_carlo.py tests/test_transport.py tests/test_distill.py \
   tests/test_variational.py 2>&1 | tail -40 > "$OUT/pytest.txt"
 tail -5 "$OUT/pytest.txt" | tee -a "$LOG"

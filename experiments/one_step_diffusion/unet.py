@@ -27,15 +27,19 @@ def noise_embedding(c_noise: jax.Array, dim: int) -> jax.Array:
   return jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
 
 
+def _groups(channels: int) -> int:
+  """Group-norm groups: 8 where they divide the channels, fewer otherwise."""
+  return math.gcd(8, channels)
+
+
 class ResBlock(nn.Module):
   channels: int
 
   @nn.compact
   def __call__(self, x, emb):
-    groups = min(8, self.channels)
-    h = nn.Conv(self.channels, (3, 3))(nn.silu(nn.GroupNorm(min(8, x.shape[-1]))(x)))
+    h = nn.Conv(self.channels, (3, 3))(nn.silu(nn.GroupNorm(_groups(x.shape[-1]))(x)))
     h = h + nn.Dense(self.channels)(emb)[:, None, None, :]
-    h = nn.Conv(self.channels, (3, 3))(nn.silu(nn.GroupNorm(groups)(h)))
+    h = nn.Conv(self.channels, (3, 3))(nn.silu(nn.GroupNorm(_groups(self.channels))(h)))
     if x.shape[-1] != self.channels:
       x = nn.Conv(self.channels, (1, 1))(x)
     return x + h
@@ -79,7 +83,7 @@ class UNetDenoiser(nn.Module):
       if level > 0:
         size = skips[level - 1].shape[1]
         h = jax.image.resize(h, (h.shape[0], size, size, h.shape[-1]), "nearest")
-    out = nn.Conv(1, (3, 3))(nn.silu(nn.GroupNorm(min(8, h.shape[-1]))(h)))
+    out = nn.Conv(1, (3, 3))(nn.silu(nn.GroupNorm(_groups(h.shape[-1]))(h)))
     return c.c_skip[:, None] * x + c.c_out[:, None] * out.reshape(x.shape)
 
 
