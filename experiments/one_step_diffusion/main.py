@@ -64,7 +64,9 @@ def run(config, workdir: str, *, fresh: bool = False, verbose: bool = True) -> d
       )
       if i == chunks - 1 and config.gradient_noise_batches:
         job["gradient_noise"] = records.gradient_noise(student, state, problem, div, config)
-      return state, records.record(steps[1], evaluate(state, i == chunks - 1), metrics)
+      rec = records.record(steps[1], evaluate(state, i == chunks - 1), metrics)
+      rec["train_wall_s"] = job["wall_s"]
+      return state, rec
 
     jobs.run_stages(
       job,

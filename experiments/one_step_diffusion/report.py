@@ -23,6 +23,22 @@ def steps_to_cover_all(job, modes):
   ]
 
 
+def steps_to_quality(job, threshold):
+  """Per seed: ``(step, training wall seconds)`` of the first evaluation with FD at most
+  ``threshold`` (or None). The wall time is the cumulative training time recorded with the
+  evaluation, or the job's total pro rata where the records predate it."""
+  hist, total = job["history"], job["history"][-1]["step"]
+  found = []
+  for seed in range(len(hist[0]["fd"])):
+    rec = next((h for h in hist if h["fd"][seed] <= threshold), None)
+    if rec is None:
+      found.append(None)
+      continue
+    wall = rec.get("train_wall_s", job["wall_s"] * rec["step"] / max(total, 1))
+    found.append((rec["step"], wall))
+  return found
+
+
 METRICS = {
   "ring": ("modes_covered", "mode_tv", "off_mode_fraction", "mmd", "sinkhorn", "log_p_teacher"),
   "digits": ("fd", "class_tv", "classes_present"),
@@ -63,6 +79,9 @@ def write_reports(out, workdir, task, student, *, verbose):
     if config["dataset"] == "ring":
       recover = steps_to_cover_all(job, config["modes"])
       cells.append("/".join("-" if r is None else str(r) for r in recover))
+    else:
+      reach = steps_to_quality(job, 2.0 * out["teacher"]["fd"])
+      cells.append("/".join("-" if r is None else f"{r[0]} ({r[1]:.0f} s)" for r in reach))
     cells.append(f"{job['wall_s']:.0f}")
     rows.append(cells)
   t = out["teacher"]
@@ -73,6 +92,8 @@ def write_reports(out, workdir, task, student, *, verbose):
   )
   if config["dataset"] == "ring":
     header.append("steps to cover all (per seed)")
+  else:
+    header.append("steps (train s) to FD <= 2x teacher (per seed)")
   header.append("train wall s")
   table = R.format_table(header, rows)
   R.write_text(os.path.join(workdir, "table.md"), table + "\n")
