@@ -10,6 +10,7 @@ from scipy.special import logsumexp
 
 from fdiv_jax import cauchy_schwarz as cs
 from fdiv_jax import kernels as K
+from fdiv_jax.kernels import _blocked
 
 KEY = jax.random.PRNGKey(0)
 X = jax.random.normal(KEY, (157, 3))
@@ -48,7 +49,7 @@ def test_default_block_size_per_backend():
   assert K.default_block_size("cpu") == 1024
   assert K.default_block_size("gpu") == K.default_block_size("tpu") == 4096
   assert K.default_block_size() == K.default_block_size(jax.default_backend())
-  assert K._block_size(np.int64(64)) == 64
+  assert _blocked._block_size(np.int64(64)) == 64
   # None resolves to the backend's tile side: the same program as passing it.
   chex.assert_trees_all_close(
     cs.cauchy_schwarz_divergence(X, Y, bandwidth=0.7),

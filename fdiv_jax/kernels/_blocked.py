@@ -1,23 +1,4 @@
-r"""Kernels, bandwidth heuristics and blocked log-domain kernel sums.
-
-All kernels are normalised to :math:`k(x, x) = 1` and work with squared
-distances :math:`d^2 = \|x - y\|^2`:
-
-* ``"gaussian"``: :math:`\log k = -d^2 / (2\sigma^2)`;
-* ``"laplace"``: :math:`\log k = -d / \sigma`;
-* ``"inverse_multiquadric"``: :math:`k = (1 + d^2/\sigma^2)^{-1/2}`.
-
-All three are positive definite, which is what makes the Cauchy-Schwarz
-divergence and MMD non-negative. :func:`log_kernel_sum` computes
-:math:`\log\sum_j w_j k(x_i, y_j)` for every ``i`` in blocks of
-``block_size x block_size`` pairs (``lax.map`` over row blocks, ``lax.scan``
-over column blocks with a running ``logaddexp``), so memory is
-O(block_size^2 + n + m), never O(n m), and values stay finite when every
-kernel value underflows (tiles of 1024 on CPU, 4096 on accelerators:
-:func:`default_block_size`). The Gaussian kernel takes a faster path with the
-log-sum-exp shift in closed form (one matmul and one exp per pair, no running
-maximum) and falls back to the running maximum only when a row underflows.
-"""
+"""Blocked log-domain kernel sums: memory O(block_size^2 + n + m), never O(n m)."""
 
 from __future__ import annotations
 
@@ -30,34 +11,7 @@ from jax.typing import ArrayLike
 
 from fdiv_jax import _checks, parallel
 from fdiv_jax import math as fmath
-
-__all__ = [
-  "KERNELS",
-  "blocked_row_logsumexp",
-  "default_block_size",
-  "log_kernel",
-  "log_kernel_sum",
-  "log_product_kernel_sum",
-  "median_bandwidth",
-  "silverman_bandwidth",
-  "squared_distances",
-]
-
-KERNELS = ("gaussian", "laplace", "inverse_multiquadric")
-
-# Inner products in the kernel sums run at full float32 precision: XLA's default on GPUs
-# (TF32 / bf16 matmuls) puts an absolute error of ~1e-3 |x| |y| / sigma^2 into every log
-# kernel value (measured in benchmarks/README.md). A user-set
-# ``jax.default_matmul_precision`` takes precedence; on CPU this is a no-op.
-_PRECISION = jax.lax.Precision.HIGHEST
-
-
-def _inner(x: jax.Array, y: jax.Array) -> jax.Array:
-  """``x @ y.T`` at :data:`_PRECISION`, unless the user set a default matmul
-  precision (``jax.default_matmul_precision``), which then applies."""
-  user_set = jax.config.jax_default_matmul_precision is not None
-  return jnp.matmul(x, y.T, precision=None if user_set else _PRECISION)
-
+from fdiv_jax.kernels._pointwise import KERNELS, _inner, log_kernel, squared_distances
 
 # Tile sides used when none is given, chosen with benchmarks/kernels.py (benchmarks/README.md):
 # small tiles suit the CPU's caches, larger ones keep an accelerator busy between scan steps.
@@ -92,65 +46,6 @@ def _block_size(block_size: int | None) -> int:
       f"block_size must be a positive int (or None for the default), got {block_size!r}"
     )
   return size
-
-
-def squared_distances(x: ArrayLike, y: ArrayLike, *, form: str = "matmul") -> jax.Array:
-  r"""Pairwise squared Euclidean distances :math:`\|x_i - y_j\|^2` of two point clouds.
-
-  ``form="matmul"``: :math:`\|x_i\|^2 + \|y_j\|^2 - 2 x_i^\top y_j`, at matrix-multiply
-  speed (at full float32 precision, also on GPU / TPU, unless a
-  ``jax.default_matmul_precision`` context says otherwise), clamped at 0; it cancels
-  for near points (the kernel sums do not mind). ``form="difference"``: the sum of
-  squared coordinate differences, exact (0 for equal points) but ``O(n m d)`` memory;
-  what distances themselves need (energy distance, nearest centres).
-
-  Args:
-    x: Points ``[n, d]`` (samples first).
-    y: Points ``[m, d]``.
-    form: ``"matmul"`` (default) or ``"difference"``.
-
-  Returns:
-    ``[n, m]``, the squared distance of every pair, :math:`\ge 0`.
-  """
-  _checks.one_of("form", form, ("matmul", "difference"))
-  x, y = jnp.asarray(x), jnp.asarray(y)
-  if form == "difference":
-    return jnp.sum((x[:, None, :] - y[None]) ** 2, axis=-1)
-  sq = jnp.sum(x * x, axis=-1)[:, None] + jnp.sum(y * y, axis=-1)[None, :] - 2.0 * _inner(x, y)
-  return jnp.maximum(sq, 0.0)
-
-
-def log_kernel(sq_dist: ArrayLike, *, kernel: str, bandwidth: ArrayLike) -> jax.Array:
-  r"""Log kernel value :math:`\log k` from squared distances :math:`d^2`, elementwise.
-
-  .. math::
-    \log k = -\frac{d^2}{2\sigma^2} \ (\text{gaussian}), \qquad
-    -\frac{d}{\sigma} \ (\text{laplace}), \qquad
-    -\tfrac12 \log\Big(1 + \frac{d^2}{\sigma^2}\Big) \ (\text{inverse multiquadric}).
-
-  The Laplace kernel's gradient at :math:`d = 0` is 0 (double-where), not ``inf``.
-
-  Args:
-    sq_dist: Squared distances :math:`d^2 \ge 0`, ``[...]`` (e.g. ``[n, m]`` from
-      :func:`squared_distances`).
-    kernel: One of :data:`KERNELS`.
-    bandwidth: :math:`\sigma > 0`, broadcastable with ``sq_dist`` (may be traced).
-
-  Returns:
-    ``[...]``, the shape of ``sq_dist``.
-  """
-  _checks.one_of("kernel", kernel, KERNELS)
-  sq_dist = jnp.asarray(sq_dist)
-  bandwidth = jnp.asarray(bandwidth, sq_dist.dtype)
-  if kernel == "gaussian":
-    return -sq_dist / (2.0 * bandwidth * bandwidth)
-  if kernel == "laplace":
-    # Double-where: sqrt has an infinite derivative at 0. The else branch is
-    # 0 * sq_dist, not 0, so that a NaN distance stays NaN.
-    positive = sq_dist > 0
-    dist = fmath.double_where(positive, jnp.sqrt, sq_dist, safe=1.0, otherwise=0.0 * sq_dist)
-    return -dist / bandwidth
-  return -0.5 * jnp.log1p(sq_dist / (bandwidth * bandwidth))
 
 
 def blocked_row_logsumexp(
@@ -376,55 +271,3 @@ def _product_sum(
     return jax.lax.cond(jnp.any(scaled < _UNDERFLOW), exact, lambda: fast)
 
   return parallel.map_rows(rows, xs, ys, log_w, bws)
-
-
-def median_bandwidth(
-  x: ArrayLike, y: ArrayLike | None = None, *, max_points: int = 2000
-) -> jax.Array:
-  r"""Median heuristic: the median pairwise distance of the pooled sample.
-
-  .. math::
-    \sigma = \sqrt{\operatorname{median}_{i < j} \|z_i - z_j\|^2}
-
-  over the first ``max_points`` points :math:`z` of ``x`` followed by ``y``
-  (O(max_points^2) memory), under ``stop_gradient`` (a bandwidth is a hyperparameter,
-  not a path for gradients).
-
-  Args:
-    x: Points ``[n, d]`` (samples first).
-    y: Optional second sample ``[m, d]``, pooled after ``x``.
-    max_points: Number of leading pooled points used.
-
-  Returns:
-    The bandwidth, a scalar.
-
-  References:
-    Gretton et al. A Kernel Two-Sample Test. JMLR 2012.
-  """
-  x = _checks.floating("x", x)
-  pooled = x if y is None else jnp.concatenate([x, _checks.floating("y", y)], axis=0)
-  pooled = jax.lax.stop_gradient(pooled[:max_points])
-  n = pooled.shape[0]
-  d2 = squared_distances(pooled, pooled)[jnp.triu_indices(n, k=1)]
-  return jnp.sqrt(jnp.median(d2))
-
-
-def silverman_bandwidth(x: ArrayLike) -> jax.Array:
-  r"""Silverman's rule :math:`\sigma = \bar s\,(4 / (d + 2))^{1/(d+4)}\, n^{-1/(d+4)}`.
-
-  :math:`\bar s` is the mean per-dimension standard deviation of ``x`` ``[n, d]``;
-  optimal for a Gaussian KDE of Gaussian data. Under ``stop_gradient``.
-
-  Args:
-    x: Points ``[n, d]`` (samples first).
-
-  Returns:
-    The bandwidth :math:`\sigma`, a scalar.
-
-  References:
-    Silverman. Density Estimation for Statistics and Data Analysis. 1986, eq. 4.14.
-  """
-  x = jax.lax.stop_gradient(_checks.floating("x", x))
-  n, d = x.shape
-  s = jnp.mean(jnp.std(x, axis=0))
-  return s * (4.0 / (d + 2.0)) ** (1.0 / (d + 4.0)) * n ** (-1.0 / (d + 4.0))
