@@ -5,26 +5,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from kernel_reference import KEY, X, Y, dense_log_k
 from scipy.spatial.distance import cdist, pdist
 from scipy.special import logsumexp
 
 from fdiv_jax import cauchy_schwarz as cs
 from fdiv_jax import kernels as K
 from fdiv_jax.kernels import _blocked
-
-KEY = jax.random.PRNGKey(0)
-X = jax.random.normal(KEY, (157, 3))
-Y = jax.random.normal(jax.random.fold_in(KEY, 1), (131, 3)) * 1.3 + 0.4
-
-
-def dense_log_k(a, b, kernel, bw):
-  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-  d2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
-  if kernel == "gaussian":
-    return -d2 / (2 * bw**2)
-  if kernel == "laplace":
-    return -np.sqrt(d2) / bw
-  return -0.5 * np.log1p(d2 / bw**2)
 
 
 @pytest.mark.parametrize("kernel", K.KERNELS)

@@ -54,6 +54,15 @@ class _Embed(nn.Module):
     return nn.Dense(self.dim)(nn.silu(nn.Dense(self.dim)(e)))
 
 
+def _stem(module, x, sigma):
+  """EDM's coefficients at ``sigma``, the noise embedding and the first convolution of the
+  preconditioned image ``c_in x`` (called inside ``module``'s compact ``__call__``)."""
+  c = D.edm_preconditioning(sigma, sigma_data=module.sigma_data)
+  emb = _Embed(module.embed_dim)(c.c_noise)
+  image = (c.c_in[:, None] * x).reshape(-1, module.side, module.side, 1)
+  return c, emb, nn.Conv(module.channels[0], (3, 3))(image)
+
+
 class UNetDenoiser(nn.Module):
   """``D(x, sigma) = c_skip x + c_out F(c_in x, c_noise)`` with a U-Net ``F`` (Karras et al.
   2022, Table 1); ``x`` is ``[B, side * side]``, the levels halve the side per entry of
@@ -66,11 +75,7 @@ class UNetDenoiser(nn.Module):
 
   @nn.compact
   def __call__(self, x, sigma):
-    c = D.edm_preconditioning(sigma, sigma_data=self.sigma_data)
-    emb = _Embed(self.embed_dim)(c.c_noise)
-    h = nn.Conv(self.channels[0], (3, 3))(
-      (c.c_in[:, None] * x).reshape(-1, self.side, self.side, 1)
-    )
+    c, emb, h = _stem(self, x, sigma)
     skips = []
     for level, ch in enumerate(self.channels):
       h = ResBlock(ch)(h, emb)
@@ -98,11 +103,7 @@ class ConvDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x, sigma):
-    c = D.edm_preconditioning(sigma, sigma_data=self.sigma_data)
-    emb = _Embed(self.embed_dim)(c.c_noise)
-    h = nn.Conv(self.channels[0], (3, 3))(
-      (c.c_in[:, None] * x).reshape(-1, self.side, self.side, 1)
-    )
+    _, emb, h = _stem(self, x, sigma)
     for ch in self.channels:
       h = nn.Conv(ch, (3, 3), strides=(2, 2))(ResBlock(ch)(h, emb))
     return nn.Dense(1)(nn.silu(jnp.mean(h, axis=(1, 2))))[:, 0]
