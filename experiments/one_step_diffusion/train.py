@@ -276,16 +276,8 @@ TEACHER_FIELDS = (
 State = distill.FDistillState
 
 
-WEIGHTINGS = ("dmd", "score_dmd", "none")
-
-
 def _checks_config(config):
-  if config.weighting not in WEIGHTINGS:
-    raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {config.weighting!r}")
-  if config.fake_loss not in ("edm", "fastgen"):
-    raise ValueError(f"fake_loss must be 'edm' or 'fastgen', got {config.fake_loss!r}")
-  if config.ema_decay is not None and not 0 < config.ema_decay < 1:
-    raise ValueError(f"ema_decay must be in (0, 1) or None, got {config.ema_decay}")
+  """What the f-distill trainer does not check itself (it checks the rest on construction)."""
   if config.generator_lr_final is not None and not config.generator_lr_final > 0:
     raise ValueError(f"generator_lr_final must be > 0 or None, got {config.generator_lr_final}")
 
@@ -346,7 +338,9 @@ def make_student(config, *, dim: int = 2) -> Student:
   )
   gen_opt = optax.adam(gen_lr, b1=0.0, b2=0.99)
   critic_opt = optax.adam(config.critic_lr, b1=0.0, b2=0.99)
-  return Student(config, dim, latent, gen, fake, disc, gen_opt, critic_opt)
+  student = Student(config, dim, latent, gen, fake, disc, gen_opt, critic_opt)
+  make_trainer(student, "reverse_kl")  # the trainer's checks of the config, at construction
+  return student
 
 
 def init_state(student: Student, key, teacher_params=None) -> State:

@@ -260,9 +260,9 @@ def f_distill(
     )
     return state, (lf, ld)
 
-  def objective(params, state, keys, sig, eps, bins, teacher):
+  def objective(params, state, keys, sig, bins, teacher):
     x0 = sample(params, keys[0])
-    xt = noised(x0, eps.reshape(x0.shape), sig)
+    xt = noised(x0, shard(jax.random.normal(keys[2], x0.shape)), sig)
     xs = jax.lax.stop_gradient(xt)
     d_p = teacher_denoiser(teacher, xs, sig).reshape(b, -1)
     d_q = fake_denoiser(state.fake, xs, sig).reshape(b, -1)
@@ -287,14 +287,12 @@ def f_distill(
   def value_and_gradient(key, state, teacher):
     k = jax.random.split(key, 3)
     sig = noise_levels(k[1])
-    x_shape = jax.eval_shape(lambda: sample(state.generator, k[0])).shape
-    eps = shard(jax.random.normal(k[2], (b, *x_shape[1:])))
     bins = (
       noise_level_bins(sig, sigma_min=sigma_min, sigma_max=sigma_max, num_bins=ratio_bins)
       if ratio_bins
       else None
     )
-    loss = lambda p: objective(p, state, k, sig, eps, bins, teacher)
+    loss = lambda p: objective(p, state, k, sig, bins, teacher)
     return jax.value_and_grad(loss, has_aux=True)(state.generator)
 
   def generator_gradient(key, state, teacher):
