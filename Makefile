@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-core lint docs bench install clean fashion-mnist
+.PHONY: demo test test-slow test-core lint docs bench install clean fashion-mnist molecules
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,13 @@ fashion-mnist:
 	  dpkg-deb -x dataset-fashion-mnist_*.deb root && cd ../.. && mkdir -p $(FASHION) && \
 	  cp .data/deb/root/usr/share/datasets/fashion-mnist/*-ubyte.gz $(FASHION)/ && \
 	  rm -rf .data/deb && echo "Fashion-MNIST in $(FASHION)"; fi
+
+# OpenMM (CPU / Reference platforms) and openmmtools' package data (the alanine-dipeptide
+# prmtop / crd; openmmtools itself is never imported, so none of its dependencies) for
+# `python -m experiments.boltzmann.alanine_data` and the MD reference.
+molecules: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[molecules]"
+	$(PY) -m pip install --quiet --no-deps "openmmtools==0.27.0"
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m slow

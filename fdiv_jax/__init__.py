@@ -16,8 +16,9 @@ Modules (one concept each):
 * :mod:`fdiv_jax.kernels` -- kernels, bandwidths, blocked log-domain kernel sums.
 * :mod:`fdiv_jax.cauchy_schwarz` -- (conditional) Cauchy-Schwarz divergence and MMD.
 * :mod:`fdiv_jax.flows` -- RealNVP and spline coupling flows (distrax, lax.scan over layers).
-* :mod:`fdiv_jax.targets` -- Boltzmann targets (GMM-40, Many-Well, funnel) and the sampling
-  benchmark's real-data posteriors.
+* :mod:`fdiv_jax.targets` -- Boltzmann targets (GMM-40, Many-Well, funnel), the sampling
+  benchmark's real-data posteriors and alanine dipeptide.
+* :mod:`fdiv_jax.internal_coordinates` -- a molecule's Z-matrix bijection and its log-det.
 * :mod:`fdiv_jax.gaussians` -- closed-form divergences between Gaussians (ground truth).
 * :mod:`fdiv_jax.metrics` -- log Z, ESS, ELBO/EUBO, mode coverage, energy distance.
 * :mod:`fdiv_jax.parallel` -- data parallelism over the sample axis (jax.sharding mesh).
@@ -37,6 +38,7 @@ from fdiv_jax import (
   divergences,
   fab,
   gaussians,
+  internal_coordinates,
   kernels,
   math,
   metrics,
@@ -130,6 +132,7 @@ __all__ = [
   "from_generator",
   "get",
   "importance_weights",
+  "internal_coordinates",
   "math",
   "metrics",
   "monte_carlo",

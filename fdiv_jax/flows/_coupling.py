@@ -64,10 +64,16 @@ class _Conditioner(nn.Module):
   params_per_dim: int
   linear_skip: bool = False
   squash_inputs: bool = False
+  circular: tuple[int, ...] = ()
 
   @nn.compact
   def __call__(self, x):
     h = jnp.arcsinh(x) if self.squash_inputs else x
+    if self.circular:  # circular inputs enter as (cos, sin): the conditioner is periodic
+      c = jnp.zeros(self.dim, bool).at[jnp.asarray(self.circular)].set(True)
+      h = jnp.concatenate(
+        [jnp.where(c, 0.0, h), jnp.where(c, jnp.cos(x), 0.0), jnp.where(c, jnp.sin(x), 0.0)], -1
+      )
     for width in self.hidden:
       h = nn.gelu(nn.Dense(width, param_dtype=x.dtype)(h))
     out = nn.Dense(
@@ -110,6 +116,54 @@ def _marginal_spline(p: jax.Array, bound: float) -> distrax.Bijector:
   )
 
 
+class _MixedSpline(distrax.Bijector):
+  """Elementwise RQ splines: circular on ``[-pi, pi]`` where ``circular``, linear-tailed on
+  ``[-bound, bound]`` elsewhere (both are evaluated; each coordinate takes its own)."""
+
+  def __init__(self, p, circular, bound):
+    super().__init__(event_ndims_in=0)
+    self._circular = circular
+    self._linear = distrax.RationalQuadraticSpline(
+      p, range_min=-bound, range_max=bound, boundary_slopes="identity"
+    )
+    self._periodic = distrax.RationalQuadraticSpline(
+      p, range_min=-jnp.pi, range_max=jnp.pi, boundary_slopes="circular"
+    )
+
+  def _both(self, x, inverse):
+    a = self._linear.inverse_and_log_det(x) if inverse else self._linear.forward_and_log_det(x)
+    b = self._periodic.inverse_and_log_det(x) if inverse else self._periodic.forward_and_log_det(x)
+    return jnp.where(self._circular, b[0], a[0]), jnp.where(self._circular, b[1], a[1])
+
+  def forward_and_log_det(self, x):
+    return self._both(x, inverse=False)
+
+  def inverse_and_log_det(self, y):
+    return self._both(y, inverse=True)
+
+
+class _Base:
+  """``N(0, s^2)`` on the real coordinates, uniform on ``[-pi, pi)`` on the circular ones."""
+
+  def __init__(self, dim: int, scale: float, circular: tuple[int, ...]):
+    self.mask = jnp.zeros(dim, bool).at[jnp.asarray(circular, int)].set(True)
+    self.scale, self.num_circular = scale, len(circular)
+
+  def sample_and_log_prob(self, *, seed, sample_shape):
+    k1, k2 = jax.random.split(seed)
+    shape = (*sample_shape, self.mask.shape[0])
+    normal = self.scale * jax.random.normal(k1, shape)
+    uniform = jax.random.uniform(k2, shape, minval=-jnp.pi, maxval=jnp.pi)
+    z = jnp.where(self.mask, uniform, normal)
+    return z, self.log_prob(z)
+
+  def log_prob(self, z):
+    normal = jax.scipy.stats.norm.logpdf(z, scale=self.scale)
+    inside = jnp.all(~self.mask | ((z >= -jnp.pi) & (z < jnp.pi)), -1)
+    value = jnp.sum(jnp.where(self.mask, 0.0, normal), -1) - self.num_circular * jnp.log(2 * jnp.pi)
+    return jnp.where(inside, value, -jnp.inf)
+
+
 def _make_flow(
   dim: int,
   num_layers: int,
@@ -122,6 +176,7 @@ def _make_flow(
   masks: str = "parity",
   linear_skip: bool = False,
   squash_inputs: bool = False,
+  circular: tuple[int, ...] = (),
 ) -> Flow:
   if dim < 2:
     raise ValueError(f"dim must be >= 2 for coupling layers, got {dim}")
@@ -135,9 +190,14 @@ def _make_flow(
     )
   if masks not in _MASKS:
     raise ValueError(f"masks must be one of {_MASKS}, got {masks!r}")
-  conditioner = _Conditioner(tuple(hidden), dim, params_per_dim, linear_skip, squash_inputs)
+  conditioner = _Conditioner(
+    tuple(hidden), dim, params_per_dim, linear_skip, squash_inputs, tuple(circular)
+  )
   masks = _masks(dim, num_layers, masks)
-  base = distrax.MultivariateNormalDiag(jnp.zeros(dim), jnp.full(dim, base_scale))
+  if circular:
+    base = _Base(dim, base_scale, tuple(circular))
+  else:
+    base = distrax.MultivariateNormalDiag(jnp.zeros(dim), jnp.full(dim, base_scale))
 
   def layer(p, mask):
     return distrax.MaskedCoupling(
@@ -292,11 +352,18 @@ def spline_flow(
   base_scale: float = 1.0,
   masks: str = "parity",
   squash_inputs: bool = False,
+  circular: Sequence[int] = (),
 ) -> Flow:
   r"""Rational-quadratic spline couplings on ``[-bound, bound]`` (identity outside).
 
   Zero conditioner outputs give equal bins and unit knot slopes, i.e. the
   identity (distrax's ``RationalQuadraticSpline`` with linear tails).
+
+  Coordinates listed in ``circular`` (angles, e.g. a molecule's torsions) live on the
+  circle :math:`[-\pi, \pi)`: their base is uniform, their splines are circular (equal
+  end slopes, both ends fixed at :math:`\pm\pi`; Rezende et al., 2020) and the
+  conditioners see them as :math:`(\cos x, \sin x)`, so the density is continuous and
+  periodic in them; ``log_prob`` is ``-inf`` outside :math:`[-\pi, \pi)`.
 
   Args:
     dim: Event dimension ``d >= 2``.
@@ -308,24 +375,33 @@ def spline_flow(
     base_scale: Standard deviation of the Gaussian base.
     masks: ``"parity"`` or ``"binary"`` (see :func:`real_nvp`).
     squash_inputs: Conditioners see ``arcsinh(x_kept)`` (see :func:`real_nvp`).
+    circular: Indices of the circular coordinates (default none).
 
   Returns:
-    A :class:`Flow` on :math:`\mathbb R^{d}` with its :class:`FlowConfig`; ``flow.init(key)``
-    gives the parameters, each conditioner's stacked on a leading axis of length
-    ``num_layers``.
+    A :class:`Flow` on :math:`\mathbb R^{d - c} \times [-\pi, \pi)^{c}` with its
+    :class:`FlowConfig`; ``flow.init(key)`` gives the parameters, each conditioner's
+    stacked on a leading axis of length ``num_layers``.
 
   References:
     Durkan, Bekasov, Murray & Papamakarios. Neural spline flows. NeurIPS 2019.
+    Rezende, Papamakarios, Racaniere, Albergo, Kanwar, Shanahan & Cranmer. Normalizing
+    flows on tori and spheres. ICML 2020.
   """
   config = _config("spline_flow", locals())  # first: the arguments only
   if num_bins < 1:
     raise ValueError(f"num_bins must be >= 1, got {num_bins}")
   if bound <= 0:
     raise ValueError(f"bound must be > 0, got {bound}")
+  circular = tuple(sorted(int(i) for i in circular))
+  if len(set(circular)) != len(circular) or any(not 0 <= i < dim for i in circular):
+    raise ValueError(f"circular must be distinct indices in [0, {dim}), got {circular}")
+  is_circular = jnp.zeros(dim, bool).at[jnp.asarray(circular, int)].set(True)
 
   def spline(p):
     # Zero raw slopes must give unit slopes: distrax maps them by softplus
     # with an offset so that raw 0 -> slope 1.
+    if circular:
+      return _MixedSpline(p, is_circular, bound)
     return distrax.RationalQuadraticSpline(
       p, range_min=-bound, range_max=bound, boundary_slopes="identity"
     )
@@ -339,13 +415,16 @@ def spline_flow(
     base_scale,
     masks=masks,
     squash_inputs=squash_inputs,
+    circular=circular,
   )._replace(config=config)
 
 
 def _config(kind: str, arguments: dict) -> FlowConfig:
   """The :class:`FlowConfig` of a constructor's ``arguments`` (its ``locals()`` on entry),
   so that every keyword it takes is recorded."""
-  options = {k: tuple(v) if k == "hidden" else v for k, v in arguments.items() if k != "dim"}
+  options = {
+    k: tuple(v) if k in ("hidden", "circular") else v for k, v in arguments.items() if k != "dim"
+  }
   return FlowConfig(kind, int(arguments["dim"]), tuple(sorted(options.items())))
 
 
@@ -363,6 +442,7 @@ def make(config: FlowConfig) -> Flow:
   if config.kind not in makers:
     raise ValueError(f"config.kind must be one of {sorted(makers)}, got {config.kind!r}")
   options = dict(config.options)
-  if "hidden" in options:
-    options["hidden"] = tuple(options["hidden"])
+  for k in ("hidden", "circular"):
+    if k in options:
+      options[k] = tuple(options[k])
   return makers[config.kind](int(config.dim), **options)

@@ -14,8 +14,19 @@ and an exact sampler or reference samples for evaluation.
   long Stan runs, data shipped likewise: :func:`eight_schools` (exact log Z),
   :func:`stochastic_volatility`, :func:`synthetic_lgcp`, :func:`item_response`, and
   :func:`brownian`.
+* A molecule: :func:`alanine_dipeptide` in vacuum (AMBER ff96, checked against OpenMM),
+  in internal coordinates (:mod:`fdiv_jax.internal_coordinates`) or Cartesian.
 """
 
+from fdiv_jax.targets._alanine import (
+  ForceField,
+  alanine_dipeptide,
+  alanine_dipeptide_chirality,
+  alanine_dipeptide_dihedrals,
+  alanine_dipeptide_energy,
+  alanine_dipeptide_force_field,
+  alanine_dipeptide_zmatrix,
+)
 from fdiv_jax.targets._brownian import brownian
 from fdiv_jax.targets._eight_schools import eight_schools
 from fdiv_jax.targets._gp_cox import synthetic_lgcp
@@ -34,7 +45,14 @@ from fdiv_jax.targets._target import PosteriorMoments, Target
 from fdiv_jax.targets._volatility import stochastic_volatility
 
 __all__ = [
+  "ForceField",
   "PosteriorMoments",
+  "alanine_dipeptide",
+  "alanine_dipeptide_chirality",
+  "alanine_dipeptide_dihedrals",
+  "alanine_dipeptide_energy",
+  "alanine_dipeptide_force_field",
+  "alanine_dipeptide_zmatrix",
   "Target",
   "breast_cancer",
   "brownian",
