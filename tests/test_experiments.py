@@ -747,3 +747,22 @@ def test_boltzmann_configs_load_and_name_known_targets():
     cfg = cli.load_config("experiments.boltzmann", name)
     for target in (cfg.target, *cfg.suite):
       assert target in bg_train.TARGETS, (name, target)
+
+
+def test_boltzmann_flow_follows_the_targets_circular_coordinates():
+  from experiments.boltzmann import train as T
+  from experiments.common import cli
+
+  config = cli.load_config("experiments.boltzmann", "alanine")
+  target = T.make_target(config.target)
+  assert target.circular == tuple(range(41, 60))
+  small = dataclasses.replace(config, layers=2, hidden=(8,))
+  flow = T.make_flow(small, target.dim, target.circular)
+  x, log_q = jax.jit(flow.sample_and_log_prob, static_argnums=2)(
+    flow.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(1), 64
+  )
+  torsions = np.asarray(x[:, 41:])
+  assert np.all((torsions >= -np.pi) & (torsions < np.pi)) and np.ptp(torsions) > 5.0
+  assert np.all(np.isfinite(log_q)) and np.all(np.isfinite(jax.jit(target.log_prob)(x)))
+  with pytest.raises(ValueError, match="circular coordinates needs flow='spline'"):
+    T.make_flow(dataclasses.replace(small, flow="real_nvp"), target.dim, target.circular)

@@ -98,6 +98,23 @@ def test_internal_target_is_energy_plus_log_jacobian(frames):
   np.testing.assert_allclose(xi[:, z.torsions][:, 4], psi, atol=1e-12)
 
 
+def test_standardized_coordinates_are_an_affine_change_with_unit_scale_at_300k(frames):
+  internal = targets.alanine_dipeptide(300.0)
+  standardized = targets.alanine_dipeptide(300.0, coordinates="standardized")
+  shift, scale = targets.alanine_dipeptide_standardization(300.0)
+  z = targets.alanine_dipeptide_zmatrix()
+  xi = ic.to_internal(z, jnp.asarray(frames["positions"][1:25]))
+  u = (xi - shift) / scale
+  np.testing.assert_allclose(
+    jax.jit(standardized.log_prob)(u), jax.jit(internal.log_prob)(xi) + np.log(scale).sum()
+  )
+  # The harmonic scales put the bonds and angles of 300 K frames at about unit spread.
+  spread = np.std(np.asarray(u[:, : z.torsions.start]), axis=0)
+  assert np.all((spread > 0.4) & (spread < 1.6)), spread
+  np.testing.assert_array_equal(shift[z.torsions], 0.0)
+  np.testing.assert_array_equal(scale[z.torsions], 1.0)
+
+
 def test_internal_target_outside_its_domain_nan_and_gradients(frames):
   target = targets.alanine_dipeptide(300.0)
   z = targets.alanine_dipeptide_zmatrix()
@@ -132,7 +149,7 @@ def test_chirality_and_dihedrals(frames):
 def test_bad_arguments_raise():
   with pytest.raises(ValueError, match=r"x must be positions \[..., 22, 3\]"):
     targets.alanine_dipeptide_energy(jnp.zeros((21, 3)))
-  with pytest.raises(ValueError, match="coordinates must be 'internal' or 'cartesian'"):
+  with pytest.raises(ValueError, match="coordinates must be 'internal', 'standardized' or"):
     targets.alanine_dipeptide(coordinates="polar")
   with pytest.raises(ValueError, match="temperature must be positive"):
     targets.alanine_dipeptide(0.0)

@@ -3,7 +3,8 @@
 Usage:
   python -m experiments.boltzmann.main --config default --workdir runs/boltzmann_gmm40
   (configs: default, gmm40_methods, gmm40_fab, many_well, many_well_tabg, many_well_snis,
-  many_well_fab, funnel, the sampling suite's suite, Inference Gym's gym)
+  many_well_fab, funnel, the sampling suite's suite, the pines Cox process's lgcp, Inference
+  Gym's gym)
 
 For each method (a registry divergence by ``fdiv_jax.monte_carlo``, the TA-BG ladder
 ``tabg`` / ``tabg:base``, FAB ``fab`` / ``fab:nobuffer``) ``seeds`` flows train side by
@@ -40,7 +41,7 @@ def run(config, workdir: str, *, fresh=False, verbose=True, keep_going=False) ->
     return report.write_suite(outs, workdir, verbose=verbose)
   path, out = jobs.open_results(workdir, config, fresh=fresh, methods={})
   target = T.make_target(config.target)
-  flow = T.make_flow(config, target.dim)
+  flow = T.make_flow(config, target.dim, target.circular)
   exact = T.evaluation_samples(target, config.eval_samples)
   out["reference_log_z"] = None if target.log_z is None else (target.log_z, target.log_z_se)
   if target.name.startswith("many_well"):

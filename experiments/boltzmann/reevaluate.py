@@ -38,7 +38,7 @@ def reevaluate(
   if saved is None or saved != {k: v for k, v in now.items() if k not in added}:
     raise ValueError(f"{workdir} was not made by this --config / --set (or has no results.json)")
   target = T.make_target(config.target)
-  flow = T.make_flow(config, target.dim)
+  flow = T.make_flow(config, target.dim, target.circular)
   seeds = jax.random.split(jax.random.PRNGKey(config.seed), config.seeds)
   stages = checkpoint.Stages(os.path.join(workdir, "ckpt", method.replace(":", "_")))
   trainer = T.make_trainer(config, target, flow, None)

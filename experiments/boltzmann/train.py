@@ -50,11 +50,13 @@ TARGETS = {
   "seeds": targets.seeds,
   "brownian": targets.brownian,
   "lgcp40": targets.lgcp,
+  "lgcp40_whitened": lambda: targets.lgcp(parameterization="whitened"),
   "eight_schools": targets.eight_schools,
   "stochastic_volatility": targets.stochastic_volatility,
   "stochastic_volatility_whitened": lambda: targets.stochastic_volatility("whitened"),
   "synthetic_lgcp": lambda: targets.synthetic_lgcp(parameterization="whitened"),
   "item_response": targets.item_response,
+  "alanine_dipeptide": lambda: targets.alanine_dipeptide(coordinates="standardized"),
 }
 
 
@@ -75,7 +77,11 @@ def evaluation_samples(target: targets.Target, n: int) -> jax.Array | None:
   return None
 
 
-def make_flow(config, dim: int) -> flows.Flow:
+def make_flow(config, dim: int, circular: tuple[int, ...] = ()) -> flows.Flow:
+  """The config's flow on ``dim`` coordinates, ``circular`` ones (a target's torsions) on
+  the circle (spline flows only)."""
+  if circular and config.flow != "spline":
+    raise ValueError(f"a target with circular coordinates needs flow='spline', got {config.flow!r}")
   if config.flow == "spline":
     return flows.spline_flow(
       dim,
@@ -86,6 +92,7 @@ def make_flow(config, dim: int) -> flows.Flow:
       base_scale=config.base_scale,
       masks=config.masks,
       squash_inputs=config.squash_inputs,
+      circular=circular,
     )
   if config.flow == "real_nvp":
     return flows.real_nvp(
@@ -161,7 +168,7 @@ def make_setup(config, target: targets.Target, flow: flows.Flow, exact=None) -> 
   wide = None
   if config.fab_defensive_fraction:
     widened = dataclasses.replace(config, base_scale=config.base_scale * config.fab_defensive_scale)
-    wide = make_flow(widened, target.dim)
+    wide = make_flow(widened, target.dim, target.circular)
   betas = jnp.linspace(0.0, 1.0, config.ais_levels + 2)
   return Setup(config, target, flow, exact, make_optimizer(config), betas, wide)
 

@@ -25,6 +25,7 @@ from fdiv_jax.targets._alanine import (
   alanine_dipeptide_dihedrals,
   alanine_dipeptide_energy,
   alanine_dipeptide_force_field,
+  alanine_dipeptide_standardization,
   alanine_dipeptide_zmatrix,
 )
 from fdiv_jax.targets._brownian import brownian
@@ -52,6 +53,7 @@ __all__ = [
   "alanine_dipeptide_dihedrals",
   "alanine_dipeptide_energy",
   "alanine_dipeptide_force_field",
+  "alanine_dipeptide_standardization",
   "alanine_dipeptide_zmatrix",
   "Target",
   "breast_cancer",

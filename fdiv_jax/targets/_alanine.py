@@ -56,6 +56,7 @@ __all__ = [
   "alanine_dipeptide_dihedrals",
   "alanine_dipeptide_energy",
   "alanine_dipeptide_force_field",
+  "alanine_dipeptide_standardization",
   "alanine_dipeptide_zmatrix",
 ]
 
@@ -295,11 +296,17 @@ def alanine_dipeptide(temperature: float = 300.0, coordinates: str = "internal")
     temperature: Kelvin; :math:`kT = R T` with the molar gas constant in kJ/(mol K).
     coordinates: ``"internal"``: ``log_prob`` over the 60 internal coordinates of
       :func:`alanine_dipeptide_zmatrix`, :math:`-U(x(\xi))/kT + \log J(\xi)`, ``-inf``
-      outside the domain; ``"cartesian"``: over the 66 flattened Cartesian positions (nm),
-      :math:`-U(x)/kT` (invariant under rotations and translations, so not normalisable).
+      outside the domain; ``"standardized"``: the same density over
+      :math:`u = (\xi - \xi_0) / s` (plus :math:`\sum\log s`), with :math:`\xi_0` the
+      energy minimum's internal coordinates and, per bond and angle, :math:`s =
+      \sqrt{kT / k}` from its harmonic force constant (torsions keep :math:`s = 1,
+      \xi_0 = 0`), so that a flow over a unit-scale base starts near the target;
+      ``"cartesian"``: over the 66 flattened Cartesian positions (nm), :math:`-U(x)/kT`
+      (invariant under rotations and translations, so not normalisable).
 
   Returns:
-    The :class:`Target` (``log_z`` unknown, no samples).
+    The :class:`Target` (``log_z`` unknown, no samples; in internal coordinates its
+    ``circular`` lists the 19 torsions).
 
   Raises:
     ValueError: If ``coordinates`` is neither, or ``temperature`` is not positive.
@@ -318,10 +325,11 @@ def alanine_dipeptide(temperature: float = 300.0, coordinates: str = "internal")
     return Target(
       f"alanine_dipeptide_cartesian_{temperature:g}K", 3 * NUM_ATOMS, log_prob, None, None
     )
-  if coordinates != "internal":
-    raise ValueError(f"coordinates must be 'internal' or 'cartesian', got {coordinates!r}")
+  if coordinates not in ("internal", "standardized"):
+    raise ValueError(
+      f"coordinates must be 'internal', 'standardized' or 'cartesian', got {coordinates!r}"
+    )
   z = alanine_dipeptide_zmatrix()
-
   reference = ic.to_internal(z, jnp.asarray(alanine_dipeptide_force_field().minimum))
 
   def log_prob(xi):
@@ -340,4 +348,49 @@ def alanine_dipeptide(temperature: float = 300.0, coordinates: str = "internal")
     value = jnp.where(inside, -alanine_dipeptide_energy(x) / kt + log_j, -jnp.inf)
     return jnp.where(jnp.any(jnp.isnan(xi), -1), jnp.nan, value)
 
-  return Target(f"alanine_dipeptide_{temperature:g}K", z.dim, log_prob, None, None)
+  circular = tuple(range(z.torsions.start, z.dim))
+  if coordinates == "internal":
+    name = f"alanine_dipeptide_{temperature:g}K"
+    return Target(name, z.dim, log_prob, None, None, circular=circular)
+  shift, scale = alanine_dipeptide_standardization(temperature)
+
+  def standardized_log_prob(u):
+    u = jnp.asarray(u)
+    if u.ndim < 1 or u.shape[-1] != z.dim:
+      raise ValueError(f"u must have shape [..., {z.dim}], got {u.shape}")
+    return log_prob(shift + scale * u) + jnp.sum(jnp.log(scale))
+
+  name = f"alanine_dipeptide_standardized_{temperature:g}K"
+  return Target(name, z.dim, standardized_log_prob, None, None, circular=circular)
+
+
+def alanine_dipeptide_standardization(temperature: float = 300.0) -> tuple[np.ndarray, np.ndarray]:
+  r"""The shift :math:`\xi_0` and scale :math:`s` of the ``"standardized"`` coordinates.
+
+  Args:
+    temperature: Kelvin.
+
+  Returns:
+    ``(shift, scale)``, each ``[60]`` float64: :math:`\xi = \xi_0 + s u`. Bonds and
+    angles: the energy minimum's values and :math:`\sqrt{kT / k}` of the bond or angle
+    term joining the same atoms; torsions: 0 and 1.
+  """
+  ff = alanine_dipeptide_force_field()
+  z = alanine_dipeptide_zmatrix()
+  kt = MOLAR_GAS_CONSTANT * temperature
+  bond_k = {frozenset(map(int, b)): k for b, k in zip(ff.bond_index, ff.bond_k)}
+  angle_k = {(int(a), int(b), int(c)): k for (a, b, c), k in zip(ff.angle_index, ff.angle_k)}
+  angle_k.update({(c, b, a): k for (a, b, c), k in list(angle_k.items())})
+  s0, s1, s2 = z.seed
+  bonds = [(s0, s1), (s0, s2)] + [(int(r[0]), int(r[1])) for r in z.rows]
+  angles = [(s1, s0, s2)] + [(int(r[0]), int(r[1]), int(r[2])) for r in z.rows]
+  scale = np.concatenate(
+    [
+      [np.sqrt(kt / bond_k[frozenset(b)]) for b in bonds],
+      [np.sqrt(kt / angle_k[a]) for a in angles],
+      np.ones(z.num_atoms - 3),
+    ]
+  )
+  shift = np.array(ic.to_internal(z, jnp.asarray(ff.minimum)), np.float64)
+  shift[z.torsions] = 0.0
+  return shift, scale

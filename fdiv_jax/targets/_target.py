@@ -30,6 +30,8 @@ class Target(NamedTuple):
     reference_samples: ``() -> [M, d]`` approximate posterior samples from a long
       MCMC run (for EUBO, forward ESS and transport distances), or None.
     moments: Ground-truth posterior moments (:class:`PosteriorMoments`), or None.
+    circular: Indices of the coordinates that live on the circle :math:`[-\pi, \pi)`
+      (a molecule's torsions; a flow for the target treats them as angles), or ``()``.
   """
 
   name: str
@@ -41,6 +43,7 @@ class Target(NamedTuple):
   log_z_se: float | None = None
   reference_samples: Callable[[], np.ndarray] | None = None
   moments: PosteriorMoments | None = None
+  circular: tuple[int, ...] = ()
 
 
 def data_text(name: str) -> str:
