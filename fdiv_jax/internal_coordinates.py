@@ -112,8 +112,9 @@ def _unit(v):
 def angle(a: jax.Array, b: jax.Array, c: jax.Array) -> jax.Array:
   r"""The angle :math:`\angle(a, b, c)` at ``b``, in :math:`[0, \pi]`.
 
-  Computed as :math:`\operatorname{atan2}(|u \times v|, u \cdot v)`, which keeps its
-  gradient finite near 0 and :math:`\pi`.
+  Computed as :math:`\operatorname{atan2}(|u \times v|, u \cdot v)`, whose gradient stays
+  accurate close to 0 and :math:`\pi` (where ``arccos`` loses it); at exactly 0 or
+  :math:`\pi` it is not finite.
 
   Args:
     a: Positions ``[..., 3]``.

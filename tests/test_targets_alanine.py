@@ -63,7 +63,7 @@ def test_energy_terms_add_up_per_term_as_in_openmm(frames):
     only = ff._replace(
       **{f: np.zeros_like(getattr(ff, f)) for fs in zeroed.values() for f in fs if f not in keep}
     )
-    energy = jax.jit(lambda x, only=only: targets.alanine_dipeptide_energy(x, only))
+    energy = jax.jit(lambda x, only=only: targets.alanine_dipeptide_energy(x, force_field=only))
     np.testing.assert_allclose(energy(x), frames["term_energy"][:, t], atol=1e-8)
 
 
@@ -105,21 +105,35 @@ def test_standardized_coordinates_are_an_affine_change_with_unit_scale_at_300k(f
   z = targets.alanine_dipeptide_zmatrix()
   xi = ic.to_internal(z, jnp.asarray(frames["positions"][1:25]))
   u = (xi - shift) / scale
+  u = u.at[:, z.torsions].set(jnp.mod(u[:, z.torsions] + np.pi, 2 * np.pi) - np.pi)
   np.testing.assert_allclose(
     jax.jit(standardized.log_prob)(u), jax.jit(internal.log_prob)(xi) + np.log(scale).sum()
   )
   # The harmonic scales put the bonds and angles of 300 K frames at about unit spread.
   spread = np.std(np.asarray(u[:, : z.torsions.start]), axis=0)
   assert np.all((spread > 0.4) & (spread < 1.6)), spread
-  np.testing.assert_array_equal(shift[z.torsions], 0.0)
+  # The energy minimum is u = 0; the stiff torsions (peptide bonds near +-pi) sit near 0.
+  minimum = ic.to_internal(z, jnp.asarray(targets.alanine_dipeptide_force_field().minimum))
+  np.testing.assert_allclose(shift, minimum)
   np.testing.assert_array_equal(scale[z.torsions], 1.0)
+  assert np.all(np.abs(np.asarray(u[:, [46, 48, 56]])) < 1.0)  # carbonyl, omega1, omega2
+  with pytest.raises(ValueError, match="temperature must be positive"):
+    targets.alanine_dipeptide_standardization(-1.0)
 
 
 def test_internal_target_outside_its_domain_nan_and_gradients(frames):
   target = targets.alanine_dipeptide(300.0)
   z = targets.alanine_dipeptide_zmatrix()
   xi = ic.to_internal(z, jnp.asarray(frames["positions"][3]))
-  outside = jnp.stack([xi.at[0].set(-0.1), xi.at[30].set(3.2), xi.at[-1].set(np.pi)])
+  outside = jnp.stack(
+    [
+      xi.at[0].set(-0.1),
+      xi.at[30].set(3.2),
+      xi.at[-1].set(3.2),
+      xi.at[1].set(0.0),
+      xi.at[22].set(0.0),
+    ]
+  )
   log_prob = jax.jit(target.log_prob)
   grad = jax.jit(jax.vmap(jax.grad(target.log_prob)))
   np.testing.assert_array_equal(log_prob(outside), -np.inf)
@@ -129,12 +143,17 @@ def test_internal_target_outside_its_domain_nan_and_gradients(frames):
   values, g = log_prob(points), grad(jnp.concatenate([outside, points[:1]]))
   assert np.isfinite(g).all()
   assert np.isnan(values[3])
-  np.testing.assert_allclose(g[3, 45], (values[1] - values[2]) / (2 * eps), rtol=1e-6)
+  np.testing.assert_allclose(g[5, 45], (values[1] - values[2]) / (2 * eps), rtol=1e-6)
+  # float32: finite values and gradients at the MD frames.
+  xi32 = ic.to_internal(z, jnp.asarray(frames["positions"][1:9], jnp.float32))
+  assert xi32.dtype == jnp.float32
+  assert np.isfinite(log_prob(xi32)).all() and np.isfinite(grad(xi32)).all()
 
 
 def test_chirality_and_dihedrals(frames):
   x = jnp.asarray(frames["positions"])
   assert np.all(targets.alanine_dipeptide_chirality(x))
+  assert np.all(jax.jit(targets.alanine_dipeptide_chirality)(x))
   mirror = x * jnp.array([1.0, 1.0, -1.0])
   assert not np.any(targets.alanine_dipeptide_chirality(mirror))
   phi, psi = targets.alanine_dipeptide_dihedrals(x)

@@ -8,20 +8,22 @@ The same vacuum ``System`` as :func:`fdiv_jax.targets.alanine_dipeptide` (AMBER 
 cutoff, no constraints; ``alanine_data.vacuum_system``), Langevin middle integrator at
 300 K, friction 1/ps, 1 fs steps, OpenMM's CPU platform, one frame per picosecond after a
 100 ps burn-in from the energy minimum. The run is cut into chunks of one nanosecond: each
-chunk writes its frames (``frames_<k>.npy``, float32 nm) and then the simulation state
-(``state.xml``), so a killed run resumes at the last finished chunk, repeating nothing.
+chunk writes its frames (``frames_<k>.npy``, float32 nm), then ``progress.json`` (the
+number of finished chunks and the simulation state), each by an atomic rename; a killed
+run resumes from the state after its last finished chunk (frames of an unfinished chunk
+are overwritten), the integrator's noise reseeded with ``seed + chunk``.
 
 Writes ``md.json``: frames, nanoseconds, wall time, the Ramachandran basin populations and
 free energies (kT) of the whole run and of each half (the convergence check), the KL
 divergence between the two halves' Ramachandran histograms; and ``ramachandran.png``.
-Basins: ``left`` (phi < 0: C7eq, C5 and alphaR), ``c7ax`` (phi > 0, psi < 0) and
-``alpha_l`` (phi > 0, psi > 0); free energies relative to ``left``.
+Basins: ``c7ax`` (0 <= phi < 2.2 rad, psi < 0), ``alpha_l`` (0 <= phi < 2.2 rad,
+psi >= 0) and ``left`` (the rest: C7eq, C5 / beta, which wraps past phi = -pi, and
+alphaR); free energies relative to ``left``.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import time
@@ -32,12 +34,14 @@ from experiments.boltzmann import alanine_data
 
 TEMPERATURE = 300.0
 BINS = 60
+PHI_BARRIER = 2.2  # rad: the C5 / beta basin wraps past phi = -pi into phi > this
 BASINS = ("left", "c7ax", "alpha_l")
 
 
 def basins(phi: np.ndarray, psi: np.ndarray) -> dict[str, np.ndarray]:
   """Membership of each frame in the three basins (the module docstring)."""
-  return {"left": phi < 0, "c7ax": (phi >= 0) & (psi < 0), "alpha_l": (phi >= 0) & (psi >= 0)}
+  right = (phi >= 0) & (phi < PHI_BARRIER)
+  return {"left": ~right, "c7ax": right & (psi < 0), "alpha_l": right & (psi >= 0)}
 
 
 def basin_free_energies(phi, psi, weights=None) -> dict:
@@ -75,19 +79,21 @@ def simulate(workdir: str, nanoseconds: int, seed: int, threads: int) -> float:
   import openmm.unit as u
 
   _, system, crd = alanine_data.vacuum_system()
+  progress_path = os.path.join(workdir, "progress.json")
+  progress = {"done": 0, "state": None}
+  if os.path.exists(progress_path):
+    with open(progress_path) as f:
+      progress = json.load(f)
+  done = progress["done"]
   integrator = openmm.LangevinMiddleIntegrator(
     TEMPERATURE * u.kelvin, 1.0 / u.picosecond, 1.0 * u.femtosecond
   )
-  integrator.setRandomNumberSeed(seed)
+  integrator.setRandomNumberSeed(seed + done)
   platform = openmm.Platform.getPlatformByName("CPU")
   context = openmm.Context(system, integrator, platform, {"Threads": str(threads)})
-  state_path = os.path.join(workdir, "state.xml")
-  done = len(glob.glob(os.path.join(workdir, "frames_*.npy")))
-  if done and os.path.exists(state_path):
-    with open(state_path) as f:
-      context.setState(openmm.XmlSerializer.deserialize(f.read()))
+  if progress["state"] is not None:
+    context.setState(openmm.XmlSerializer.deserialize(progress["state"]))
   else:
-    done = 0
     context.setPositions(crd)
     openmm.LocalEnergyMinimizer.minimize(context, 1e-3)
     context.setVelocitiesToTemperature(TEMPERATURE * u.kelvin, seed)
@@ -104,16 +110,21 @@ def simulate(workdir: str, nanoseconds: int, seed: int, threads: int) -> float:
     for i in range(1000):
       integrator.step(1000)
       frames[i] = context.getState(getPositions=True).getPositions(asNumpy=True)._value
-    np.save(os.path.join(workdir, f"frames_{k:04d}.npy"), frames)
+    path = os.path.join(workdir, f"frames_{k:04d}.npy")
+    with open(path + ".tmp", "wb") as f:
+      np.save(f, frames)
+    os.replace(path + ".tmp", path)
     state = context.getState(getPositions=True, getVelocities=True)
-    with open(state_path + ".tmp", "w") as f:
-      f.write(openmm.XmlSerializer.serialize(state))
-    os.replace(state_path + ".tmp", state_path)
+    with open(progress_path + ".tmp", "w") as f:
+      json.dump({"done": k + 1, "state": openmm.XmlSerializer.serialize(state)}, f)
+    os.replace(progress_path + ".tmp", progress_path)
   return time.time() - start
 
 
 def analyse(workdir: str, wall_s: float) -> dict:
-  files = sorted(glob.glob(os.path.join(workdir, "frames_*.npy")))
+  with open(os.path.join(workdir, "progress.json")) as f:
+    done = json.load(f)["done"]
+  files = [os.path.join(workdir, f"frames_{k:04d}.npy") for k in range(done)]
   x = np.concatenate([np.load(f) for f in files]).astype(np.float64)
   phi, psi = dihedrals(x)
   half = len(phi) // 2

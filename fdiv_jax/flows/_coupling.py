@@ -143,7 +143,8 @@ class _MixedSpline(distrax.Bijector):
 
 
 class _Base:
-  """``N(0, s^2)`` on the real coordinates, uniform on ``[-pi, pi)`` on the circular ones."""
+  """``N(0, s^2)`` on the real coordinates, uniform on ``[-pi, pi]`` on the circular ones
+  (``-inf`` outside, NaN where ``z`` has a NaN)."""
 
   def __init__(self, dim: int, scale: float, circular: tuple[int, ...]):
     self.mask = jnp.zeros(dim, bool).at[jnp.asarray(circular, int)].set(True)
@@ -159,9 +160,9 @@ class _Base:
 
   def log_prob(self, z):
     normal = jax.scipy.stats.norm.logpdf(z, scale=self.scale)
-    inside = jnp.all(~self.mask | ((z >= -jnp.pi) & (z < jnp.pi)), -1)
+    inside = jnp.all(~self.mask | ((z >= -jnp.pi) & (z <= jnp.pi)), -1)
     value = jnp.sum(jnp.where(self.mask, 0.0, normal), -1) - self.num_circular * jnp.log(2 * jnp.pi)
-    return jnp.where(inside, value, -jnp.inf)
+    return jnp.where(inside | jnp.any(jnp.isnan(z), -1), value, -jnp.inf)
 
 
 def _make_flow(
@@ -363,7 +364,7 @@ def spline_flow(
   circle :math:`[-\pi, \pi)`: their base is uniform, their splines are circular (equal
   end slopes, both ends fixed at :math:`\pm\pi`; Rezende et al., 2020) and the
   conditioners see them as :math:`(\cos x, \sin x)`, so the density is continuous and
-  periodic in them; ``log_prob`` is ``-inf`` outside :math:`[-\pi, \pi)`.
+  periodic in them; ``log_prob`` is ``-inf`` outside :math:`[-\pi, \pi]`.
 
   Args:
     dim: Event dimension ``d >= 2``.
