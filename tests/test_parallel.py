@@ -24,8 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 @pytest.mark.parametrize(
   "check",
-  # On 8 devices of one process (close to a minute each here): make test-slow. The default
-  # suite runs the Boltzmann step as 2 processes x 2 devices (below).
+  # On 8 devices of one process (close to a minute each here): make test-slow, as are the
+  # 2-process checks below (the default suite's 10-minute budget).
   [
     pytest.param("library", marks=pytest.mark.slow),
     pytest.param("boltzmann", marks=pytest.mark.slow),
@@ -80,13 +80,12 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize(
   "check",
-  # The Boltzmann step (reverse KL, alpha = 2, TA-BG, FAB) by default; the library losses
-  # (also checked on 8 devices of one process by default) and the one-step student's step
-  # with make test-slow (the default suite's 10-minute budget; the slow distributed CLI
-  # test runs the one-step experiment as 2 processes too).
+  # The Boltzmann step (reverse KL, alpha = 2, TA-BG, FAB), the library losses and the
+  # one-step student's step, with make test-slow (the default suite's 10-minute budget;
+  # the slow distributed CLI test runs the one-step experiment as 2 processes too).
   [
     pytest.param("library", marks=pytest.mark.slow),
-    "boltzmann",
+    pytest.param("boltzmann", marks=pytest.mark.slow),
     pytest.param("one_step", marks=pytest.mark.slow),
   ],
 )
