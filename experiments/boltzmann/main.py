@@ -70,8 +70,8 @@ def run(config, workdir: str, *, fresh=False, verbose=True, keep_going=False) ->
       record = records.stage_record(job, stages[i], metrics, evals)
       records.flag_collapse(record, method=method, index=i, config=config)
       if i == len(stages) - 1 and config.sinkhorn_epsilon and exact is not None:
-        record["sinkhorn"] = T.sinkhorn_seeds(samples, exact[:2000], config.sinkhorn_epsilon)
-        record["sinkhorn"] = np.asarray(record["sinkhorn"]).tolist()
+        eps = config.sinkhorn_epsilon
+        record["sinkhorn"] = np.asarray(T.sinkhorn_seeds(samples, exact[:2000], eps)).tolist()
       np.save(os.path.join(workdir, f"samples_{method.replace(':', '_')}.npy"), samples)
       return state, record
 

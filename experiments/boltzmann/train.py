@@ -461,8 +461,8 @@ def sinkhorn_distance(x, y, epsilon: float) -> jax.Array:
 @functools.partial(jax.jit, static_argnums=2)
 def sinkhorn_seeds(samples: jax.Array, reference: jax.Array, epsilon: float) -> jax.Array:
   """:func:`sinkhorn_distance` of each seed's ``samples [S, n, d]`` to ``reference [m, d]``:
-  ``[S]``. Computed once per method, on its last stage's samples (the tables report it
-  there; at every stage it would cost more than the stage's evaluation)."""
+  ``[S]``; the experiment computes it on each method's last stage, where the tables
+  report it."""
   return jax.vmap(lambda x: sinkhorn_distance(x, reference, epsilon))(samples)
 
 

@@ -276,15 +276,9 @@ def alanine_dipeptide_chirality(x: jax.Array) -> jax.Array:
 @functools.cache
 def _l_sign() -> float:
   """The sign of the improper N-C-CA-CB at the shipped (L) energy minimum."""
-  m = alanine_dipeptide_force_field().minimum
-  b0, b1, b2 = (
-    m[_IMPROPER[0]] - m[_IMPROPER[1]],
-    m[_IMPROPER[2]] - m[_IMPROPER[1]],
-    m[_IMPROPER[3]] - m[_IMPROPER[2]],
-  )
-  b1 = b1 / np.linalg.norm(b1)
-  v, w = b0 - (b0 @ b1) * b1, b2 - (b2 @ b1) * b1
-  return float(np.sign(np.cross(b1, v) @ w))
+  m = jnp.asarray(alanine_dipeptide_force_field().minimum)
+  with jax.ensure_compile_time_eval():  # a constant, also when first asked for under jit
+    return float(jnp.sign(ic.dihedral(*(m[k] for k in _IMPROPER))))
 
 
 def alanine_dipeptide_zmatrix() -> ic.ZMatrix:
